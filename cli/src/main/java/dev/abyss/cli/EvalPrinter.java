@@ -1,0 +1,36 @@
+package dev.abyss.cli;
+
+import dev.abyss.train.EvalResult;
+import java.io.PrintWriter;
+import java.util.Locale;
+
+/** Prints eval figures: the headline line, per-class accuracy, confusion matrix. */
+final class EvalPrinter {
+  private EvalPrinter() {}
+
+  static void print(PrintWriter out, EvalResult r) {
+    out.println(String.format(Locale.ROOT,
+        "test loss %.4f  accuracy %.4f (%d/%d)  in %.1f s", r.meanLoss(), r.accuracy(),
+        r.correct(), r.samples(), r.seconds()));
+    double[] pc = r.perClassAccuracy();
+    StringBuilder sb = new StringBuilder("per-class accuracy:");
+    for (int c = 0; c < pc.length; c++) {
+      sb.append(String.format(Locale.ROOT, " %d:%s", c,
+          Double.isNaN(pc[c]) ? "-" : String.format(Locale.ROOT, "%.3f", pc[c])));
+    }
+    out.println(sb);
+    out.println("confusion matrix (rows: label, columns: predicted):");
+    StringBuilder hdr = new StringBuilder("     ");
+    for (int c = 0; c < 10; c++) {
+      hdr.append(String.format(Locale.ROOT, "%6d", c));
+    }
+    out.println(hdr);
+    for (int l = 0; l < 10; l++) {
+      StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "  %d: ", l));
+      for (int c = 0; c < 10; c++) {
+        row.append(String.format(Locale.ROOT, "%6d", r.confusion()[l][c]));
+      }
+      out.println(row);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+package dev.abyss.cli;
+
+import dev.abyss.train.StepResult;
+import dev.abyss.train.TrainListener;
+import java.io.PrintWriter;
+import java.util.Locale;
+
+/** Prints the mean loss and accuracy of the last window of steps every N steps. */
+final class Reporter implements TrainListener {
+  private final PrintWriter out;
+  private final int every;
+  private final long total;
+  private long seen;
+  private double loss;
+  private long correct;
+  private long samples;
+  private double seconds;
+
+  Reporter(PrintWriter out, int every, long total) {
+    this.out = out;
+    this.every = Math.max(1, every);
+    this.total = total;
+  }
+
+  @Override
+  public void info(String line) {
+    out.println(line);
+  }
+
+  @Override
+  public void onStep(StepResult r) {
+    seen++;
+    loss += r.lossSum();
+    correct += r.correct();
+    samples += r.batch();
+    seconds += r.seconds();
+    if (seen % every == 0 || seen == total) {
+      long n = seen % every == 0 ? every : seen % every;
+      out.println(String.format(Locale.ROOT,
+          "step %d/%d (model step %d)  loss %.4f  acc %.4f  %.3f s/step",
+          seen, total, r.step() + 1, loss / samples, (double) correct / samples, seconds / n));
+      out.flush();
+      loss = 0;
+      correct = 0;
+      samples = 0;
+      seconds = 0;
+    }
+  }
+}

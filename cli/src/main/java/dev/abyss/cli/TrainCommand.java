@@ -1,0 +1,87 @@
+package dev.abyss.cli;
+
+import dev.abyss.kernel.KernelProvider;
+import dev.abyss.train.ResidualRun;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** train: exact chunk-checkpointed SGD on the residual model. */
+@Command(name = "train", mixinStandardHelpOptions = true,
+    description = "Train the model with exact chunk-checkpointed SGD: --steps N more steps from"
+        + " the weights on disk (created when missing). Defaults: width 2, tanh, layer-lr 0.05,"
+        + " chunk 1000000.")
+class TrainCommand extends CoreOptions implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec cmd;
+  @Mixin DataOptions data;
+
+  @Option(names = "--steps", paramLabel = "N", defaultValue = "100",
+      description = "SGD steps to run, continuing from the step the files are at (default:"
+          + " ${DEFAULT-VALUE}).")
+  long steps;
+
+  @Option(names = "--batch", paramLabel = "B", defaultValue = "1",
+      description = "Minibatch size (default: ${DEFAULT-VALUE}).")
+  int batch;
+
+  @Option(names = "--chunk-layers", paramLabel = "C",
+      description = "Layers per checkpoint chunk: memory holds L/C boundaries plus one chunk's"
+          + " activations (default: 1000000; 100000 for train-dense).")
+  Integer chunkLayers;
+
+  @Option(names = "--layer-lr", paramLabel = "LR",
+      description = "Learning rate of the core layers (default: 0.05; 0.01 for train-dense).")
+  Float layerLr;
+
+  @Option(names = "--head-lr", paramLabel = "LR", defaultValue = "0.01",
+      description = "Learning rate of the input projection and classifier (default:"
+          + " ${DEFAULT-VALUE}).")
+  float headLr;
+
+  @Option(names = "--train-limit", paramLabel = "N", defaultValue = "60000",
+      description = "Draw minibatches (uniformly, with replacement) from the first N training"
+          + " images (default: ${DEFAULT-VALUE}).")
+  int trainLimit;
+
+  @Option(names = "--report-every", paramLabel = "N", defaultValue = "10",
+      description = "Print mean loss and accuracy over the last N steps (default:"
+          + " ${DEFAULT-VALUE}).")
+  int reportEvery;
+
+  @Option(names = "--in-memory",
+      description = "Hold the whole core in RAM and write it back once at the end, atomically"
+          + " (default: stream it from the file chunk by chunk, in bounded memory).")
+  boolean inMemory;
+
+  @Option(names = "--init-if-missing", arity = "0..1", defaultValue = "true",
+      fallbackValue = "true",
+      description = "Create the model when its files are missing (default: ${DEFAULT-VALUE};"
+          + " --init-if-missing=false makes a missing file an error).")
+  boolean initIfMissing;
+
+  @Override
+  Family family() {
+    return Family.CORE;
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    var out = cmd.commandLine().getOut();
+    Family f = family();
+    int chunk = chunkLayers != null ? chunkLayers : f.chunkLayers;
+    float llr = layerLr != null ? layerLr : f.layerLr;
+    var spec = new ResidualRun.TrainSpec(weightsPath(), headPath(), spec(), f.defaults(),
+        initIfMissing, inMemory, steps, batch, chunk, chunkLayers != null, llr, headLr,
+        trainLimit);
+    ResidualRun.Summary s = ResidualRun.train(spec, data.train(out), KernelProvider.get(),
+        new Reporter(out, reportEvery, steps));
+    out.println(String.format(Locale.ROOT,
+        "trained %d steps in %.1f s (%.4f s/step); model at step %d: %s, %s",
+        s.stepsDone(), s.seconds(), s.stepsDone() == 0 ? 0 : s.seconds() / s.stepsDone(),
+        s.firstStep() + s.stepsDone(), weightsPath(), headPath()));
+    return 0;
+  }
+}

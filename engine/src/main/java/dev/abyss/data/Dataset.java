@@ -1,0 +1,47 @@
+package dev.abyss.data;
+
+import dev.abyss.AbyssException;
+
+/**
+ * Labelled images in memory: pixels as unsigned bytes (N, 784) and labels (N).
+ *
+ * @param name for messages ("MNIST train")
+ */
+public record Dataset(String name, int count, int inputs, byte[] pixels, byte[] labels) {
+
+  public static Dataset of(String name, Idx.Images images, byte[] labels) {
+    if (images.count() != labels.length) {
+      throw new AbyssException(name + ": " + images.count() + " images but " + labels.length
+          + " labels; the files do not belong together");
+    }
+    return new Dataset(name, images.count(), images.pixelsPerImage(), images.pixels(), labels);
+  }
+
+  public int label(int i) {
+    return labels[i];
+  }
+
+  /**
+   * Copies images {@code idx} into {@code x} (B, inputs) sample-major, scaled by 1/255.
+   */
+  public void fill(int[] idx, int n, float[] x) {
+    for (int b = 0; b < n; b++) {
+      int src = idx[b] * inputs;
+      int dst = b * inputs;
+      for (int p = 0; p < inputs; p++) {
+        x[dst + p] = (pixels[src + p] & 0xff) / 255f;
+      }
+    }
+  }
+
+  /** The first {@code n} items (a view sharing arrays is not needed; this copies). */
+  public Dataset head(int n) {
+    if (n > count) {
+      throw new AbyssException(name + " has " + count + " items, fewer than the " + n
+          + " asked for");
+    }
+    byte[] px = java.util.Arrays.copyOf(pixels, n * inputs);
+    byte[] lb = java.util.Arrays.copyOf(labels, n);
+    return new Dataset(name, n, inputs, px, lb);
+  }
+}

@@ -1,0 +1,80 @@
+package dev.abyss.kernel;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * The residual layer's math, one layer per call: {@code h <- h + alpha * act(h W + b)}.
+ *
+ * <p>Shapes (see the package legend): {@code h, z, dh}: (B, W) feature-major, element (b, j)
+ * at {@code j * B + b}. The layer's weights are read from {@code wts} at byte offset
+ * {@code off}: W (W x W, W[in][out] row-major) then b (W), little-endian f32.
+ *
+ * <p>Call order in a training step: {@link #residualForward} for every layer of the forward
+ * pass; for each chunk in reverse, {@link #residualForwardSave} over the chunk's layers (the
+ * recompute), then {@link #residualBackward} over them in reverse, each followed by the
+ * optimiser's update of that layer. Implementations must be deterministic: the same inputs
+ * give the same bits, whatever thread calls them.
+ */
+public interface Kernels {
+
+  /** Little-endian float layout, unaligned: the on-disk and in-memory weight encoding. */
+  ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  /** Floats in one core layer of width {@code w}: W (w*w) then b (w). */
+  static int layerFloats(int w) {
+    return w * w + w;
+  }
+
+  /** Bytes in one core layer of width {@code w}. */
+  static long layerBytes(int w) {
+    return 4L * layerFloats(w);
+  }
+
+  /** Name of the implementation, for provenance ("scalar", "vector-512", ...). */
+  String name();
+
+  /**
+   * One layer forward, in place.
+   *
+   * @param h (B, W), read and overwritten with the layer's output
+   * @param z (B, W) scratch
+   */
+  void residualForward(
+      int w, int batch, MemorySegment wts, long off, float alpha, Activation act, float[] h,
+      float[] z);
+
+  /**
+   * One layer forward that also saves what the backward needs.
+   *
+   * @param h (B, W), read and overwritten with the layer's output
+   * @param z (B, W) scratch
+   * @param hSave receives the layer's input h (B, W) at {@code saveOff}
+   * @param dSave receives act'(z) (B, W) at {@code saveOff}
+   */
+  void residualForwardSave(
+      int w, int batch, MemorySegment wts, long off, float alpha, Activation act, float[] h,
+      float[] z, float[] hSave, float[] dSave, int saveOff);
+
+  /**
+   * One layer backward with the layer's weights as they were in the forward pass.
+   *
+   * <p>{@code g = alpha * dh * act'(z)}; {@code gW[i][o] = sum_b hIn[i][b] g[o][b]};
+   * {@code gb[o] = sum_b g[o][b]}; then {@code dh[i][b] += sum_o g[o][b] W[i][o]}.
+   *
+   * @param hSave the layer's input h (B, W) at {@code saveOff}, read-only
+   * @param dSave act'(z) (B, W) at {@code saveOff}, read-only
+   * @param dh (B, W): gradient of the loss w.r.t. the layer's output; overwritten with the
+   *     gradient w.r.t. its input
+   * @param gW (W, W) written: gradient of W
+   * @param gb (W) written: gradient of b
+   * @param g (B, W) scratch
+   */
+  void residualBackward(
+      int w, int batch, MemorySegment wts, long off, float alpha, float[] hSave, float[] dSave,
+      int saveOff, float[] dh, float[] gW, float[] gb, float[] g);
+
+  /** Plain SGD on one layer: {@code W -= lr * gW; b -= lr * gb}, in the segment. */
+  void sgdUpdate(int w, MemorySegment wts, long off, float lr, float[] gW, float[] gb);
+}

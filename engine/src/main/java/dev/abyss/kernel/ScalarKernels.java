@@ -1,0 +1,122 @@
+package dev.abyss.kernel;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The reference kernels: plain loops in a fixed, documented operation order. They are the
+ * oracle every faster implementation is tested against, and the fallback where the Vector
+ * API is unavailable.
+ *
+ * <p>Operation order (what "bit-identical" means): z[o][b] starts at b[o] and adds
+ * h[i][b] * W[i][o] for i = 0..W-1, one float multiply and one float add each (no FMA);
+ * gradient sums run over b = 0..B-1 in order; dh sums run over o = 0..W-1 in order.
+ */
+public final class ScalarKernels implements Kernels {
+
+  @Override
+  public String name() {
+    return "scalar";
+  }
+
+  @Override
+  public void residualForward(
+      int w, int batch, MemorySegment wts, long off, float alpha, Activation act, float[] h,
+      float[] z) {
+    affine(w, batch, wts, off, h, z);
+    int n = w * batch;
+    for (int k = 0; k < n; k++) {
+      h[k] += alpha * act.apply(z[k]);
+    }
+  }
+
+  @Override
+  public void residualForwardSave(
+      int w, int batch, MemorySegment wts, long off, float alpha, Activation act, float[] h,
+      float[] z, float[] hSave, float[] dSave, int saveOff) {
+    int n = w * batch;
+    System.arraycopy(h, 0, hSave, saveOff, n);
+    affine(w, batch, wts, off, h, z);
+    for (int k = 0; k < n; k++) {
+      float zk = z[k];
+      dSave[saveOff + k] = act.derivative(zk);
+      h[k] += alpha * act.apply(zk);
+    }
+  }
+
+  /** z = h W + b. h: (B, W) read-only; z: (B, W) written. */
+  private static void affine(int w, int batch, MemorySegment wts, long off, float[] h, float[] z) {
+    long biasOff = off + 4L * w * w;
+    for (int o = 0; o < w; o++) {
+      float bo = wts.get(F32, biasOff + 4L * o);
+      int zo = o * batch;
+      for (int b = 0; b < batch; b++) {
+        z[zo + b] = bo;
+      }
+    }
+    for (int i = 0; i < w; i++) {
+      int hi = i * batch;
+      long row = off + 4L * i * w;
+      for (int o = 0; o < w; o++) {
+        float wio = wts.get(F32, row + 4L * o);
+        int zo = o * batch;
+        for (int b = 0; b < batch; b++) {
+          z[zo + b] += h[hi + b] * wio;
+        }
+      }
+    }
+  }
+
+  @Override
+  public void residualBackward(
+      int w, int batch, MemorySegment wts, long off, float alpha, float[] hSave, float[] dSave,
+      int saveOff, float[] dh, float[] gW, float[] gb, float[] g) {
+    int n = w * batch;
+    for (int k = 0; k < n; k++) {
+      g[k] = alpha * dh[k] * dSave[saveOff + k];
+    }
+    for (int o = 0; o < w; o++) {
+      float s = 0f;
+      int go = o * batch;
+      for (int b = 0; b < batch; b++) {
+        s += g[go + b];
+      }
+      gb[o] = s;
+    }
+    for (int i = 0; i < w; i++) {
+      int hi = saveOff + i * batch;
+      for (int o = 0; o < w; o++) {
+        int go = o * batch;
+        float s = 0f;
+        for (int b = 0; b < batch; b++) {
+          s += hSave[hi + b] * g[go + b];
+        }
+        gW[i * w + o] = s;
+      }
+    }
+    for (int i = 0; i < w; i++) {
+      long row = off + 4L * i * w;
+      int di = i * batch;
+      for (int o = 0; o < w; o++) {
+        float wio = wts.get(F32, row + 4L * o);
+        int go = o * batch;
+        for (int b = 0; b < batch; b++) {
+          dh[di + b] += g[go + b] * wio;
+        }
+      }
+    }
+  }
+
+  @Override
+  public void sgdUpdate(int w, MemorySegment wts, long off, float lr, float[] gW, float[] gb) {
+    int ww = w * w;
+    for (int k = 0; k < ww; k++) {
+      long p = off + 4L * k;
+      wts.set(F32, p, wts.get(F32, p) - lr * gW[k]);
+    }
+    long biasOff = off + 4L * ww;
+    for (int o = 0; o < w; o++) {
+      long p = biasOff + 4L * o;
+      wts.set(F32, p, wts.get(F32, p) - lr * gb[o]);
+    }
+  }
+}

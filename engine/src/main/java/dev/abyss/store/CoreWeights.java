@@ -1,0 +1,38 @@
+package dev.abyss.store;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Access to a core's layers, chunk by chunk, wherever they live (streamed from the file or
+ * held in memory).
+ *
+ * <p>Call order: {@link #load} a range, read (and for training, update) its layers through
+ * the returned segment at {@link #offsetOf}, then {@link #writeBack} the same range if it was
+ * changed; {@link #commit} once at the end of a run records the new step; {@link #close}
+ * releases memory and file handles. A segment returned by {@code load} is valid until the
+ * next {@code load}.
+ */
+public interface CoreWeights extends AutoCloseable {
+
+  /** The header as of the last {@link #commit} (or as opened). */
+  CoreHeader header();
+
+  /** Makes layers {@code [start, start + count)} available and returns their segment. */
+  MemorySegment load(long start, int count) throws IOException;
+
+  /** Byte offset of {@code layer} in the segment returned by the last {@link #load}. */
+  long offsetOf(long layer);
+
+  /** Persists changes made to layers {@code [start, start + count)} (the last load). */
+  void writeBack(long start, int count) throws IOException;
+
+  /** Makes the file a consistent model at {@code step}, durably. */
+  void commit(long step) throws IOException;
+
+  /** Whether the whole core is resident in memory. */
+  boolean inMemory();
+
+  @Override
+  void close() throws IOException;
+}

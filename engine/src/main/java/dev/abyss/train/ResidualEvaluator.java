@@ -1,0 +1,86 @@
+package dev.abyss.train;
+
+import dev.abyss.data.Dataset;
+import dev.abyss.kernel.Kernels;
+import dev.abyss.nn.HeadParams;
+import dev.abyss.nn.ResidualHead;
+import dev.abyss.nn.SoftmaxCrossEntropy;
+import dev.abyss.store.CoreHeader;
+import dev.abyss.store.CoreWeights;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.function.LongConsumer;
+
+/**
+ * Evaluates the residual net on the first N images of a dataset, in order. The weights are
+ * read once, chunk by chunk: every sample's activation (N x W floats in all) is carried
+ * through a chunk before the next chunk is loaded, in minibatches of B samples. Per-sample
+ * results do not depend on B or on the chunk size.
+ */
+public final class ResidualEvaluator {
+  private ResidualEvaluator() {}
+
+  /**
+   * @param progress receives the number of layers done, after each chunk (may be null)
+   */
+  public static EvalResult evaluate(CoreWeights core, HeadParams head, Kernels k, Dataset data,
+      int samples, int batch, int chunkLayers, LongConsumer progress) throws IOException {
+    long t0 = System.nanoTime();
+    CoreHeader hd = core.header();
+    int w = hd.width();
+    long layers = hd.layers();
+    int chunk = (int) Math.min(chunkLayers, layers);
+    int nb = (samples + batch - 1) / batch;
+    float[][] hs = new float[nb][];
+    float[] x = new float[batch * HeadParams.INPUTS];
+    float[] acc = new float[w];
+    float[] z = new float[w * batch];
+    int[] idx = new int[batch];
+    for (int q = 0; q < nb; q++) {
+      int n = Math.min(batch, samples - q * batch);
+      for (int b = 0; b < n; b++) {
+        idx[b] = q * batch + b;
+      }
+      data.fill(idx, n, x);
+      hs[q] = new float[w * n];
+      ResidualHead.inputForward(head, x, n, hs[q], acc);
+    }
+    for (long start = 0; start < layers; start += chunk) {
+      int count = (int) Math.min(chunk, layers - start);
+      MemorySegment seg = core.load(start, count);
+      long base = core.offsetOf(start);
+      long lb = hd.layerBytes();
+      for (int q = 0; q < nb; q++) {
+        int n = hs[q].length / w;
+        for (int l = 0; l < count; l++) {
+          k.residualForward(w, n, seg, base + l * lb, hd.alpha(), hd.activation(), hs[q], z);
+        }
+      }
+      if (progress != null) {
+        progress.accept(start + count);
+      }
+    }
+    float[] logits = new float[batch * HeadParams.CLASSES];
+    int[] labels = new int[batch];
+    int[] pred = new int[batch];
+    int[][] conf = new int[HeadParams.CLASSES][HeadParams.CLASSES];
+    double loss = 0;
+    int correct = 0;
+    for (int q = 0; q < nb; q++) {
+      int n = hs[q].length / w;
+      for (int b = 0; b < n; b++) {
+        labels[b] = data.label(q * batch + b);
+      }
+      ResidualHead.classifierForward(head, hs[q], n, logits);
+      SoftmaxCrossEntropy.Result r = SoftmaxCrossEntropy.forwardBackward(logits, n, labels, null,
+          pred);
+      loss += r.lossSum();
+      correct += r.correct();
+      for (int b = 0; b < n; b++) {
+        conf[labels[b]][pred[b]]++;
+      }
+    }
+    return new EvalResult(samples, loss / samples, correct, conf,
+        (System.nanoTime() - t0) / 1e9);
+  }
+}

@@ -1,0 +1,161 @@
+package dev.abyss.train;
+
+import dev.abyss.AbyssException;
+import dev.abyss.data.Dataset;
+import dev.abyss.kernel.Kernels;
+import dev.abyss.nn.HeadParams;
+import dev.abyss.store.CoreFile;
+import dev.abyss.store.CoreHeader;
+import dev.abyss.store.CoreWeights;
+import dev.abyss.store.HeadFile;
+import dev.abyss.store.HeadHeader;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.LongConsumer;
+
+/** Whole-model operations on a (core file, head file) pair: init, train, eval. */
+public final class ResidualRun {
+  private ResidualRun() {}
+
+  /** Seed offset of the head's init stream (the reference's 0xC0FFEE). */
+  public static final long HEAD_SEED_SALT = 0xC0FFEEL;
+
+  /** Creates a new core and head. Refuses to overwrite unless {@code force}. */
+  public static CoreHeader init(Path weights, Path head, CoreSpec spec, CoreSpec.Defaults d,
+      boolean force, LongConsumer progress) throws IOException {
+    CoreHeader h = spec.newHeader(d);
+    Validate.coreShape(h.width(), h.layers());
+    if (!force) {
+      for (Path p : new Path[] {weights, head}) {
+        if (Files.exists(p)) {
+          throw new AbyssException(p + " already exists; pass --force to replace it, or choose"
+              + " another path");
+        }
+      }
+    }
+    CoreFile.create(weights, h, progress);
+    HeadParams hp = HeadParams.glorot(h.width(), h.seed() ^ HEAD_SEED_SALT);
+    HeadFile.write(head, headHeader(h, 0), hp.p);
+    return h;
+  }
+
+  static HeadHeader headHeader(CoreHeader h, long step) {
+    return new HeadHeader(HeadHeader.KIND_RESIDUAL, h.width(), h.activation().code, step,
+        h.seed(), h.dataSeed());
+  }
+
+  /** Reads a head and checks it belongs with the core. */
+  public static HeadParams loadHead(Path head, Path weights, CoreHeader core) throws IOException {
+    HeadFile.Contents c = HeadFile.read(head);
+    HeadHeader hh = c.header();
+    if (hh.kind() != HeadHeader.KIND_RESIDUAL) {
+      throw new AbyssException("head file " + head + " holds an MLP, not the head of a residual"
+          + " net: use eval-mlp / train-mlp with it, or pass the right --head");
+    }
+    if (hh.mid() != core.width()) {
+      throw new AbyssException("head file " + head + " has width " + hh.mid() + " but core file "
+          + weights + " has width " + core.width() + ": they do not belong together");
+    }
+    if (hh.step() != core.step()) {
+      throw new AbyssException("head file " + head + " is at step " + hh.step() + " but core"
+          + " file " + weights + " is at step " + core.step() + ": they were not saved"
+          + " together; restore a matching pair");
+    }
+    return new HeadParams(hh.mid(), c.payload());
+  }
+
+  /** Flags of a training run. */
+  public record TrainSpec(Path weights, Path head, CoreSpec core, CoreSpec.Defaults defaults,
+      boolean initIfMissing, boolean inMemory, long steps, int batch, int chunkLayers,
+      boolean chunkGiven, float layerLr, float headLr, int trainLimit) {}
+
+  /** What a training run did. */
+  public record Summary(CoreHeader header, long firstStep, long stepsDone, double seconds,
+      boolean created) {}
+
+  /**
+   * Trains {@code steps} more steps from the files (initialising them when missing and
+   * allowed), then saves core and head.
+   */
+  public static Summary train(TrainSpec s, java.util.function.Supplier<Dataset> data, Kernels k,
+      TrainListener l) throws IOException {
+    Validate.training(s.steps(), s.batch(), s.chunkLayers(), s.layerLr(), s.headLr(),
+        s.trainLimit());
+    boolean haveW = Files.exists(s.weights());
+    boolean haveH = Files.exists(s.head());
+    boolean created = false;
+    if (!haveW || !haveH) {
+      if (haveW != haveH) {
+        Path has = haveW ? s.weights() : s.head();
+        Path lacks = haveW ? s.head() : s.weights();
+        throw new AbyssException(has + " exists but " + lacks + " does not: a core and its head"
+            + " belong together; restore " + lacks + " or remove " + has + " to start afresh");
+      }
+      if (!s.initIfMissing()) {
+        throw new AbyssException(s.weights() + " does not exist: create it with init /"
+            + " init-dense, or allow training to create it (--init-if-missing)");
+      }
+      CoreHeader h = init(s.weights(), s.head(), s.core(), s.defaults(), false, null);
+      l.info("initialised a new model: " + h.layers() + " layers, width " + h.width() + ", "
+          + h.activation().cliName() + ", alpha " + h.alpha() + " -> " + s.weights() + ", "
+          + s.head());
+      created = true;
+    }
+    CoreHeader hd = CoreFile.readHeader(s.weights());
+    s.core().check(s.weights(), hd);
+    if (s.chunkGiven() && s.chunkLayers() > hd.layers()) {
+      throw new AbyssException("--chunk-layers " + s.chunkLayers() + " is larger than the core's "
+          + hd.layers() + " layers: use at most " + hd.layers());
+    }
+    HeadParams head = loadHead(s.head(), s.weights(), hd);
+    Dataset train = data.get();
+    if (s.trainLimit() > train.count()) {
+      throw new AbyssException("--train-limit " + s.trainLimit() + " exceeds the "
+          + train.count() + " training images");
+    }
+    long t0 = System.nanoTime();
+    long done = 0;
+    try (CoreWeights core = s.inMemory()
+        ? CoreFile.openInMemory(s.weights()) : CoreFile.openStreamed(s.weights(), true)) {
+      long first = core.header().step();
+      ResidualTrainer tr = new ResidualTrainer(core, head, k, train, s.batch(), s.chunkLayers(),
+          s.layerLr(), s.headLr(), s.trainLimit());
+      try {
+        for (long i = 0; i < s.steps(); i++) {
+          StepResult r = tr.step(first + i);
+          done++;
+          l.onStep(r);
+        }
+      } finally {
+        if (done > 0) {
+          core.commit(first + done);
+          HeadFile.write(s.head(), headHeader(core.header(), first + done), head.p);
+        }
+      }
+      return new Summary(core.header(), first, done, (System.nanoTime() - t0) / 1e9, created);
+    }
+  }
+
+  /** Evaluates the model on the first {@code samples} images of {@code test}. */
+  public static EvalResult eval(Path weights, Path head, CoreSpec spec, boolean inMemory,
+      int samples, int batch, int chunkLayers, java.util.function.Supplier<Dataset> data,
+      Kernels k, LongConsumer progress) throws IOException {
+    Validate.positive("batch", batch);
+    Validate.positive("chunk-layers", chunkLayers);
+    Validate.positive("samples", samples);
+    CoreHeader hd = CoreFile.readHeader(weights);
+    spec.check(weights, hd);
+    HeadParams hp = loadHead(head, weights, hd);
+    Dataset test = data.get();
+    if (samples > test.count()) {
+      throw new AbyssException("--samples " + samples + " exceeds the " + test.count()
+          + " test images");
+    }
+    try (CoreWeights core = inMemory
+        ? CoreFile.openInMemory(weights) : CoreFile.openStreamed(weights, false)) {
+      return ResidualEvaluator.evaluate(core, hp, k, test, samples, batch, chunkLayers,
+          progress);
+    }
+  }
+}

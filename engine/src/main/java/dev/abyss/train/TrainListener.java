@@ -1,0 +1,13 @@
+package dev.abyss.train;
+
+/** Receives training events; reporting lives in listeners, not in the trainer. */
+public interface TrainListener {
+  /** A one-line note for the user (a file was created, data was fetched, ...). */
+  default void info(String line) {}
+
+  /** Called after each step with what it saw. */
+  default void onStep(StepResult r) {}
+
+  /** Listener that ignores everything. */
+  TrainListener NONE = new TrainListener() {};
+}
