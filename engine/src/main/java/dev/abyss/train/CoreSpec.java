@@ -24,6 +24,10 @@ public record CoreSpec(Long layers, Integer width, Activation activation, Float 
     float al = alpha != null ? alpha : (float) (1.0 / Math.sqrt(l));
     float sc = scale != null ? scale : d.scale();
     long sd = seed != null ? seed : d.seed();
+    Validate.coreShape(wd, l);
+    if (!Float.isFinite(al) || !Float.isFinite(sc) || sc < 0) {
+      throw new dev.abyss.AbyssException("--alpha and --scale must be finite (and --scale >= 0)");
+    }
     return CoreHeader.create(wd, l, a, al, sc, sd, sd ^ 0xD00DL);
   }
 

