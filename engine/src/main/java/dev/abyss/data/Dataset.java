@@ -7,14 +7,21 @@ import dev.abyss.AbyssException;
  *
  * @param name for messages ("MNIST train")
  */
-public record Dataset(String name, int count, int inputs, byte[] pixels, byte[] labels) {
+public record Dataset(String name, int count, int inputs, byte[] pixels, int base,
+    byte[] labels) {
+
+  /** A dataset whose pixels start at index 0. */
+  public Dataset(String name, int count, int inputs, byte[] pixels, byte[] labels) {
+    this(name, count, inputs, pixels, 0, labels);
+  }
 
   public static Dataset of(String name, Idx.Images images, byte[] labels) {
     if (images.count() != labels.length) {
       throw new AbyssException(name + ": " + images.count() + " images but " + labels.length
           + " labels; the files do not belong together");
     }
-    return new Dataset(name, images.count(), images.pixelsPerImage(), images.pixels(), labels);
+    return new Dataset(name, images.count(), images.pixelsPerImage(), images.pixels(),
+        images.offset(), labels);
   }
 
   public int label(int i) {
@@ -26,7 +33,7 @@ public record Dataset(String name, int count, int inputs, byte[] pixels, byte[] 
    */
   public void fill(int[] idx, int n, float[] x) {
     for (int b = 0; b < n; b++) {
-      int src = idx[b] * inputs;
+      int src = base + idx[b] * inputs;
       int dst = b * inputs;
       for (int p = 0; p < inputs; p++) {
         x[dst + p] = (pixels[src + p] & 0xff) / 255f;
@@ -34,13 +41,18 @@ public record Dataset(String name, int count, int inputs, byte[] pixels, byte[] 
     }
   }
 
-  /** The first {@code n} items (a view sharing arrays is not needed; this copies). */
+  /** The pixel (0..255) {@code p} of image {@code i}. */
+  public int pixel(int i, int p) {
+    return pixels[base + i * inputs + p] & 0xff;
+  }
+
+  /** A copy of the first {@code n} items. */
   public Dataset head(int n) {
     if (n > count) {
       throw new AbyssException(name + " has " + count + " items, fewer than the " + n
           + " asked for");
     }
-    byte[] px = java.util.Arrays.copyOf(pixels, n * inputs);
+    byte[] px = java.util.Arrays.copyOfRange(pixels, base, base + n * inputs);
     byte[] lb = java.util.Arrays.copyOf(labels, n);
     return new Dataset(name, n, inputs, px, lb);
   }

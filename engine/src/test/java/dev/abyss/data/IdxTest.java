@@ -27,7 +27,7 @@ class IdxTest {
     Idx.Images im = Idx.parseImages("x", Idx.encodeImages(3, 4, 5, px));
     assertEquals(3, im.count());
     assertEquals(20, im.pixelsPerImage());
-    assertArrayEquals(px, im.pixels());
+    assertArrayEquals(px, Arrays.copyOfRange(im.pixels(), im.offset(), im.offset() + px.length));
     byte[] lb = {0, 9, 3};
     assertArrayEquals(lb, Idx.parseLabels("y", Idx.encodeLabels(lb)));
   }

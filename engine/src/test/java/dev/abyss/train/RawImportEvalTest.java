@@ -72,7 +72,7 @@ class RawImportEvalTest {
     for (int s = 0; s < samples; s++) {
       labels[s] = test.label(s);
       for (int p = 0; p < 784; p++) {
-        x[s][p] = (test.pixels()[s * 784 + p] & 0xff) / 255f;
+        x[s][p] = test.pixel(s, p) / 255f;
       }
     }
     double want = new ReferenceNet(w, act, alpha, core, head).loss(x, labels);
