@@ -2,7 +2,7 @@ package dev.abyss.bench;
 
 import dev.abyss.kernel.Activation;
 import dev.abyss.kernel.Kernels;
-import dev.abyss.kernel.ScalarKernels;
+import dev.abyss.kernel.KernelProvider;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
@@ -47,6 +47,9 @@ public class KernelBench {
   @Param({"SOFTSIGN"})
   Activation act;
 
+  @Param({"scalar", "vector"})
+  String impl;
+
   Arena arena;
   MemorySegment wts;
   float[] h;
@@ -57,10 +60,11 @@ public class KernelBench {
   float[] gW;
   float[] gb;
   float[] g;
-  final Kernels k = new ScalarKernels();
+  Kernels k;
 
   @Setup(Level.Trial)
   public void setup() {
+    k = impl.equals("scalar") ? KernelProvider.scalar() : KernelProvider.vector();
     arena = Arena.ofConfined();
     wts = arena.allocate(LAYERS * Kernels.layerBytes(width), 64);
     SplittableRandom r = new SplittableRandom(1);
@@ -94,6 +98,26 @@ public class KernelBench {
       k.residualForward(width, batch, wts, l * lb, 0.01f, act, h, z);
     }
     return h[0];
+  }
+
+  @Benchmark
+  public float recomputeChunk() {
+    long lb = Kernels.layerBytes(width);
+    int n = width * batch;
+    for (int l = 0; l < LAYERS; l++) {
+      k.residualForwardSave(width, batch, wts, l * lb, 0.01f, act, h, z, hSave, dSave, l * n);
+    }
+    return h[0];
+  }
+
+  @Benchmark
+  public float backwardChunk() {
+    long lb = Kernels.layerBytes(width);
+    int n = width * batch;
+    for (int l = LAYERS - 1; l >= 0; l--) {
+      k.residualBackward(width, batch, wts, l * lb, 0.01f, hSave, dSave, l * n, dh, gW, gb, g);
+    }
+    return dh[0] + gW[0];
   }
 
   @Benchmark

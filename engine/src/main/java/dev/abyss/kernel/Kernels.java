@@ -15,7 +15,8 @@ import java.nio.ByteOrder;
  * pass; for each chunk in reverse, {@link #residualForwardSave} over the chunk's layers (the
  * recompute), then {@link #residualBackward} over them in reverse, each followed by the
  * optimiser's update of that layer. Implementations must be deterministic: the same inputs
- * give the same bits, whatever thread calls them.
+ * give the same bits, whatever thread calls them. An instance is used by one thread at a time
+ * ({@link #fork} makes another).
  */
 public interface Kernels {
 
@@ -34,6 +35,12 @@ public interface Kernels {
 
   /** Name of the implementation, for provenance ("scalar", "vector-512", ...). */
   String name();
+
+  /**
+   * A new instance of the same implementation. Instances hold scratch buffers and are not
+   * thread-safe: each thread uses its own.
+   */
+  Kernels fork();
 
   /**
    * One layer forward, in place.

@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
  * gradient sums run over b = 0..B-1 in order; dh sums run over o = 0..W-1 in order.
  */
 public final class ScalarKernels implements Kernels {
+  // Not thread-safe (a scratch copy of the layer): one instance per thread, see fork().
 
   @Override
   public String name() {
@@ -80,22 +81,25 @@ public final class ScalarKernels implements Kernels {
     }
   }
 
-  /** Per-thread copy of one layer's weights: plain array loops are what C2 optimises best. */
-  private static final ThreadLocal<float[][]> LAYER = ThreadLocal.withInitial(() ->
-      new float[][] {new float[0]});
+  /** This instance's copy of one layer's weights: plain array loops are what C2 optimises best. */
+  private float[] layerCopy = new float[0];
 
-  private static float[] layer(int w, MemorySegment wts, long off) {
-    float[][] holder = LAYER.get();
+  @Override
+  public Kernels fork() {
+    return new ScalarKernels();
+  }
+
+  private float[] layer(int w, MemorySegment wts, long off) {
     int n = Kernels.layerFloats(w);
-    if (holder[0].length < n) {
-      holder[0] = new float[n];
+    if (layerCopy.length < n) {
+      layerCopy = new float[n];
     }
-    MemorySegment.copy(wts, F32, off, holder[0], 0, n);
-    return holder[0];
+    MemorySegment.copy(wts, F32, off, layerCopy, 0, n);
+    return layerCopy;
   }
 
   /** z = h W + b. h: (B, W) read-only; z: (B, W) written. */
-  private static void affine(int w, int batch, MemorySegment wts, long off, float[] h, float[] z) {
+  private void affine(int w, int batch, MemorySegment wts, long off, float[] h, float[] z) {
     float[] lw = layer(w, wts, off);
     int biasOff = w * w;
     for (int o = 0; o < w; o++) {

@@ -54,8 +54,9 @@ public final class ResidualEvaluator {
       java.util.stream.IntStream.range(0, nb).parallel().forEach(q -> {
         int n = hs[q].length / w;
         float[] zq = new float[w * n];
+        Kernels kq = k.fork();
         for (int l = 0; l < count; l++) {
-          k.residualForward(w, n, seg, base + l * lb, hd.alpha(), hd.activation(), hs[q], zq);
+          kq.residualForward(w, n, seg, base + l * lb, hd.alpha(), hd.activation(), hs[q], zq);
         }
       });
       if (progress != null) {

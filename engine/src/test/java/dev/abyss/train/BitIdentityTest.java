@@ -7,7 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import dev.abyss.TestData;
 import dev.abyss.data.Dataset;
 import dev.abyss.kernel.Activation;
-import dev.abyss.kernel.ScalarKernels;
+import dev.abyss.kernel.KernelProvider;
+import dev.abyss.kernel.Kernels;
 import dev.abyss.nn.HeadParams;
 import dev.abyss.store.CoreFile;
 import dev.abyss.store.CoreHeader;
@@ -30,7 +31,8 @@ class BitIdentityTest {
 
   record Result(byte[] core, float[] head, double[] losses) {}
 
-  private Result run(String name, int chunk, boolean inMemory, Activation act) throws Exception {
+  private Result run(String name, int chunk, boolean inMemory, Activation act, Kernels k)
+      throws Exception {
     // blocks of 4 layers: chunk ranges start and end inside checksum blocks
     CoreHeader h = new CoreHeader(5, L, act, (float) (1 / Math.sqrt(L)), 0.3f, 11, 0, 3, 4);
     Path wf = dir.resolve(name + ".bin");
@@ -40,7 +42,7 @@ class BitIdentityTest {
     double[] losses = new double[STEPS];
     try (CoreWeights cw = inMemory ? CoreFile.openInMemory(wf)
         : CoreFile.openStreamed(wf, true)) {
-      ResidualTrainer tr = new ResidualTrainer(cw, head, new ScalarKernels(), data, 3, chunk,
+      ResidualTrainer tr = new ResidualTrainer(cw, head, k, data, 3, chunk,
           0.5f, 0.1f, 64);
       for (int s = 0; s < STEPS; s++) {
         losses[s] = tr.step(s).lossSum();
@@ -53,12 +55,19 @@ class BitIdentityTest {
 
   @Test
   void chunkSizesAndStorageModesGiveIdenticalBits() throws Exception {
+    for (Kernels k : new Kernels[] {KernelProvider.scalar(), KernelProvider.get()}) {
+      identicalBits(k);
+    }
+  }
+
+  private void identicalBits(Kernels k) throws Exception {
     for (Activation act : Activation.values()) {
-      Result ref = run(act + "-ref", (int) L, true, act);
+      Result ref = run(act + "-ref", (int) L, true, act, k);
       for (int chunk : new int[] {1, 7, 1000, (int) L}) {
         for (boolean mem : new boolean[] {false, true}) {
-          Result r = run(act + "-" + chunk + "-" + mem, Math.min(chunk, 1000), mem, act);
-          String what = act + " chunk " + chunk + (mem ? " in memory" : " streamed");
+          Result r = run(act + "-" + chunk + "-" + mem, Math.min(chunk, 1000), mem, act, k);
+          String what = k.name() + " " + act + " chunk " + chunk
+              + (mem ? " in memory" : " streamed");
           assertArrayEquals(ref.core(), r.core(), what + ": core file differs");
           assertArrayEquals(ref.head(), r.head(), what + ": head differs");
           assertArrayEquals(ref.losses(), r.losses(), what + ": losses differ");

@@ -7,7 +7,7 @@ import dev.abyss.data.BatchOrder;
 import dev.abyss.data.Dataset;
 import dev.abyss.kernel.Activation;
 import dev.abyss.kernel.Kernels;
-import dev.abyss.kernel.ScalarKernels;
+import dev.abyss.kernel.KernelProvider;
 import dev.abyss.nn.HeadParams;
 import dev.abyss.store.CoreFile;
 import dev.abyss.store.CoreHeader;
@@ -35,7 +35,17 @@ class GradientCheckTest {
 
   @ParameterizedTest
   @EnumSource(Activation.class)
-  void analyticGradientsMatchFiniteDifferences(Activation act) throws Exception {
+  void scalarGradientsMatchFiniteDifferences(Activation act) throws Exception {
+    check(act, KernelProvider.scalar());
+  }
+
+  @ParameterizedTest
+  @EnumSource(Activation.class)
+  void selectedKernelGradientsMatchFiniteDifferences(Activation act) throws Exception {
+    check(act, KernelProvider.get());
+  }
+
+  private void check(Activation act, Kernels kernels) throws Exception {
     // large init scale and alpha so that every layer's nonlinearity matters
     CoreHeader h = new CoreHeader(W, L, act, 0.7f, 0.6f, 42, 0, 7, 4);
     Path wf = dir.resolve("w.bin");
@@ -75,7 +85,7 @@ class GradientCheckTest {
     Map<Long, float[]> coreGrads = new HashMap<>();
     float[] headGrad = new float[head.p.length];
     try (CoreWeights cw = CoreFile.openStreamed(wf, true)) {
-      ResidualTrainer tr = new ResidualTrainer(cw, head, new ScalarKernels(), data, B, 4, 0f, 0f,
+      ResidualTrainer tr = new ResidualTrainer(cw, head, kernels, data, B, 4, 0f, 0f,
           data.count());
       tr.setTap(new GradientTap() {
         @Override
@@ -97,7 +107,7 @@ class GradientCheckTest {
       cw.commit(1);
     }
 
-    StringBuilder report = new StringBuilder(act + ":");
+    StringBuilder report = new StringBuilder(kernels.name() + " " + act + ":");
     double worst = 0;
     for (int l = 0; l < L; l++) {
       double d = maxDiff(ref, x, labels, core[l], 0, core[l].length, coreGrads.get((long) l), 0);
