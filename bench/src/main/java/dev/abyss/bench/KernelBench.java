@@ -93,20 +93,13 @@ public class KernelBench {
 
   @Benchmark
   public float forwardChunk() {
-    long lb = Kernels.layerBytes(width);
-    for (int l = 0; l < LAYERS; l++) {
-      k.residualForward(width, batch, wts, l * lb, 0.01f, act, h, z);
-    }
+    k.forwardChunk(width, batch, wts, 0, LAYERS, 0.01f, act, h, z);
     return h[0];
   }
 
   @Benchmark
   public float recomputeChunk() {
-    long lb = Kernels.layerBytes(width);
-    int n = width * batch;
-    for (int l = 0; l < LAYERS; l++) {
-      k.residualForwardSave(width, batch, wts, l * lb, 0.01f, act, h, z, hSave, dSave, l * n);
-    }
+    k.forwardSaveChunk(width, batch, wts, 0, LAYERS, 0.01f, act, h, z, hSave, dSave);
     return h[0];
   }
 
@@ -124,9 +117,7 @@ public class KernelBench {
   public float recomputeAndBackwardChunk() {
     long lb = Kernels.layerBytes(width);
     int n = width * batch;
-    for (int l = 0; l < LAYERS; l++) {
-      k.residualForwardSave(width, batch, wts, l * lb, 0.01f, act, h, z, hSave, dSave, l * n);
-    }
+    k.forwardSaveChunk(width, batch, wts, 0, LAYERS, 0.01f, act, h, z, hSave, dSave);
     for (int l = LAYERS - 1; l >= 0; l--) {
       k.residualBackward(width, batch, wts, l * lb, 0.01f, hSave, dSave, l * n, dh, gW, gb, g);
     }

@@ -82,6 +82,33 @@ public interface Kernels {
       int w, int batch, MemorySegment wts, long off, float alpha, float[] hSave, float[] dSave,
       int saveOff, float[] dh, float[] gW, float[] gb, float[] g);
 
+  /**
+   * {@code count} consecutive layers forward, in place, the first at byte offset {@code off}.
+   * Same result as {@code count} calls of {@link #residualForward}; implementations may keep h
+   * in registers across layers.
+   */
+  default void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
+      float alpha, Activation act, float[] h, float[] z) {
+    long lb = layerBytes(w);
+    for (int l = 0; l < count; l++) {
+      residualForward(w, batch, wts, off + l * lb, alpha, act, h, z);
+    }
+  }
+
+  /**
+   * {@code count} consecutive layers forward, saving layer l's input and act'(z) at
+   * {@code l * W * B} in {@code hSave} and {@code dSave}. Same result as {@code count} calls
+   * of {@link #residualForwardSave}.
+   */
+  default void forwardSaveChunk(int w, int batch, MemorySegment wts, long off, int count,
+      float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
+    long lb = layerBytes(w);
+    int n = w * batch;
+    for (int l = 0; l < count; l++) {
+      residualForwardSave(w, batch, wts, off + l * lb, alpha, act, h, z, hSave, dSave, l * n);
+    }
+  }
+
   /** Plain SGD on one layer: {@code W -= lr * gW; b -= lr * gb}, in the segment. */
   void sgdUpdate(int w, MemorySegment wts, long off, float lr, float[] gW, float[] gb);
 }

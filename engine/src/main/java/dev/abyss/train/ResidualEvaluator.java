@@ -48,16 +48,13 @@ public final class ResidualEvaluator {
       int count = (int) Math.min(chunk, layers - start);
       MemorySegment seg = core.load(start, count);
       long base = core.offsetOf(start);
-      long lb = hd.layerBytes();
       // minibatches are independent: spread them over the cores (results do not depend on
       // which thread runs which minibatch)
       java.util.stream.IntStream.range(0, nb).parallel().forEach(q -> {
         int n = hs[q].length / w;
         float[] zq = new float[w * n];
         Kernels kq = k.fork();
-        for (int l = 0; l < count; l++) {
-          kq.residualForward(w, n, seg, base + l * lb, hd.alpha(), hd.activation(), hs[q], zq);
-        }
+        kq.forwardChunk(w, n, seg, base, count, hd.alpha(), hd.activation(), hs[q], zq);
       });
       if (progress != null) {
         progress.accept(start + count);

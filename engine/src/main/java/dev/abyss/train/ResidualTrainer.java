@@ -134,9 +134,7 @@ public final class ResidualTrainer {
       long start = (long) c * chunk;
       int count = (int) Math.min(chunk, layers - start);
       MemorySegment seg = core.load(start, count);
-      for (int l = 0; l < count; l++) {
-        k.residualForward(w, batch, seg, core.offsetOf(start + l), alpha, act, h, z);
-      }
+      k.forwardChunk(w, batch, seg, core.offsetOf(start), count, alpha, act, h, z);
     }
     // (2) classifier
     ResidualHead.classifierForward(head, h, batch, logits);
@@ -156,10 +154,8 @@ public final class ResidualTrainer {
       int count = (int) Math.min(chunk, layers - start);
       MemorySegment seg = core.load(start, count);
       System.arraycopy(bnd, c * n, h, 0, n);
-      for (int l = 0; l < count; l++) {
-        k.residualForwardSave(w, batch, seg, core.offsetOf(start + l), alpha, act, h, z, hSave,
-            dSave, l * n);
-      }
+      k.forwardSaveChunk(w, batch, seg, core.offsetOf(start), count, alpha, act, h, z, hSave,
+          dSave);
       for (int l = count - 1; l >= 0; l--) {
         long off = core.offsetOf(start + l);
         k.residualBackward(w, batch, seg, off, alpha, hSave, dSave, l * n, dh, gW, gb, g);

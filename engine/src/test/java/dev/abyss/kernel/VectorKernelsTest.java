@@ -46,6 +46,53 @@ class VectorKernelsTest {
     System.out.println("vector vs scalar: " + cases + " cases agree at " + vk.name());
   }
 
+  /** Chunk-level kernels give the bits of the per-layer calls (width 4 has its own path). */
+  @Test
+  void chunkKernelsEqualPerLayerCalls() {
+    int v = VectorKernels.V;
+    SplittableRandom r = new SplittableRandom(7);
+    for (Kernels k : new Kernels[] {new VectorKernels(), new ScalarKernels()}) {
+      try (Arena arena = Arena.ofConfined()) {
+        for (int w : new int[] {2, 4, 5}) {
+          for (int batch : new int[] {1, 3, v - 1, v, v + 1, 2 * v + 5}) {
+            for (Activation act : Activation.values()) {
+              int count = 37;
+              int n = w * batch;
+              long lb = Kernels.layerBytes(w);
+              MemorySegment ws = arena.allocate(count * lb + 8, 4);
+              for (long o = 0; o < ws.byteSize(); o += 4) {
+                ws.set(Kernels.F32, o, (float) (r.nextDouble() - 0.5));
+              }
+              float[] h = rand(r, n, 2f);
+              float[] a = h.clone();
+              float[] b = h.clone();
+              float[] z = new float[n];
+              k.forwardChunk(w, batch, ws, 8, count, 0.2f, act, a, z);
+              for (int l = 0; l < count; l++) {
+                k.residualForward(w, batch, ws, 8 + l * lb, 0.2f, act, b, z);
+              }
+              String where = k.name() + " " + act + " w" + w + " b" + batch;
+              assertEquals(-1, java.util.Arrays.mismatch(a, b), where + " forwardChunk");
+              float[] hs1 = new float[count * n];
+              float[] ds1 = new float[count * n];
+              float[] hs2 = new float[count * n];
+              float[] ds2 = new float[count * n];
+              a = h.clone();
+              b = h.clone();
+              k.forwardSaveChunk(w, batch, ws, 8, count, 0.2f, act, a, z, hs1, ds1);
+              for (int l = 0; l < count; l++) {
+                k.residualForwardSave(w, batch, ws, 8 + l * lb, 0.2f, act, b, z, hs2, ds2, l * n);
+              }
+              assertEquals(-1, java.util.Arrays.mismatch(a, b), where + " forwardSaveChunk h");
+              assertEquals(-1, java.util.Arrays.mismatch(hs1, hs2), where + " saved h");
+              assertEquals(-1, java.util.Arrays.mismatch(ds1, ds2), where + " saved act'");
+            }
+          }
+        }
+      }
+    }
+  }
+
   private static void check(Arena arena, SplittableRandom r, Kernels vk, Kernels sk, int w,
       int batch, Activation act) {
     String where = act + " w" + w + " b" + batch + " " + vk.name();
