@@ -30,9 +30,16 @@ import org.openjdk.jmh.annotations.Warmup;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @State(Scope.Thread)
-// one fork with the Vector API module, as the launcher runs; a shared 2-core machine is noisy,
-// so several short iterations give a usable median
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
+// one fork with the Vector API module and the launcher's JIT flags (the width-4 backward's
+// methods compile separately, see VectorKernels); a shared 2-core machine is noisy, so
+// several short iterations give a usable median
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector",
+    "-XX:CompileCommand=quiet",
+    "-XX:CompileCommand=dontinline,dev.abyss.kernel.VectorKernels::row4",
+    "-XX:CompileCommand=dontinline,dev.abyss.kernel.VectorKernels::finish4",
+    "-XX:CompileCommand=dontinline,dev.abyss.kernel.VectorKernels::bias4",
+    "-XX:CompileCommand=dontinline,dev.abyss.kernel.VectorKernels::dh4",
+    "-XX:CompileCommand=dontinline,dev.abyss.kernel.VectorKernels::scale4"})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 public class KernelBench {

@@ -43,6 +43,7 @@ final class VectorKernels implements Kernels {
   private static final VectorShuffle<Float> X2 = xorShuffle(2);
   private static final VectorShuffle<Float> X4 = xorShuffle(4);
   private static final VectorShuffle<Float> X8 = xorShuffle(8);
+  private static final VectorMask<Float> FIRST4 = S.indexInRange(0, 4);
 
   /** V vectors of V lanes: the products fed to the tree. */
   private final float[] buf = new float[V * V];
@@ -191,12 +192,102 @@ final class VectorKernels implements Kernels {
   public void residualBackward(int w, int batch, MemorySegment wts, long off, float alpha,
       float[] hSave, float[] dSave, int saveOff, float[] dh, float[] gW, float[] gb,
       float[] g) {
+    if (w == 4 && V == 16 && batch == 16) {
+      backward4(batch, wts, off, alpha, hSave, dSave, saveOff, dh, gW, gb, g);
+      return;
+    }
     // four small methods, each its own compilation unit: one big method exceeds the JIT's
     // inlining budget and then boxes the masks and vectors of the calls it could not inline
     scaleGrad(w * batch, alpha, dh, dSave, saveOff, g);
     weightGrads(w, batch, hSave, saveOff, g, gW);
     biasGrads(w, batch, g, gb);
     inputGrad(w, batch, wts, off, g, dh);
+  }
+
+  // ---- width 4, batch 16 at 512 bits: one full vector per feature, no masks ------------------------------------
+  // The 16 weight gradients are exactly one transpose-and-add tree (15 combines, no
+  // horizontal reductions), with the pairing of treeReduce, so the results are bitwise those
+  // of the generic path. C2 stops inlining past a node budget that a few dozen Vector API
+  // calls exhaust, and a vector that crosses a call it did not inline is boxed; so the work
+  // is split into small methods that pass vectors only through memory (L1).
+
+  private static FloatVector c1(FloatVector a, FloatVector b) {
+    return a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
+  }
+
+  private static FloatVector c2(FloatVector a, FloatVector b) {
+    return a.blend(b, M2).add(b.blend(a, M2).rearrange(X2));
+  }
+
+  private static FloatVector c4(FloatVector a, FloatVector b) {
+    return a.blend(b, M4).add(b.blend(a, M4).rearrange(X4));
+  }
+
+  private static FloatVector c8(FloatVector a, FloatVector b) {
+    return a.blend(b, M8).add(b.blend(a, M8).rearrange(X8));
+  }
+
+  private void backward4(int batch, MemorySegment wts, long off, float alpha, float[] hSave,
+      float[] dSave, int so, float[] dh, float[] gW, float[] gb, float[] g) {
+    scale4(alpha, dh, dSave, so, g);
+    row4(batch, hSave, so, g, 0);
+    row4(batch, hSave, so, g, 1);
+    row4(batch, hSave, so, g, 2);
+    row4(batch, hSave, so, g, 3);
+    finish4(gW);
+    bias4(batch, g, gb);
+    dh4(batch, wts, off, g, dh, 0);
+    dh4(batch, wts, off, g, dh, 1);
+    dh4(batch, wts, off, g, dh, 2);
+    dh4(batch, wts, off, g, dh, 3);
+  }
+
+  private static void scale4(float alpha, float[] dh, float[] dSave, int so, float[] g) {
+    for (int k = 0; k < 64; k += 16) {
+      FloatVector.fromArray(S, dh, k).mul(alpha).mul(FloatVector.fromArray(S, dSave, so + k))
+          .intoArray(g, k);
+    }
+  }
+
+  /** buf vector i = the first two tree levels of x_i * (g0, g1, g2, g3). */
+  private void row4(int batch, float[] hSave, int so, float[] g, int i) {
+    FloatVector x = FloatVector.fromArray(S, hSave, so + i * batch);
+    FloatVector g0 = FloatVector.fromArray(S, g, 0);
+    FloatVector g1 = FloatVector.fromArray(S, g, batch);
+    FloatVector g2 = FloatVector.fromArray(S, g, 2 * batch);
+    FloatVector g3 = FloatVector.fromArray(S, g, 3 * batch);
+    c2(c1(x.mul(g0), x.mul(g1)), c1(x.mul(g2), x.mul(g3))).intoArray(buf, i * V);
+  }
+
+  /** The last two tree levels: lane 4i + o of gW. */
+  private void finish4(float[] gW) {
+    FloatVector q0 = FloatVector.fromArray(S, buf, 0);
+    FloatVector q1 = FloatVector.fromArray(S, buf, V);
+    FloatVector q2 = FloatVector.fromArray(S, buf, 2 * V);
+    FloatVector q3 = FloatVector.fromArray(S, buf, 3 * V);
+    c8(c4(q0, q1), c4(q2, q3)).intoArray(gW, 0);
+  }
+
+  /** gb[o] = sum_b g_o, as the generic tree pads four vectors with zeros. */
+  private static void bias4(int batch, float[] g, float[] gb) {
+    FloatVector g0 = FloatVector.fromArray(S, g, 0);
+    FloatVector g1 = FloatVector.fromArray(S, g, batch);
+    FloatVector g2 = FloatVector.fromArray(S, g, 2 * batch);
+    FloatVector g3 = FloatVector.fromArray(S, g, 3 * batch);
+    FloatVector zero = FloatVector.zero(S);
+    c8(c4(c2(c1(g0, g1), c1(g2, g3)), zero), zero).intoArray(gb, 0, FIRST4);
+  }
+
+  /** dh_i += g0 W[i][0] + g1 W[i][1] + g2 W[i][2] + g3 W[i][3] (o ascending). */
+  private static void dh4(int batch, MemorySegment wts, long off, float[] g, float[] dh,
+      int i) {
+    int r = 4 * i;
+    FloatVector.fromArray(S, dh, i * batch)
+        .add(FloatVector.fromArray(S, g, 0).mul(w(wts, off, r)))
+        .add(FloatVector.fromArray(S, g, batch).mul(w(wts, off, r + 1)))
+        .add(FloatVector.fromArray(S, g, 2 * batch).mul(w(wts, off, r + 2)))
+        .add(FloatVector.fromArray(S, g, 3 * batch).mul(w(wts, off, r + 3)))
+        .intoArray(dh, i * batch);
   }
 
   /** g = alpha * dh * act'(z), in the scalar order. */

@@ -33,16 +33,21 @@ class BitIdentityTest {
 
   private Result run(String name, int chunk, boolean inMemory, Activation act, Kernels k)
       throws Exception {
+    return run(name, chunk, inMemory, act, k, 5, 3);
+  }
+
+  private Result run(String name, int chunk, boolean inMemory, Activation act, Kernels k,
+      int width, int batch) throws Exception {
     // blocks of 4 layers: chunk ranges start and end inside checksum blocks
-    CoreHeader h = new CoreHeader(5, L, act, (float) (1 / Math.sqrt(L)), 0.3f, 11, 0, 3, 4);
+    CoreHeader h = new CoreHeader(width, L, act, (float) (1 / Math.sqrt(L)), 0.3f, 11, 0, 3, 4);
     Path wf = dir.resolve(name + ".bin");
     CoreFile.create(wf, h, null);
-    HeadParams head = HeadParams.glorot(5, 13);
+    HeadParams head = HeadParams.glorot(width, 13);
     Dataset data = TestData.images(64, 21);
     double[] losses = new double[STEPS];
     try (CoreWeights cw = inMemory ? CoreFile.openInMemory(wf)
         : CoreFile.openStreamed(wf, true)) {
-      ResidualTrainer tr = new ResidualTrainer(cw, head, k, data, 3, chunk,
+      ResidualTrainer tr = new ResidualTrainer(cw, head, k, data, batch, chunk,
           0.5f, 0.1f, 64);
       for (int s = 0; s < STEPS; s++) {
         losses[s] = tr.step(s).lossSum();
@@ -57,6 +62,20 @@ class BitIdentityTest {
   void chunkSizesAndStorageModesGiveIdenticalBits() throws Exception {
     for (Kernels k : new Kernels[] {KernelProvider.scalar(), KernelProvider.get()}) {
       identicalBits(k);
+    }
+  }
+
+  /** Width 4, batch 16: the vector kernels' specialised path. */
+  @Test
+  void width4Batch16IsIdenticalAcrossChunksAndStorage() throws Exception {
+    Kernels k = KernelProvider.get();
+    Result ref = run("w4-ref", (int) L, true, Activation.SOFTSIGN, k, 4, 16);
+    for (int chunk : new int[] {1, 7, (int) L}) {
+      for (boolean mem : new boolean[] {false, true}) {
+        Result r = run("w4-" + chunk + mem, chunk, mem, Activation.SOFTSIGN, k, 4, 16);
+        assertArrayEquals(ref.core(), r.core(), k.name() + " w4 b16 chunk " + chunk + " " + mem);
+        assertArrayEquals(ref.head(), r.head());
+      }
     }
   }
 
