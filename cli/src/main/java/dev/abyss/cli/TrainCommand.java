@@ -51,6 +51,12 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
           + " ${DEFAULT-VALUE}).")
   int reportEvery;
 
+  @Option(names = "--threads", paramLabel = "N",
+      description = "Threads for a step: 2 or more overlap the recompute of the next segment"
+          + " with the backward of this one (default: all cores). Results are bit-identical"
+          + " for any value.")
+  Integer threads;
+
   @Option(names = "--in-memory",
       description = "Hold the whole core in RAM and write it back once at the end, atomically"
           + " (default: stream it from the file chunk by chunk, in bounded memory).")
@@ -75,7 +81,7 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
     float llr = layerLr != null ? layerLr : f.layerLr;
     var spec = new ResidualRun.TrainSpec(weightsPath(), headPath(), spec(), f.defaults(),
         initIfMissing, inMemory, steps, batch, chunk, chunkLayers != null, llr, headLr,
-        trainLimit);
+        trainLimit, threads != null ? threads : Runtime.getRuntime().availableProcessors());
     ResidualRun.Summary s = ResidualRun.train(spec, data.train(out), KernelProvider.get(),
         new Reporter(out, reportEvery, steps));
     out.println(String.format(Locale.ROOT,

@@ -68,7 +68,7 @@ public final class ResidualRun {
   /** Flags of a training run. */
   public record TrainSpec(Path weights, Path head, CoreSpec core, CoreSpec.Defaults defaults,
       boolean initIfMissing, boolean inMemory, long steps, int batch, int chunkLayers,
-      boolean chunkGiven, float layerLr, float headLr, int trainLimit) {}
+      boolean chunkGiven, float layerLr, float headLr, int trainLimit, int threads) {}
 
   /** What a training run did. */
   public record Summary(CoreHeader header, long firstStep, long stepsDone, double seconds,
@@ -82,6 +82,7 @@ public final class ResidualRun {
       TrainListener l) throws IOException {
     Validate.training(s.steps(), s.batch(), s.chunkLayers(), s.layerLr(), s.headLr(),
         s.trainLimit());
+    Validate.positive("threads", s.threads());
     boolean haveW = Files.exists(s.weights());
     boolean haveH = Files.exists(s.head());
     boolean created = false;
@@ -119,9 +120,8 @@ public final class ResidualRun {
     try (CoreWeights core = s.inMemory()
         ? CoreFile.openInMemory(s.weights()) : CoreFile.openStreamed(s.weights(), true)) {
       long first = core.header().step();
-      ResidualTrainer tr = new ResidualTrainer(core, head, k, train, s.batch(), s.chunkLayers(),
-          s.layerLr(), s.headLr(), s.trainLimit());
-      try {
+      try (ResidualTrainer tr = new ResidualTrainer(core, head, k, train, s.batch(),
+          s.chunkLayers(), s.layerLr(), s.headLr(), s.trainLimit(), s.threads())) {
         for (long i = 0; i < s.steps(); i++) {
           StepResult r = tr.step(first + i);
           done++;

@@ -12,43 +12,81 @@ import dev.abyss.store.CoreHeader;
 import dev.abyss.store.CoreWeights;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * Exact chunk-checkpointed SGD over the residual net (DESIGN §2).
+ * Exact chunk-checkpointed SGD over the residual net (DESIGN §2), with two levels of
+ * chunking.
  *
- * <p>One step: (1) forward over the core chunk by chunk, keeping only h at each chunk
- * boundary; (2) classifier: logits, loss, dh_L with the classifier as it was, then update
- * it; (3) chunks in reverse: recompute the chunk's forward from its boundary saving each
- * layer's input and act'(z), then walk its layers in reverse computing gW, gb and dh with
- * the layer's weights as they were, update the layer, write the chunk back; (4) input
- * projection gradients from dh_0, then update it. Every parameter gets the true gradient of
- * the minibatch loss; the result does not depend on the chunk size or where the weights live.
+ * <p><b>I/O chunks</b> ({@code --chunk-layers}, C) are the units the core is loaded and
+ * written back in. <b>Segments</b> (S layers, S &lt;= C, chosen by {@link #plan}) are the
+ * checkpoint interval: the forward pass keeps h at the start of every segment, and the
+ * backward recomputes one segment at a time, so the per-layer values it saves (S x W x B
+ * floats, twice) stay in the L2 cache.
+ *
+ * <p>One step: (1) forward over the core, keeping h at each segment start; (2) classifier:
+ * logits, loss, dh_L with the classifier as it was, then update it; (3) I/O chunks in
+ * reverse, and within each its segments in reverse: recompute the segment's forward from its
+ * checkpoint saving each layer's input and act'(z), then walk its layers in reverse computing
+ * gW, gb and dh with the layer's weights as they were, update the layer; write the chunk
+ * back; (4) input projection gradients from dh_0, then update it.
+ *
+ * <p>With two threads the recompute of segment j-1 runs on a worker while the main thread
+ * runs the backward of segment j (they touch disjoint layers). Every parameter gets the true
+ * gradient of the minibatch loss, and the bits do not depend on C, S, the thread count or
+ * where the weights live: the same kernels run in the same order on the same values.
  */
-public final class ResidualTrainer {
+public final class ResidualTrainer implements AutoCloseable {
+  /** Target size of one segment's saved values (h and act'(z)): a share of L2. */
+  static final long SEGMENT_SAVE_BYTES = 256 * 1024;
+  /** Default cap on the memory for segment checkpoints. */
+  public static final long DEFAULT_CHECKPOINT_BYTES = 256L << 20;
+
   private final CoreWeights core;
   private final HeadParams head;
   private final Kernels k;
+  /** The worker's kernels and scratch, allocated on the worker thread (see recompute). */
+  private Kernels kWorker;
+  private float[] hw;
+  private float[] zw;
   private final Dataset train;
   private final BatchOrder order;
   private final int w;
   private final int batch;
   private final int chunk;
+  private final int seg;
   private final long layers;
   private final float alpha;
   private final Activation act;
   private final float layerLr;
   private final float headLr;
   private final int nChunks;
+  private final long[] segStart; // first layer of every segment, ascending
+  private final ExecutorService worker;
   private GradientTap tap;
+  /**
+   * Segments recomputed (index {@link #PRODUCED}) and consumed ({@link #CONSUMED}) in the
+   * current chunk: the worker hand-off, 128 bytes apart so that neither shares a cache line
+   * with the other or with this object's fields.
+   */
+  private final AtomicLongArray handoff = new AtomicLongArray(48);
+  private static final int PRODUCED = 16;
+  private static final int CONSUMED = 32;
+  /** Save buffers in the recompute ring. */
+  static final int RING = 3;
 
   private final int[] idx;
   private final float[] x;
   private final float[] h;
   private final float[] z;
   private final float[] dh;
-  private final float[] bnd;
-  private final float[] hSave;
-  private final float[] dSave;
+  private final float[] ckpt;
+  private final float[][] hSave;
+  private final float[][] dSave;
   private final float[] gW;
   private final float[] gb;
   private final float[] g;
@@ -59,12 +97,37 @@ public final class ResidualTrainer {
   private final int[] labels;
   private final HeadParams grad;
 
+  /** How the core is cut: I/O chunk C and segment S. */
+  public record Plan(int chunk, int segment, long segments, long checkpointBytes,
+      long saveBytes) {}
+
   /**
-   * @param chunkLayers layers per checkpoint chunk (C)
+   * Chooses the segment size: about {@link #SEGMENT_SAVE_BYTES} of saved values, grown when
+   * the checkpoints (one h per segment) would exceed {@code checkpointBudget}; never more
+   * than the I/O chunk.
+   */
+  public static Plan plan(long layers, int width, int batch, int chunkLayers,
+      long checkpointBudget) {
+    int c = (int) Math.min(chunkLayers, layers);
+    long wb = (long) width * batch;
+    long s = Math.max(1, SEGMENT_SAVE_BYTES / (8 * wb));
+    long needed = (layers * wb * 4 + checkpointBudget - 1) / checkpointBudget;
+    s = Math.min(c, Math.max(s, needed));
+    long perChunk = (c + s - 1) / s;
+    long full = layers / c;
+    long rest = layers % c;
+    long segments = full * perChunk + (rest + s - 1) / s;
+    return new Plan(c, (int) s, segments, segments * wb * 4, RING * 2 * s * wb * 4);
+  }
+
+  /**
+   * @param chunkLayers layers per I/O chunk (C)
    * @param trainLimit minibatches are drawn from the first trainLimit training images
+   * @param threads 1: everything on the calling thread; 2 or more: a worker recomputes the
+   *     next segment during each backward
    */
   public ResidualTrainer(CoreWeights core, HeadParams head, Kernels kernels, Dataset train,
-      int batch, int chunkLayers, float layerLr, float headLr, int trainLimit) {
+      int batch, int chunkLayers, float layerLr, float headLr, int trainLimit, int threads) {
     CoreHeader hd = core.header();
     this.core = core;
     this.head = head;
@@ -73,20 +136,29 @@ public final class ResidualTrainer {
     this.w = hd.width();
     this.batch = batch;
     this.layers = hd.layers();
-    this.chunk = (int) Math.min(chunkLayers, layers);
     this.alpha = hd.alpha();
     this.act = hd.activation();
     this.layerLr = layerLr;
     this.headLr = headLr;
     this.order = new BatchOrder(hd.dataSeed(), trainLimit);
-    long nc = (layers + chunk - 1) / chunk;
+    Plan p = plan(layers, w, batch, chunkLayers, DEFAULT_CHECKPOINT_BYTES);
+    this.chunk = p.chunk();
+    this.seg = p.segment();
     long wb = (long) w * batch;
-    if (nc * wb > Integer.MAX_VALUE / 2 || (long) chunk * wb > Integer.MAX_VALUE / 2) {
-      throw new AbyssException("--chunk-layers " + chunkLayers + " does not fit: " + nc
-          + " chunk boundaries or " + chunk + " saved layers of " + wb + " floats exceed one"
-          + " array; choose a chunk size near sqrt(layers)");
+    if (p.segments() * wb > Integer.MAX_VALUE - 8 || (long) seg * wb > Integer.MAX_VALUE - 8) {
+      throw new AbyssException("the core does not fit this step's arrays (" + p.segments()
+          + " checkpoints of " + wb + " floats); use a smaller --batch or a larger"
+          + " --chunk-layers");
     }
-    this.nChunks = (int) nc;
+    this.nChunks = (int) ((layers + chunk - 1) / chunk);
+    this.segStart = new long[(int) p.segments()];
+    int q = 0;
+    for (long c = 0; c < layers; c += chunk) {
+      long end = Math.min(layers, c + chunk);
+      for (long s = c; s < end; s += seg) {
+        segStart[q++] = s;
+      }
+    }
     int n = (int) wb;
     idx = new int[batch];
     labels = new int[batch];
@@ -96,15 +168,21 @@ public final class ResidualTrainer {
     dh = new float[n];
     g = new float[n];
     h0 = new float[n];
-    bnd = new float[nChunks * n];
-    hSave = new float[chunk * n];
-    dSave = new float[chunk * n];
+    ckpt = new float[segStart.length * n];
+    int ring = threads > 1 ? RING : 1;
+    hSave = new float[ring][seg * n];
+    dSave = new float[ring][seg * n];
     gW = new float[w * w];
     gb = new float[w];
     acc = new float[w];
     logits = new float[batch * HeadParams.CLASSES];
     dl = new float[batch * HeadParams.CLASSES];
     grad = head.zerosLike();
+    this.worker = threads > 1 ? Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "abyss-recompute");
+      t.setDaemon(true);
+      return t;
+    }) : null;
   }
 
   /** Installs a gradient tap (null for none). */
@@ -112,9 +190,16 @@ public final class ResidualTrainer {
     this.tap = tap;
   }
 
-  /** Bytes of working memory this trainer holds (for the memory report). */
-  public long workingBytes() {
-    return 4L * (bnd.length + hSave.length + dSave.length + x.length + grad.p.length);
+  /** I/O chunk and segment sizes in use. */
+  public Plan plan() {
+    return plan(layers, w, batch, chunk, DEFAULT_CHECKPOINT_BYTES);
+  }
+
+  @Override
+  public void close() {
+    if (worker != null) {
+      worker.shutdownNow();
+    }
   }
 
   /** Runs training step {@code step} (the batch of that index) and applies its update. */
@@ -126,15 +211,19 @@ public final class ResidualTrainer {
     for (int b = 0; b < batch; b++) {
       labels[b] = train.label(idx[b]);
     }
-    // (1) forward, keeping chunk boundaries
+    // (1) forward, keeping a checkpoint at every segment start
     ResidualHead.inputForward(head, x, batch, h0, acc);
     System.arraycopy(h0, 0, h, 0, n);
+    int q = 0;
     for (int c = 0; c < nChunks; c++) {
-      System.arraycopy(h, 0, bnd, c * n, n);
       long start = (long) c * chunk;
       int count = (int) Math.min(chunk, layers - start);
-      MemorySegment seg = core.load(start, count);
-      k.forwardChunk(w, batch, seg, core.offsetOf(start), count, alpha, act, h, z);
+      MemorySegment ms = core.load(start, count);
+      for (; q < segStart.length && segStart[q] < start + count; q++) {
+        System.arraycopy(h, 0, ckpt, q * n, n);
+        int len = segLen(q, start + count);
+        k.forwardChunk(w, batch, ms, core.offsetOf(segStart[q]), len, alpha, act, h, z);
+      }
     }
     // (2) classifier
     ResidualHead.classifierForward(head, h, batch, logits);
@@ -148,22 +237,65 @@ public final class ResidualTrainer {
       tap.head(grad, true);
     }
     head.sgdSecond(headLr, grad);
-    // (3) chunks in reverse: recompute, backprop, update, write back
+    // (3) chunks in reverse; in each, segments in reverse: recompute, backprop, update
+    q = segStart.length - 1;
     for (int c = nChunks - 1; c >= 0; c--) {
       long start = (long) c * chunk;
       int count = (int) Math.min(chunk, layers - start);
-      MemorySegment seg = core.load(start, count);
-      System.arraycopy(bnd, c * n, h, 0, n);
-      k.forwardSaveChunk(w, batch, seg, core.offsetOf(start), count, alpha, act, h, z, hSave,
-          dSave);
-      for (int l = count - 1; l >= 0; l--) {
-        long off = core.offsetOf(start + l);
-        k.residualBackward(w, batch, seg, off, alpha, hSave, dSave, l * n, dh, gW, gb, g);
-        if (tap != null) {
-          tap.core(start + l, gW, gb);
-        }
-        k.sgdUpdate(w, seg, off, layerLr, gW, gb);
+      long end = start + count;
+      MemorySegment ms = core.load(start, count);
+      int first = q;
+      while (first > 0 && segStart[first - 1] >= start) {
+        first--;
       }
+      int segs = q - first + 1;
+      if (worker == null) {
+        for (int t = 0; t < segs; t++) {
+          recompute(ms, q - t, end, 0, k, h, z);
+          backwardSegment(ms, q - t, end, 0);
+        }
+      } else {
+        // the worker recomputes segments q, q-1, ... into a ring of RING buffers, at most
+        // RING ahead of the backward; handing over through two counters (no locks, no
+        // per-segment task) keeps the hand-off far cheaper than a segment's work
+        handoff.set(PRODUCED, 0);
+        handoff.set(CONSUMED, 0);
+        int last = q;
+        Future<?> f = worker.submit(() -> {
+          if (kWorker == null) {
+            // allocated here, in the worker's own allocation buffer: scratch written every
+            // layer must not share cache lines with the main thread's (false sharing made the
+            // pipeline slower than one thread)
+            kWorker = k.fork();
+            hw = new float[w * batch + 32];
+            zw = new float[w * batch + 32];
+          }
+          for (int t = 0; t < segs; t++) {
+            while (t - handoff.get(CONSUMED) >= RING) {
+              // ahead of the backward: sleep rather than spin, so as not to slow the core
+              // (or the sibling hardware thread) doing the backward
+              java.util.concurrent.locks.LockSupport.parkNanos(10_000);
+            }
+            recompute(ms, last - t, end, t % RING, kWorker, hw, zw);
+            handoff.set(PRODUCED, t + 1);
+          }
+        });
+        for (int t = 0; t < segs; t++) {
+          while (handoff.get(PRODUCED) <= t) {
+            if (f.isDone()) {
+              await(f); // rethrows the worker's failure
+              if (handoff.get(PRODUCED) <= t) {
+                throw new IllegalStateException("recompute worker stopped early");
+              }
+            }
+            Thread.onSpinWait();
+          }
+          backwardSegment(ms, last - t, end, t % RING);
+          handoff.set(CONSUMED, t + 1);
+        }
+        await(f);
+      }
+      q = first - 1;
       core.writeBack(start, count);
     }
     // (4) input projection
@@ -174,5 +306,55 @@ public final class ResidualTrainer {
     head.sgdFirst(headLr, grad);
     return new StepResult(step, r.lossSum(), r.correct(), batch,
         (System.nanoTime() - t0) / 1e9);
+  }
+
+  /** Backward and update over segment j's layers in reverse, from save buffer buf. */
+  private void backwardSegment(MemorySegment ms, int j, long chunkEnd, int buf) {
+    int n = w * batch;
+    int len = segLen(j, chunkEnd);
+    for (int l = len - 1; l >= 0; l--) {
+      long layer = segStart[j] + l;
+      long off = core.offsetOf(layer);
+      k.residualBackward(w, batch, ms, off, alpha, hSave[buf], dSave[buf], l * n, dh, gW, gb, g);
+      if (tap != null) {
+        tap.core(layer, gW, gb);
+      }
+      k.sgdUpdate(w, ms, off, layerLr, gW, gb);
+    }
+  }
+
+  private int segLen(int q, long chunkEnd) {
+    long next = q + 1 < segStart.length ? Math.min(segStart[q + 1], chunkEnd) : chunkEnd;
+    return (int) (next - segStart[q]);
+  }
+
+  /** Recomputes segment q from its checkpoint into save buffer {@code buf}. */
+  private void recompute(MemorySegment ms, int q, long chunkEnd, int buf, Kernels kk, float[] hh,
+      float[] zz) {
+    int n = w * batch;
+    System.arraycopy(ckpt, q * n, hh, 0, n);
+    kk.forwardSaveChunk(w, batch, ms, core.offsetOf(segStart[q]), segLen(q, chunkEnd), alpha,
+        act, hh, zz, hSave[buf], dSave[buf]);
+  }
+
+  private static void await(Future<?> f) throws IOException {
+    if (f == null) {
+      return;
+    }
+    try {
+      f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AbyssException("interrupted");
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof RuntimeException re) {
+        throw re;
+      }
+      if (c instanceof Error er) {
+        throw er;
+      }
+      throw new IOException(c);
+    }
   }
 }

@@ -33,11 +33,11 @@ class BitIdentityTest {
 
   private Result run(String name, int chunk, boolean inMemory, Activation act, Kernels k)
       throws Exception {
-    return run(name, chunk, inMemory, act, k, 5, 3);
+    return run(name, chunk, inMemory, act, k, 5, 3, 1);
   }
 
   private Result run(String name, int chunk, boolean inMemory, Activation act, Kernels k,
-      int width, int batch) throws Exception {
+      int width, int batch, int threads) throws Exception {
     // blocks of 4 layers: chunk ranges start and end inside checksum blocks
     CoreHeader h = new CoreHeader(width, L, act, (float) (1 / Math.sqrt(L)), 0.3f, 11, 0, 3, 4);
     Path wf = dir.resolve(name + ".bin");
@@ -48,7 +48,7 @@ class BitIdentityTest {
     try (CoreWeights cw = inMemory ? CoreFile.openInMemory(wf)
         : CoreFile.openStreamed(wf, true)) {
       ResidualTrainer tr = new ResidualTrainer(cw, head, k, data, batch, chunk,
-          0.5f, 0.1f, 64);
+          0.5f, 0.1f, 64, threads);
       for (int s = 0; s < STEPS; s++) {
         losses[s] = tr.step(s).lossSum();
       }
@@ -69,12 +69,16 @@ class BitIdentityTest {
   @Test
   void width4Batch16IsIdenticalAcrossChunksAndStorage() throws Exception {
     Kernels k = KernelProvider.get();
-    Result ref = run("w4-ref", (int) L, true, Activation.SOFTSIGN, k, 4, 16);
+    Result ref = run("w4-ref", (int) L, true, Activation.SOFTSIGN, k, 4, 16, 1);
     for (int chunk : new int[] {1, 7, (int) L}) {
       for (boolean mem : new boolean[] {false, true}) {
-        Result r = run("w4-" + chunk + mem, chunk, mem, Activation.SOFTSIGN, k, 4, 16);
-        assertArrayEquals(ref.core(), r.core(), k.name() + " w4 b16 chunk " + chunk + " " + mem);
-        assertArrayEquals(ref.head(), r.head());
+        for (int threads : new int[] {1, 2}) {
+          Result r = run("w4-" + chunk + mem + threads, chunk, mem, Activation.SOFTSIGN, k, 4,
+              16, threads);
+          String what = k.name() + " w4 b16 chunk " + chunk + " " + mem + " threads " + threads;
+          assertArrayEquals(ref.core(), r.core(), what);
+          assertArrayEquals(ref.head(), r.head(), what);
+        }
       }
     }
   }
@@ -84,7 +88,8 @@ class BitIdentityTest {
       Result ref = run(act + "-ref", (int) L, true, act, k);
       for (int chunk : new int[] {1, 7, 1000, (int) L}) {
         for (boolean mem : new boolean[] {false, true}) {
-          Result r = run(act + "-" + chunk + "-" + mem, Math.min(chunk, 1000), mem, act, k);
+          Result r = run(act + "-" + chunk + "-" + mem, Math.min(chunk, 1000), mem, act, k, 5, 3,
+              mem ? 2 : 1);
           String what = k.name() + " " + act + " chunk " + chunk
               + (mem ? " in memory" : " streamed");
           assertArrayEquals(ref.core(), r.core(), what + ": core file differs");

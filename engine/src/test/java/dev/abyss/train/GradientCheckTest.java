@@ -86,7 +86,7 @@ class GradientCheckTest {
     float[] headGrad = new float[head.p.length];
     try (CoreWeights cw = CoreFile.openStreamed(wf, true)) {
       ResidualTrainer tr = new ResidualTrainer(cw, head, kernels, data, B, 4, 0f, 0f,
-          data.count());
+          data.count(), 2);
       tr.setTap(new GradientTap() {
         @Override
         public void core(long layer, float[] gW, float[] gb) {
