@@ -47,6 +47,8 @@ final class VectorKernels implements Kernels {
 
   /** V vectors of V lanes: the products fed to the tree. */
   private final float[] buf = new float[V * V];
+  /** Sums out of the tree. */
+  private final float[] sums = new float[V];
 
   private static VectorSpecies<Float> species() {
     String bits = System.getProperty("abyss.vectorBits", "");
@@ -86,6 +88,63 @@ final class VectorKernels implements Kernels {
     return wts.get(F32, off + 4L * k);
   }
 
+  // ---- batch 1: vectors across the output features ---------------------------------------
+  // With one sample the batch-in-lanes layout fills one lane of sixteen; a layer is then a
+  // small vector-matrix product, vectorised along W[i][o..] (contiguous rows).
+
+  /** z[o] = b[o] + sum_i h[i] W[i][o], i ascending (the scalar order), V outputs at a time. */
+  private static void affineRow(int w, MemorySegment wts, long off, float[] h, float[] z) {
+    long bias = off + 4L * w * w;
+    for (int o0 = 0; o0 < w; o0 += V) {
+      VectorMask<Float> m = S.indexInRange(o0, w);
+      FloatVector acc = FloatVector.fromMemorySegment(S, wts, bias + 4L * o0, LE, m);
+      for (int i = 0; i < w; i++) {
+        acc = acc.add(FloatVector.fromMemorySegment(S, wts, off + 4L * (i * w + o0), LE, m)
+            .mul(h[i]));
+      }
+      acc.intoArray(z, o0, m);
+    }
+  }
+
+  /**
+   * Batch-1 backward: gW[i][o] = 0 + h[i] g[o] and gb[o] = 0 + g[o] exactly as the scalar
+   * sums of one term; dh[i] += sum_o g[o] W[i][o] through the tree (tolerance, as gW).
+   */
+  private void backwardRow(int w, MemorySegment wts, long off, float alpha, float[] hSave,
+      float[] dSave, int so, float[] dh, float[] gW, float[] gb, float[] g) {
+    scaleGrad(w, alpha, dh, dSave, so, g);
+    FloatVector zero = FloatVector.zero(S);
+    for (int o0 = 0; o0 < w; o0 += V) {
+      VectorMask<Float> m = S.indexInRange(o0, w);
+      FloatVector gv = FloatVector.fromArray(S, g, o0, m);
+      zero.add(gv).intoArray(gb, o0, m);
+      for (int i = 0; i < w; i++) {
+        zero.add(gv.mul(hSave[so + i])).intoArray(gW, i * w + o0, m);
+      }
+    }
+    for (int i0 = 0; i0 < w; i0 += V) {
+      int cnt = Math.min(V, w - i0);
+      for (int j = 0; j < cnt; j++) {
+        rowDot(w, wts, off + 4L * (i0 + j) * w, g, j);
+      }
+      treeReduce(cnt, sums, 0);
+      for (int j = 0; j < cnt; j++) {
+        dh[i0 + j] += sums[j];
+      }
+    }
+  }
+
+  /** buf vector j = lane-wise sum over o-blocks of g[o] W[i][o] for the row at rowOff. */
+  private void rowDot(int w, MemorySegment wts, long rowOff, float[] g, int j) {
+    FloatVector acc = FloatVector.zero(S);
+    for (int o0 = 0; o0 < w; o0 += V) {
+      VectorMask<Float> m = S.indexInRange(o0, w);
+      acc = acc.add(FloatVector.fromArray(S, g, o0, m)
+          .mul(FloatVector.fromMemorySegment(S, wts, rowOff + 4L * o0, LE, m)));
+    }
+    acc.intoArray(buf, j * V);
+  }
+
   /** z = h W + b, per batch block, i ascending (the scalar order). */
   private static void affine(int w, int batch, MemorySegment wts, long off, float[] h,
       float[] z) {
@@ -115,16 +174,18 @@ final class VectorKernels implements Kernels {
   @Override
   public void residualForward(int w, int batch, MemorySegment wts, long off, float alpha,
       Activation act, float[] h, float[] z) {
-    affine(w, batch, wts, off, h, z);
+    if (batch == 1) {
+      affineRow(w, wts, off, h, z);
+    } else {
+      affine(w, batch, wts, off, h, z);
+    }
     int n = w * batch;
-    for (int o = 0; o < w; o++) {
-      for (int b0 = 0; b0 < batch; b0 += V) {
-        VectorMask<Float> m = S.indexInRange(b0, batch);
-        int k = o * batch + b0;
-        FloatVector zv = FloatVector.fromArray(S, z, k, m);
-        FloatVector hv = FloatVector.fromArray(S, h, k, m);
-        hv.add(act(act, zv).mul(alpha)).intoArray(h, k, m);
-      }
+    // elementwise over the whole (B, W) tensor, whatever its layout
+    for (int k = 0; k < n; k += V) {
+      VectorMask<Float> m = S.indexInRange(k, n);
+      FloatVector zv = FloatVector.fromArray(S, z, k, m);
+      FloatVector hv = FloatVector.fromArray(S, h, k, m);
+      hv.add(act(act, zv).mul(alpha)).intoArray(h, k, m);
     }
     assert n <= h.length;
   }
@@ -134,7 +195,11 @@ final class VectorKernels implements Kernels {
       Activation act, float[] h, float[] z, float[] hSave, float[] dSave, int saveOff) {
     int n = w * batch;
     System.arraycopy(h, 0, hSave, saveOff, n);
-    affine(w, batch, wts, off, h, z);
+    if (batch == 1) {
+      affineRow(w, wts, off, h, z);
+    } else {
+      affine(w, batch, wts, off, h, z);
+    }
     // one loop per activation: merging vectors from different branches would box them
     switch (act) {
       case TANH -> saveTanh(w, batch, alpha, h, z, dSave, saveOff);
@@ -146,29 +211,25 @@ final class VectorKernels implements Kernels {
   private static void saveTanh(int w, int batch, float alpha, float[] h, float[] z,
       float[] dSave, int saveOff) {
     FloatVector one = FloatVector.broadcast(S, 1f);
-    for (int o = 0; o < w; o++) {
-      for (int b0 = 0; b0 < batch; b0 += V) {
-        VectorMask<Float> m = S.indexInRange(b0, batch);
-        int k = o * batch + b0;
-        FloatVector a = FloatVector.fromArray(S, z, k, m).lanewise(VectorOperators.TANH);
-        one.sub(a.mul(a)).intoArray(dSave, saveOff + k, m);
-        FloatVector.fromArray(S, h, k, m).add(a.mul(alpha)).intoArray(h, k, m);
-      }
+    int n = w * batch;
+    for (int k = 0; k < n; k += V) {
+      VectorMask<Float> m = S.indexInRange(k, n);
+      FloatVector a = FloatVector.fromArray(S, z, k, m).lanewise(VectorOperators.TANH);
+      one.sub(a.mul(a)).intoArray(dSave, saveOff + k, m);
+      FloatVector.fromArray(S, h, k, m).add(a.mul(alpha)).intoArray(h, k, m);
     }
   }
 
   private static void saveSoftsign(int w, int batch, float alpha, float[] h, float[] z,
       float[] dSave, int saveOff) {
     FloatVector one = FloatVector.broadcast(S, 1f);
-    for (int o = 0; o < w; o++) {
-      for (int b0 = 0; b0 < batch; b0 += V) {
-        VectorMask<Float> m = S.indexInRange(b0, batch);
-        int k = o * batch + b0;
-        FloatVector zv = FloatVector.fromArray(S, z, k, m);
-        FloatVector den = zv.abs().add(1f);
-        one.div(den.mul(den)).intoArray(dSave, saveOff + k, m);
-        FloatVector.fromArray(S, h, k, m).add(zv.div(den).mul(alpha)).intoArray(h, k, m);
-      }
+    int n = w * batch;
+    for (int k = 0; k < n; k += V) {
+      VectorMask<Float> m = S.indexInRange(k, n);
+      FloatVector zv = FloatVector.fromArray(S, z, k, m);
+      FloatVector den = zv.abs().add(1f);
+      one.div(den.mul(den)).intoArray(dSave, saveOff + k, m);
+      FloatVector.fromArray(S, h, k, m).add(zv.div(den).mul(alpha)).intoArray(h, k, m);
     }
   }
 
@@ -176,15 +237,13 @@ final class VectorKernels implements Kernels {
       float[] dSave, int saveOff) {
     FloatVector one = FloatVector.broadcast(S, 1f);
     FloatVector zero = FloatVector.zero(S);
-    for (int o = 0; o < w; o++) {
-      for (int b0 = 0; b0 < batch; b0 += V) {
-        VectorMask<Float> m = S.indexInRange(b0, batch);
-        int k = o * batch + b0;
-        FloatVector zv = FloatVector.fromArray(S, z, k, m);
-        VectorMask<Float> pos = zv.compare(VectorOperators.GT, 0f);
-        zero.blend(one, pos).intoArray(dSave, saveOff + k, m);
-        FloatVector.fromArray(S, h, k, m).add(zero.blend(zv, pos).mul(alpha)).intoArray(h, k, m);
-      }
+    int n = w * batch;
+    for (int k = 0; k < n; k += V) {
+      VectorMask<Float> m = S.indexInRange(k, n);
+      FloatVector zv = FloatVector.fromArray(S, z, k, m);
+      VectorMask<Float> pos = zv.compare(VectorOperators.GT, 0f);
+      zero.blend(one, pos).intoArray(dSave, saveOff + k, m);
+      FloatVector.fromArray(S, h, k, m).add(zero.blend(zv, pos).mul(alpha)).intoArray(h, k, m);
     }
   }
 
@@ -192,6 +251,10 @@ final class VectorKernels implements Kernels {
   public void residualBackward(int w, int batch, MemorySegment wts, long off, float alpha,
       float[] hSave, float[] dSave, int saveOff, float[] dh, float[] gW, float[] gb,
       float[] g) {
+    if (batch == 1 && w > 1) {
+      backwardRow(w, wts, off, alpha, hSave, dSave, saveOff, dh, gW, gb, g);
+      return;
+    }
     if (w == 4 && V == 16 && batch == 16) {
       backward4(batch, wts, off, alpha, hSave, dSave, saveOff, dh, gW, gb, g);
       return;

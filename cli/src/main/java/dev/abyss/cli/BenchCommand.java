@@ -1,0 +1,99 @@
+package dev.abyss.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.abyss.AbyssException;
+import dev.abyss.run.Bench;
+import dev.abyss.run.Provenance;
+import dev.abyss.store.AtomicFiles;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** bench: the standard benchmark suite, as a table and as JSON. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    description = "Run the standard benchmark suite (forward pass and exact step of a width-4"
+        + " batch-16 softsign core in memory and streamed, eval throughput, width-32 batch-1"
+        + " step, MLP step) and print medians; also written as JSON.")
+final class BenchCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec cmd;
+
+  @Option(names = "--depths", split = ",", paramLabel = "L[,L...]",
+      defaultValue = "1000000,10000000",
+      description = "Core depths to measure (default: ${DEFAULT-VALUE}).")
+  long[] depths;
+
+  @Option(names = "--steps", paramLabel = "N", defaultValue = "5",
+      description = "Measured steps per row, after one warm-up step (default: ${DEFAULT-VALUE}).")
+  int steps;
+
+  @Option(names = "--threads", paramLabel = "N",
+      description = "Training threads (default: all cores).")
+  Integer threads;
+
+  @Option(names = "--chunk-layers", paramLabel = "C", defaultValue = "100000",
+      description = "I/O chunk (default: ${DEFAULT-VALUE}).")
+  int chunk;
+
+  @Option(names = "--eval-images", paramLabel = "N", defaultValue = "160",
+      description = "Images for the eval row, at the largest depth (default: ${DEFAULT-VALUE}).")
+  int evalImages;
+
+  @Option(names = "--dir", paramLabel = "DIR",
+      description = "Where the temporary model files go (default: the system temp dir).")
+  Path dir;
+
+  @Option(names = "--json", paramLabel = "FILE", defaultValue = "bench-results.json",
+      description = "JSON output file (default: ${DEFAULT-VALUE}).")
+  Path json;
+
+  @Override
+  public Integer call() throws Exception {
+    var out = cmd.commandLine().getOut();
+    if (steps < 1 || chunk < 1 || evalImages < 1 || depths.length == 0) {
+      throw new AbyssException("--steps, --chunk-layers, --eval-images must be >= 1 and"
+          + " --depths non-empty");
+    }
+    for (long d : depths) {
+      if (d < 1) {
+        throw new AbyssException("--depths must be positive, not " + d);
+      }
+    }
+    int th = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    Path d = dir != null ? dir : Path.of(System.getProperty("java.io.tmpdir"));
+    Map<String, Object> prov = Provenance.collect();
+    out.println("abyss bench: " + prov.get("kernels") + ", " + th + " thread(s), " + prov.get("cpu")
+        + ", " + prov.get("jdk"));
+    out.println(String.format(Locale.ROOT, "%-42s %12s %-9s %10s %10s", "benchmark", "median",
+        "unit", "ns/layer", "first/med"));
+    List<Bench.Row> rows = Bench.run(new Bench.Options(depths, steps, th, chunk, evalImages,
+        Files.createDirectories(d.resolve("abyss-bench"))), r -> {
+          out.println(String.format(Locale.ROOT, "%-42s %12.4f %-9s %10s %10s", r.name(),
+              r.median(), r.unit(), Double.isNaN(r.perLayerNs()) ? "-"
+                  : String.format(Locale.ROOT, "%.1f", r.perLayerNs()),
+              r.unit().equals("images/s") ? "-"
+                  : String.format(Locale.ROOT, "%.2f", r.first() / r.median())));
+          out.flush();
+        });
+    long rss = Provenance.peakRssBytes();
+    out.println("peak RSS of this process: " + (rss < 0 ? "unknown" : AtomicFiles.human(rss)));
+    Map<String, Object> doc = new LinkedHashMap<>();
+    doc.put("provenance", prov);
+    doc.put("threads", th);
+    doc.put("chunkLayers", chunk);
+    doc.put("rows", rows);
+    doc.put("peakRssBytes", rss);
+    byte[] bytes = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+        .writeValueAsBytes(doc);
+    AtomicFiles.write(json, bytes);
+    out.println("results written to " + json.toAbsolutePath());
+    return 0;
+  }
+}

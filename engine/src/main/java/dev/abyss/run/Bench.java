@@ -1,0 +1,187 @@
+package dev.abyss.run;
+
+import dev.abyss.data.Dataset;
+import dev.abyss.kernel.Activation;
+import dev.abyss.kernel.KernelProvider;
+import dev.abyss.kernel.Kernels;
+import dev.abyss.nn.HeadParams;
+import dev.abyss.nn.Mlp;
+import dev.abyss.nn.SoftmaxCrossEntropy;
+import dev.abyss.store.CoreFile;
+import dev.abyss.store.CoreHeader;
+import dev.abyss.store.CoreWeights;
+import dev.abyss.train.EvalResult;
+import dev.abyss.train.ResidualEvaluator;
+import dev.abyss.train.ResidualTrainer;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+
+/**
+ * The standard benchmark suite: forward pass and full exact step of a width-4 batch-16
+ * softsign core (in memory and streamed) at the given depths, eval throughput, a width-32
+ * batch-1 step, and an MLP step. Medians over repeated runs after one warm-up; the first
+ * step is reported against the median. Uses generated images: the cost does not depend on
+ * the pixels.
+ */
+public final class Bench {
+  private Bench() {}
+
+  /** One measured row. */
+  public record Row(String name, String unit, double median, double perLayerNs, double first,
+      int repeats) {}
+
+  /** Suite options. */
+  public record Options(long[] depths, int steps, int threads, int chunk, int evalImages,
+      Path dir) {}
+
+  /** Random MNIST-shaped images. */
+  public static Dataset synthetic(int n, long seed) {
+    SplittableRandom r = new SplittableRandom(seed);
+    byte[] px = new byte[n * 784];
+    byte[] lb = new byte[n];
+    for (int i = 0; i < n; i++) {
+      lb[i] = (byte) r.nextInt(10);
+      for (int p = 0; p < 784; p++) {
+        if (r.nextInt(5) == 0) {
+          px[i * 784 + p] = (byte) r.nextInt(256);
+        }
+      }
+    }
+    return new Dataset("synthetic", n, 784, px, lb);
+  }
+
+  static double median(double[] v) {
+    double[] s = v.clone();
+    Arrays.sort(s);
+    int n = s.length;
+    return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  }
+
+  /** Runs the suite, reporting each row as it completes. */
+  public static List<Row> run(Options o, Consumer<Row> progress) throws IOException {
+    List<Row> rows = new ArrayList<>();
+    Consumer<Row> add = r -> {
+      rows.add(r);
+      progress.accept(r);
+    };
+    Dataset data = synthetic(4096, 1);
+    Files.createDirectories(o.dir());
+    for (long depth : o.depths()) {
+      Path wf = o.dir().resolve("bench-w4-" + depth + ".bin");
+      CoreHeader h = CoreHeader.create(4, depth, Activation.SOFTSIGN,
+          (float) (1 / Math.sqrt(depth)), 0.001f, 0x5EED, 0xD00D);
+      CoreFile.create(wf, h, null);
+      try {
+        try (CoreWeights cw = CoreFile.openInMemory(wf)) {
+          add.accept(forward(cw, depth, o));
+          add.accept(steps("step w4 b16 " + depth + " in-memory", cw, data, 16, o));
+        }
+        try (CoreWeights cw = CoreFile.openStreamed(wf, true)) {
+          add.accept(steps("step w4 b16 " + depth + " streamed", cw, data, 16, o));
+          cw.commit(h.step() + o.steps() + 1);
+        }
+        if (depth == o.depths()[o.depths().length - 1]) {
+          add.accept(eval(wf, depth, data, o));
+        }
+      } finally {
+        Files.deleteIfExists(wf);
+      }
+    }
+    Path w32 = o.dir().resolve("bench-w32.bin");
+    CoreFile.create(w32, CoreHeader.create(32, 10_000, Activation.SOFTSIGN, 0.01f, 0.001f,
+        0x5EED, 0xD00D), null);
+    try (CoreWeights cw = CoreFile.openInMemory(w32)) {
+      add.accept(steps("step w32 b1 10000 in-memory", cw, data, 1,
+          new Options(o.depths(), Math.max(o.steps(), 20), o.threads(), 1000, 0, o.dir())));
+    } finally {
+      Files.deleteIfExists(w32);
+    }
+    add.accept(mlp(data, Math.max(o.steps(), 50)));
+    return rows;
+  }
+
+  private static Row forward(CoreWeights cw, long depth, Options o) throws IOException {
+    Kernels k = KernelProvider.get();
+    CoreHeader h = cw.header();
+    float[] hv = new float[4 * 16];
+    float[] z = new float[4 * 16];
+    int reps = Math.max(3, o.steps());
+    double[] t = new double[reps + 1];
+    for (int r = 0; r <= reps; r++) {
+      Arrays.fill(hv, 0.1f);
+      long t0 = System.nanoTime();
+      for (long s = 0; s < depth; s += o.chunk()) {
+        int n = (int) Math.min(o.chunk(), depth - s);
+        MemorySegment seg = cw.load(s, n);
+        k.forwardChunk(4, 16, seg, cw.offsetOf(s), n, h.alpha(), h.activation(), hv, z);
+      }
+      t[r] = (System.nanoTime() - t0) / 1e9;
+    }
+    double med = median(Arrays.copyOfRange(t, 1, t.length));
+    return new Row("forward w4 b16 " + depth + " in-memory", "s/pass", med, med * 1e9 / depth,
+        t[0], reps);
+  }
+
+  private static Row steps(String name, CoreWeights cw, Dataset data, int batch, Options o)
+      throws IOException {
+    CoreHeader h = cw.header();
+    HeadParams hp = HeadParams.glorot(h.width(), 3);
+    try (ResidualTrainer tr = new ResidualTrainer(cw, hp, KernelProvider.get(), data, batch,
+        o.chunk(), 0.01f, 0.01f, data.count(), o.threads())) {
+      double[] t = new double[o.steps() + 1];
+      for (int s = 0; s <= o.steps(); s++) {
+        t[s] = tr.step(h.step() + s).seconds();
+      }
+      double med = median(Arrays.copyOfRange(t, 1, t.length));
+      return new Row(name, "s/step", med, med * 1e9 / h.layers(), t[0], o.steps());
+    }
+  }
+
+  private static Row eval(Path wf, long depth, Dataset data, Options o) throws IOException {
+    try (CoreWeights cw = CoreFile.openStreamed(wf, false)) {
+      HeadParams hp = HeadParams.glorot(4, 3);
+      EvalResult r = ResidualEvaluator.evaluate(cw, hp, KernelProvider.get(), data,
+          o.evalImages(), 16, o.chunk(), null);
+      double ips = o.evalImages() / r.seconds();
+      return new Row("eval " + o.evalImages() + " images at " + depth + " layers", "images/s",
+          ips, r.seconds() * 1e9 / ((double) depth * o.evalImages()), r.seconds(), 1);
+    }
+  }
+
+  private static Row mlp(Dataset data, int steps) {
+    HeadParams hp = HeadParams.glorot(128, 5);
+    HeadParams grad = hp.zerosLike();
+    int b = 128;
+    float[] x = new float[b * 784];
+    float[] a = new float[b * 128];
+    float[] da = new float[b * 128];
+    float[] logits = new float[b * 10];
+    float[] dl = new float[b * 10];
+    int[] idx = new int[b];
+    int[] labels = new int[b];
+    double[] t = new double[steps + 1];
+    for (int s = 0; s <= steps; s++) {
+      long t0 = System.nanoTime();
+      for (int i = 0; i < b; i++) {
+        idx[i] = (s * b + i) % data.count();
+        labels[i] = data.label(idx[i]);
+      }
+      data.fill(idx, b, x);
+      Mlp.forward(hp, x, b, a, logits);
+      SoftmaxCrossEntropy.forwardBackward(logits, b, labels, dl, null);
+      Mlp.backward(hp, x, b, a, dl, grad, da);
+      hp.sgdFirst(0.01f, grad);
+      hp.sgdSecond(0.01f, grad);
+      t[s] = (System.nanoTime() - t0) / 1e9;
+    }
+    double med = median(Arrays.copyOfRange(t, 1, t.length));
+    return new Row("MLP step b128 h128", "s/step", med, Double.NaN, t[0], steps);
+  }
+}

@@ -1,0 +1,70 @@
+package dev.abyss.run;
+
+import dev.abyss.kernel.KernelProvider;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** Where and with what a run or benchmark ran: JDK, CPU, kernels, git revision. */
+public final class Provenance {
+  private Provenance() {}
+
+  public static Map<String, Object> collect() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("abyss", "0.1.0");
+    m.put("jdk", System.getProperty("java.vm.vendor") + " " + Runtime.version());
+    m.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " "
+        + System.getProperty("os.arch"));
+    m.put("cpu", cpuModel());
+    m.put("cores", Runtime.getRuntime().availableProcessors());
+    m.put("kernels", KernelProvider.name());
+    m.put("gitRevision", gitRevision());
+    return m;
+  }
+
+  static String cpuModel() {
+    try {
+      for (String l : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+        if (l.startsWith("model name")) {
+          return l.substring(l.indexOf(':') + 1).trim();
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux: fall through
+    }
+    return System.getProperty("os.arch");
+  }
+
+  static String gitRevision() {
+    try {
+      Process p = new ProcessBuilder("git", "rev-parse", "--short", "HEAD")
+          .redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes()).trim();
+      if (p.waitFor(5, TimeUnit.SECONDS) && p.exitValue() == 0) {
+        return out;
+      }
+    } catch (IOException e) {
+      // no git
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return "unknown";
+  }
+
+  /** Peak resident set size of this process in bytes (Linux), or -1. */
+  public static long peakRssBytes() {
+    try {
+      for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (l.startsWith("VmHWM:")) {
+          return Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux
+    }
+    return -1;
+  }
+}

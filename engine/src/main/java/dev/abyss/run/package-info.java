@@ -1,0 +1,2 @@
+/** Runs as a whole: the benchmark suite and provenance (JDK, CPU, kernels, git revision). */
+package dev.abyss.run;
