@@ -22,8 +22,9 @@ class EvalCommand extends CoreOptions implements Callable<Integer> {
   int samples;
 
   @Option(names = "--batch", paramLabel = "B", defaultValue = "8",
-      description = "Images pushed through the core together (default: ${DEFAULT-VALUE});"
-          + " the results do not depend on it.")
+      description = "Images pushed through the core together (default: ${DEFAULT-VALUE}, as"
+          + " the reference; abyss groups at least 64 to fill its vector lanes). The results do"
+          + " not depend on it.")
   int batch;
 
   @Option(names = "--chunk-layers", paramLabel = "C",

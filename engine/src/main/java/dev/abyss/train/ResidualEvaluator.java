@@ -18,6 +18,9 @@ import java.util.function.LongConsumer;
  * results do not depend on B or on the chunk size.
  */
 public final class ResidualEvaluator {
+  /** The smallest group of images pushed through the core together. */
+  public static final int MIN_GROUP = 64;
+
   private ResidualEvaluator() {}
 
   /**
@@ -30,6 +33,10 @@ public final class ResidualEvaluator {
     int w = hd.width();
     long layers = hd.layers();
     int chunk = (int) Math.min(chunkLayers, layers);
+    // group at least MIN_GROUP images: a group narrower than the vector width wastes lanes
+    // (the reference's default of 8 would use half of a 512-bit register), and per-image
+    // results do not depend on the grouping
+    batch = Math.max(batch, MIN_GROUP);
     int nb = (samples + batch - 1) / batch;
     float[][] hs = new float[nb][];
     float[] x = new float[batch * HeadParams.INPUTS];

@@ -76,6 +76,13 @@ class RawImportEvalTest {
       }
     }
     double want = new ReferenceNet(w, act, alpha, core, head).loss(x, labels);
+    // per-image results do not depend on grouping, chunking or storage
+    for (int b : new int[] {1, 7, 100}) {
+      EvalResult other = ResidualRun.eval(wf, hfp, new CoreSpec(null, null, null, null, null,
+          null), b == 7, samples, b, b == 1 ? 13 : 200, () -> test, new ScalarKernels(), null);
+      assertEquals(er.meanLoss(), other.meanLoss(), 0.0, "batch " + b);
+      assertEquals(er.correct(), other.correct());
+    }
     System.out.printf("raw import %s: engine loss %.8f, reference %.8f%n", act, er.meanLoss(),
         want);
     assertEquals(want, er.meanLoss(), 1e-4);

@@ -1,0 +1,39 @@
+package dev.abyss.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `abyss bench` on a tiny suite: every row is printed and lands in the JSON with provenance. */
+class BenchCommandTest {
+  @TempDir Path dir;
+
+  @Test
+  void tinySuiteWritesTableAndJson() throws Exception {
+    Path json = dir.resolve("b.json");
+    CliTest.Out r = CliTest.run("bench", "--depths", "3000", "--steps", "1", "--eval-images",
+        "16", "--chunk-layers", "1000", "--dir", dir.toString(), "--json", json.toString());
+    assertEquals(0, r.code(), r.err());
+    for (String row : new String[] {"forward w4 b16 3000", "step w4 b16 3000 in-memory",
+        "step w4 b16 3000 streamed", "eval 16 images", "step w32 b1 10000", "MLP step"}) {
+      assertTrue(r.out().contains(row), row + " missing:\n" + r.out());
+    }
+    JsonNode doc = new ObjectMapper().readTree(json.toFile());
+    assertEquals(6, doc.get("rows").size());
+    assertTrue(doc.get("provenance").get("kernels").asText().matches("scalar|vector-\\d+"));
+    assertTrue(doc.get("provenance").has("jdk"));
+    for (JsonNode row : doc.get("rows")) {
+      assertTrue(row.get("median").asDouble() > 0, row.toString());
+    }
+    // the temporary model files are gone
+    try (var s = Files.list(dir.resolve("abyss-bench"))) {
+      assertEquals(0, s.count());
+    }
+  }
+}
