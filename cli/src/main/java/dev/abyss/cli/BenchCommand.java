@@ -35,7 +35,7 @@ final class BenchCommand implements Callable<Integer> {
   int steps;
 
   @Option(names = "--threads", paramLabel = "N",
-      description = "Training threads (default: all cores).")
+      description = "Training threads (default: 1, as train).")
   Integer threads;
 
   @Option(names = "--chunk-layers", paramLabel = "C", defaultValue = "100000",
@@ -66,7 +66,7 @@ final class BenchCommand implements Callable<Integer> {
         throw new AbyssException("--depths must be positive, not " + d);
       }
     }
-    int th = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    int th = threads != null ? threads : 1;
     Path d = dir != null ? dir : Path.of(System.getProperty("java.io.tmpdir"));
     Map<String, Object> prov = Provenance.collect();
     out.println("abyss bench: " + prov.get("kernels") + ", " + th + " thread(s), " + prov.get("cpu")

@@ -53,7 +53,8 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
 
   @Option(names = "--threads", paramLabel = "N",
       description = "Threads for a step: 2 or more overlap the recompute of the next segment"
-          + " with the backward of this one (default: all cores). Results are bit-identical"
+          + " with the backward of this one (default: 1; on the 2-vCPU machine it was measured"
+          + " on, the overlap gained under 5%, see BENCHMARKS.md). Results are bit-identical"
           + " for any value.")
   Integer threads;
 
@@ -81,7 +82,7 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
     float llr = layerLr != null ? layerLr : f.layerLr;
     var spec = new ResidualRun.TrainSpec(weightsPath(), headPath(), spec(), f.defaults(),
         initIfMissing, inMemory, steps, batch, chunk, chunkLayers != null, llr, headLr,
-        trainLimit, threads != null ? threads : Runtime.getRuntime().availableProcessors());
+        trainLimit, threads != null ? threads : 1);
     ResidualRun.Summary s = ResidualRun.train(spec, data.train(out), KernelProvider.get(),
         new Reporter(out, reportEvery, steps));
     out.println(String.format(Locale.ROOT,
