@@ -2,6 +2,7 @@ package dev.abyss.cli;
 
 import dev.abyss.kernel.KernelProvider;
 import dev.abyss.train.ResidualRun;
+import dev.abyss.train.StopSignal;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -83,12 +84,25 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
     var spec = new ResidualRun.TrainSpec(weightsPath(), headPath(), spec(), f.defaults(),
         initIfMissing, inMemory, steps, batch, chunk, chunkLayers != null, llr, headLr,
         trainLimit, threads != null ? threads : 1);
-    ResidualRun.Summary s = ResidualRun.train(spec, data.train(out), KernelProvider.get(),
-        new Reporter(out, reportEvery, steps));
+    // the signal is released only after the last line is printed: a Ctrl-C waits for it
+    try (StopSignal stop = StopSignal.install()) {
+      return report(ResidualRun.train(spec, data.train(out), KernelProvider.get(),
+          new Reporter(out, reportEvery, steps), stop), out);
+    }
+  }
+
+  private int report(ResidualRun.Summary s, java.io.PrintWriter out) {
     out.println(String.format(Locale.ROOT,
         "trained %d steps in %.1f s (%.4f s/step); model at step %d: %s, %s",
         s.stepsDone(), s.seconds(), s.stepsDone() == 0 ? 0 : s.seconds() / s.stepsDone(),
         s.firstStep() + s.stepsDone(), weightsPath(), headPath()));
+    if (s.stopped()) {
+      out.println("interrupted: the model is saved at step " + (s.firstStep() + s.stepsDone())
+          + "; run the same command with --steps " + (steps - s.stepsDone())
+          + " to do the remaining steps");
+      out.flush();
+      return 130;
+    }
     return 0;
   }
 }

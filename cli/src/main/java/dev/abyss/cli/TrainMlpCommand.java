@@ -2,6 +2,7 @@ package dev.abyss.cli;
 
 import dev.abyss.train.MlpRun;
 import dev.abyss.train.ResidualRun;
+import dev.abyss.train.StopSignal;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -61,11 +62,23 @@ final class TrainMlpCommand implements Callable<Integer> {
     var out = cmd.commandLine().getOut();
     var spec = new MlpRun.Spec(file, hidden, 128, seed, 0xABCDEFL, initIfMissing, steps, batch,
         lr, trainLimit);
-    ResidualRun.Summary s = MlpRun.train(spec, data.train(out),
-        new Reporter(out, reportEvery, steps));
+    try (StopSignal stop = StopSignal.install()) {
+      return report(MlpRun.train(spec, data.train(out), new Reporter(out, reportEvery, steps),
+          stop), out);
+    }
+  }
+
+  private int report(ResidualRun.Summary s, java.io.PrintWriter out) {
     out.println(String.format(Locale.ROOT,
         "trained %d steps in %.1f s; MLP at step %d: %s", s.stepsDone(), s.seconds(),
         s.firstStep() + s.stepsDone(), file));
+    if (s.stopped()) {
+      out.println("interrupted: the MLP is saved at step " + (s.firstStep() + s.stepsDone())
+          + "; run the same command with --steps " + (steps - s.stepsDone())
+          + " to do the remaining steps");
+      out.flush();
+      return 130;
+    }
     return 0;
   }
 }

@@ -39,6 +39,14 @@ public final class MlpRun {
   /** Trains {@code steps} more SGD steps, creating the file when missing and allowed. */
   public static ResidualRun.Summary train(Spec s, Supplier<Dataset> data, TrainListener l)
       throws IOException {
+    try (StopSignal stop = StopSignal.install()) {
+      return train(s, data, l, stop);
+    }
+  }
+
+  /** Trains, stopping cleanly after the step in progress when {@code stop} is requested. */
+  public static ResidualRun.Summary train(Spec s, Supplier<Dataset> data, TrainListener l,
+      StopSignal stop) throws IOException {
     Validate.training(s.steps(), s.batch(), 1, s.lr(), s.lr(), s.trainLimit());
     if (!Files.exists(s.file())) {
       if (!s.initIfMissing()) {
@@ -75,8 +83,9 @@ public final class MlpRun {
     long first = hh.step();
     long done = 0;
     long t0 = System.nanoTime();
-    try {
-      for (long i = 0; i < s.steps(); i++) {
+    {
+      try {
+        for (long i = 0; i < s.steps() && !stop.requested(); i++) {
         long ts = System.nanoTime();
         long step = first + i;
         order.batch(step, bsz, idx);
@@ -96,13 +105,15 @@ public final class MlpRun {
         done++;
         l.onStep(new StepResult(step, r.lossSum(), r.correct(), bsz,
             (System.nanoTime() - ts) / 1e9));
-      }
-    } finally {
-      if (done > 0) {
-        HeadFile.write(s.file(), hh.withStep(first + done), hp.p);
+        }
+      } finally {
+        if (done > 0) {
+          HeadFile.write(s.file(), hh.withStep(first + done), hp.p);
+        }
       }
     }
-    return new ResidualRun.Summary(null, first, done, (System.nanoTime() - t0) / 1e9, false);
+    return new ResidualRun.Summary(null, first, done, (System.nanoTime() - t0) / 1e9, false,
+        done < s.steps());
   }
 
   /** Evaluates on the first {@code samples} test images. */

@@ -72,7 +72,7 @@ public final class ResidualRun {
 
   /** What a training run did. */
   public record Summary(CoreHeader header, long firstStep, long stepsDone, double seconds,
-      boolean created) {}
+      boolean created, boolean stopped) {}
 
   /**
    * Trains {@code steps} more steps from the files (initialising them when missing and
@@ -80,6 +80,15 @@ public final class ResidualRun {
    */
   public static Summary train(TrainSpec s, java.util.function.Supplier<Dataset> data, Kernels k,
       TrainListener l) throws IOException {
+    try (StopSignal stop = StopSignal.install()) {
+      return train(s, data, k, l, stop);
+    }
+  }
+
+  /** As {@link #train(TrainSpec, java.util.function.Supplier, Kernels, TrainListener)},
+   * stopping cleanly after the step in progress when {@code stop} is requested. */
+  public static Summary train(TrainSpec s, java.util.function.Supplier<Dataset> data, Kernels k,
+      TrainListener l, StopSignal stop) throws IOException {
     Validate.training(s.steps(), s.batch(), s.chunkLayers(), s.layerLr(), s.headLr(),
         s.trainLimit());
     Validate.positive("threads", s.threads());
@@ -122,7 +131,7 @@ public final class ResidualRun {
       long first = core.header().step();
       try (ResidualTrainer tr = new ResidualTrainer(core, head, k, train, s.batch(),
           s.chunkLayers(), s.layerLr(), s.headLr(), s.trainLimit(), s.threads())) {
-        for (long i = 0; i < s.steps(); i++) {
+        for (long i = 0; i < s.steps() && !stop.requested(); i++) {
           StepResult r = tr.step(first + i);
           done++;
           l.onStep(r);
@@ -133,7 +142,8 @@ public final class ResidualRun {
           HeadFile.write(s.head(), headHeader(core.header(), first + done), head.p);
         }
       }
-      return new Summary(core.header(), first, done, (System.nanoTime() - t0) / 1e9, created);
+      return new Summary(core.header(), first, done, (System.nanoTime() - t0) / 1e9, created,
+          done < s.steps());
     }
   }
 
