@@ -59,6 +59,16 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
           + " for any value.")
   Integer threads;
 
+  @Option(names = "--resume",
+      description = "Continue an interrupted run (Ctrl-C, kill, crash) to the step count it"
+          + " was started with; same data order, bit-identical to an uninterrupted run.")
+  boolean resume;
+
+  @Option(names = "--checkpoint-seconds", paramLabel = "S",
+      description = "Save a consistent model at least every S seconds (default: 60 when"
+          + " streaming; only at the end with --in-memory). 0: after every step.")
+  Double checkpointSeconds;
+
   @Option(names = "--in-memory",
       description = "Hold the whole core in RAM and write it back once at the end, atomically"
           + " (default: stream it from the file chunk by chunk, in bounded memory).")
@@ -83,7 +93,8 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
     float llr = layerLr != null ? layerLr : f.layerLr;
     var spec = new ResidualRun.TrainSpec(weightsPath(), headPath(), spec(), f.defaults(),
         initIfMissing, inMemory, steps, batch, chunk, chunkLayers != null, llr, headLr,
-        trainLimit, threads != null ? threads : 1);
+        trainLimit, threads != null ? threads : 1, resume,
+        checkpointSeconds != null ? checkpointSeconds : -1);
     // the signal is released only after the last line is printed: a Ctrl-C waits for it
     try (StopSignal stop = StopSignal.install()) {
       return report(ResidualRun.train(spec, data.train(out), KernelProvider.get(),
@@ -98,8 +109,7 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
         s.firstStep() + s.stepsDone(), weightsPath(), headPath()));
     if (s.stopped()) {
       out.println("interrupted: the model is saved at step " + (s.firstStep() + s.stepsDone())
-          + "; run the same command with --steps " + (steps - s.stepsDone())
-          + " to do the remaining steps");
+          + "; run the same command with --resume added to finish the run");
       out.flush();
       return 130;
     }

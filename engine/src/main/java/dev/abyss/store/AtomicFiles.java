@@ -26,6 +26,11 @@ public final class AtomicFiles {
 
   /** Writes {@code bytes} to {@code target} atomically. */
   public static void write(Path target, byte[] bytes) throws IOException {
+    commit(writeTemp(target, bytes), target);
+  }
+
+  /** Writes {@code bytes} to {@code target}'s temporary sibling, forced; returns it. */
+  public static Path writeTemp(Path target, byte[] bytes) throws IOException {
     Path tmp = tempFor(target);
     ensureSpace(target, bytes.length);
     try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE,
@@ -39,7 +44,7 @@ public final class AtomicFiles {
       Files.deleteIfExists(tmp);
       throw diskError(target, e);
     }
-    commit(tmp, target);
+    return tmp;
   }
 
   /** Renames a finished temporary file over the target. */

@@ -87,6 +87,12 @@ public final class CoreFile {
    */
   public static void write(Path path, CoreHeader h, LayerSource src, LongConsumer progress)
       throws IOException {
+    AtomicFiles.commit(writeTemp(path, h, src, progress), path);
+  }
+
+  /** Writes a whole core file to {@code path}'s temporary sibling, forced; returns it. */
+  static Path writeTemp(Path path, CoreHeader h, LayerSource src, LongConsumer progress)
+      throws IOException {
     AtomicFiles.ensureSpace(path, h.fileSize());
     Path tmp = AtomicFiles.tempFor(path);
     long lb = h.layerBytes();
@@ -122,14 +128,14 @@ public final class CoreFile {
       Files.deleteIfExists(tmp);
       throw e;
     }
-    AtomicFiles.commit(tmp, path);
+    return tmp;
   }
 
   /** Writes header and block table at the start of the file. */
   static void writeMeta(FileChannel ch, CoreHeader h, int[] table) throws IOException {
     ByteBuffer t = ByteBuffer.allocate(4 * table.length).order(ByteOrder.LITTLE_ENDIAN);
     t.asIntBuffer().put(table);
-    int tableCrc = Crc.of(t.array(), 0, t.capacity());
+    int tableCrc = Crc.ofInts(table);
     writeFully(ch, t, CoreHeader.SIZE);
     writeFully(ch, h.encode(tableCrc), 0);
   }

@@ -2,6 +2,7 @@ package dev.abyss.store;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
 
 /**
  * Access to a core's layers, chunk by chunk, wherever they live (streamed from the file or
@@ -27,8 +28,20 @@ public interface CoreWeights extends AutoCloseable {
   /** Persists changes made to layers {@code [start, start + count)} (the last load). */
   void writeBack(long start, int count) throws IOException;
 
-  /** Makes the file a consistent model at {@code step}, durably. */
-  void commit(long step) throws IOException;
+  /**
+   * Makes the files a consistent model at {@code step}, durably and atomically together with
+   * the head: after a crash at any point, {@link Journal#recover} finds either the previous
+   * commit or this one.
+   *
+   * @param head the head file to replace in the same commit, or null
+   * @param headBytes its new contents (see {@link HeadFile#encode}), or null
+   */
+  void commit(long step, Path head, byte[] headBytes) throws IOException;
+
+  /** {@link #commit(long, Path, byte[])} without a head. */
+  default void commit(long step) throws IOException {
+    commit(step, null, null);
+  }
 
   /** Whether the whole core is resident in memory. */
   boolean inMemory();

@@ -18,6 +18,14 @@ final class Crc {
     return (int) c.getValue();
   }
 
+  /** CRC32C of ints as little-endian bytes (the block table on disk). */
+  static int ofInts(int[] v) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * v.length)
+        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    b.asIntBuffer().put(v);
+    return of(b.array(), 0, b.capacity());
+  }
+
   static int of(byte[] a, int off, int len) {
     CRC32C c = new CRC32C();
     c.update(a, off, len);

@@ -42,6 +42,11 @@ public final class HeadFile {
 
   /** Writes a head file atomically (temporary file, fsync, rename). */
   public static void write(Path path, HeadHeader header, float[] payload) throws IOException {
+    AtomicFiles.write(path, encode(header, payload));
+  }
+
+  /** The bytes of a head file. */
+  public static byte[] encode(HeadHeader header, float[] payload) {
     if (payload.length != header.payloadFloats()) {
       throw new IllegalArgumentException("payload has " + payload.length + " floats, header "
           + header.payloadFloats());
@@ -52,6 +57,6 @@ public final class HeadFile {
     byte[] all = new byte[HeadHeader.SIZE + body.length];
     hdr.get(all, 0, HeadHeader.SIZE);
     System.arraycopy(body, 0, all, HeadHeader.SIZE, body.length);
-    AtomicFiles.write(path, all);
+    return all;
   }
 }

@@ -71,11 +71,18 @@ final class InMemoryCore implements CoreWeights {
   }
 
   @Override
-  public void commit(long step) throws IOException {
+  public void commit(long step, Path head, byte[] headBytes) throws IOException {
     CoreHeader h = header.withStep(step);
     long lb = h.layerBytes();
-    CoreFile.write(path, h, (first, count, dst) ->
+    // core to its temporary file, head to its pending file, then the two renames; recovery
+    // completes a pair whose pending head matches the core's step
+    Path tmp = CoreFile.writeTemp(path, h, (first, count, dst) ->
         MemorySegment.copy(data, first * lb, dst, 0, count * lb), null);
+    Path pending = head == null ? null : AtomicFiles.writeTemp(head, headBytes);
+    AtomicFiles.commit(tmp, path);
+    if (pending != null) {
+      AtomicFiles.commit(pending, head);
+    }
     header = h;
   }
 

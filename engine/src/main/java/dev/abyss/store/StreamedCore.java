@@ -4,13 +4,16 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.BitSet;
 
 /**
  * A core streamed from its file: each {@link #load} reads the whole checksum blocks that
  * cover the range into one staging buffer and verifies them; {@link #writeBack} recomputes
- * those blocks' checksums and writes them in place. Resident memory is the staging buffer:
- * the largest chunk plus two blocks.
+ * those blocks' checksums and writes them in place, after logging the blocks' committed bytes
+ * in the {@link Journal} (once per block per commit interval). Resident memory is the
+ * staging buffer and its pristine copy: twice the largest chunk plus two blocks.
  */
 final class StreamedCore implements CoreWeights {
   private final Path path;
@@ -19,11 +22,13 @@ final class StreamedCore implements CoreWeights {
   private final int[] table;
   private final long lb;
   private final Arena arena = Arena.ofShared();
+  private final BitSet logged = new BitSet();
   private CoreHeader header;
   private MemorySegment staging;
+  private MemorySegment pristine;
   private long stagedFirst = -1;
   private long stagedLayers;
-  private boolean tableDirty;
+  private Journal.Writer journal;
 
   StreamedCore(Path path, CoreFile.Opened o, boolean writable) {
     this.path = path;
@@ -55,6 +60,7 @@ final class StreamedCore implements CoreWeights {
     long bytes = (end - first) * lb;
     if (staging == null || staging.byteSize() < bytes) {
       staging = arena.allocate(bytes, 64);
+      pristine = writable ? arena.allocate(bytes, 64) : null;
     }
     stagedFirst = -1;
     CoreFile.readFully(ch, staging.asSlice(0, bytes).asByteBuffer(),
@@ -67,6 +73,9 @@ final class StreamedCore implements CoreWeights {
         throw new FormatException("core file " + path + " is damaged: block " + blk + " (layers "
             + l + ".." + (l + n - 1) + ") fails its checksum; restore it from a backup");
       }
+    }
+    if (writable) {
+      MemorySegment.copy(staging, 0, pristine, 0, bytes);
     }
     stagedFirst = first;
     stagedLayers = end - first;
@@ -89,43 +98,73 @@ final class StreamedCore implements CoreWeights {
     if (first != stagedFirst || end - first != stagedLayers) {
       throw new IllegalStateException("writeBack of a range that is not the one loaded");
     }
-    for (long l = first; l < end; l += bl) {
-      long n = Math.min(bl, end - l);
-      table[(int) (l / bl)] = Crc.of(staging, (l - first) * lb, n * lb);
-    }
-    tableDirty = true;
+    int b0 = (int) (first / bl);
+    int b1 = (int) ((end - 1) / bl) + 1;
     try {
+      // undo records for the blocks not yet logged in this commit interval, in runs
+      for (int b = logged.nextClearBit(b0); b < b1; b = logged.nextClearBit(b)) {
+        int e = Math.min(b1, logged.nextSetBit(b) < 0 ? b1 : logged.nextSetBit(b));
+        if (journal == null) {
+          journal = new Journal.Writer(Journal.pathFor(path), header.dataOffset());
+        }
+        long from = (b * bl - first) * lb;
+        long to = (Math.min(end, (long) e * bl) - first) * lb;
+        journal.undo(b, java.util.Arrays.copyOfRange(table, b, e), pristine.asSlice(from,
+            to - from));
+        logged.set(b, e);
+        b = e;
+      }
+      for (long l = first; l < end; l += bl) {
+        long n = Math.min(bl, end - l);
+        table[(int) (l / bl)] = Crc.of(staging, (l - first) * lb, n * lb);
+      }
       CoreFile.writeFully(ch, staging.asSlice(0, (end - first) * lb).asByteBuffer(),
           header.dataOffset() + first * lb);
+      MemorySegment.copy(staging, 0, pristine, 0, (end - first) * lb);
     } catch (IOException e) {
       throw AtomicFiles.diskError(path, e);
     }
   }
 
   @Override
-  public void commit(long step) throws IOException {
+  public void commit(long step, Path head, byte[] headBytes) throws IOException {
     if (!writable) {
       throw new IllegalStateException("opened read-only");
     }
-    header = header.withStep(step);
+    CoreHeader h = header.withStep(step);
     try {
-      CoreFile.writeMeta(ch, header, table);
+      ch.force(false);
+      Path pending = head == null ? null : AtomicFiles.writeTemp(head, headBytes);
+      if (journal == null) {
+        journal = new Journal.Writer(Journal.pathFor(path), header.dataOffset());
+      }
+      int tableCrc = Crc.ofInts(table);
+      journal.commit(h.encode(tableCrc), table);
+      CoreFile.writeMeta(ch, h, table);
       ch.force(true);
+      if (pending != null) {
+        AtomicFiles.commit(pending, head);
+      }
+      journal.close();
+      journal = null;
+      Files.delete(Journal.pathFor(path));
+      logged.clear();
+      header = h;
     } catch (IOException e) {
       throw AtomicFiles.diskError(path, e);
     }
-    tableDirty = false;
   }
 
   @Override
   public void close() throws IOException {
     try {
+      if (journal != null) {
+        // uncommitted changes: the journal stays, and the next run rolls them back
+        journal.close();
+      }
       ch.close();
     } finally {
       arena.close();
-    }
-    if (tableDirty) {
-      throw new IllegalStateException("closed with uncommitted writes");
     }
   }
 }

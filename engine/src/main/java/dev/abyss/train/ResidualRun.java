@@ -9,6 +9,7 @@ import dev.abyss.store.CoreHeader;
 import dev.abyss.store.CoreWeights;
 import dev.abyss.store.HeadFile;
 import dev.abyss.store.HeadHeader;
+import dev.abyss.store.Journal;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -68,7 +69,19 @@ public final class ResidualRun {
   /** Flags of a training run. */
   public record TrainSpec(Path weights, Path head, CoreSpec core, CoreSpec.Defaults defaults,
       boolean initIfMissing, boolean inMemory, long steps, int batch, int chunkLayers,
-      boolean chunkGiven, float layerLr, float headLr, int trainLimit, int threads) {}
+      boolean chunkGiven, float layerLr, float headLr, int trainLimit, int threads,
+      boolean resume, double checkpointSeconds) {
+
+    /** The same run with another step count. */
+    public TrainSpec withSteps(long n) {
+      return new TrainSpec(weights, head, core, defaults, initIfMissing, inMemory, n, batch,
+          chunkLayers, chunkGiven, layerLr, headLr, trainLimit, threads, resume,
+          checkpointSeconds);
+    }
+  }
+
+  /** Streamed runs commit at least this often by default (seconds). */
+  public static final double DEFAULT_CHECKPOINT_SECONDS = 60;
 
   /** What a training run did. */
   public record Summary(CoreHeader header, long firstStep, long stepsDone, double seconds,
@@ -92,9 +105,34 @@ public final class ResidualRun {
     Validate.training(s.steps(), s.batch(), s.chunkLayers(), s.layerLr(), s.headLr(),
         s.trainLimit());
     Validate.positive("threads", s.threads());
+    if (Files.exists(s.weights())) {
+      report(Journal.recover(s.weights(), s.head()), s.weights(), l);
+    }
     boolean haveW = Files.exists(s.weights());
     boolean haveH = Files.exists(s.head());
     boolean created = false;
+    if (s.resume()) {
+      if (!haveW || !haveH) {
+        throw new AbyssException("--resume: " + s.weights() + " or " + s.head() + " does not"
+            + " exist; there is no run to resume");
+      }
+      long target = RunFile.target(s.weights());
+      long now = CoreFile.readHeader(s.weights()).step();
+      if (target < 0) {
+        l.info("nothing to resume: no unfinished run is recorded for " + s.weights()
+            + " (the model is at step " + now + ")");
+        target = now;
+      } else {
+        l.info("resuming: the model is at step " + now + ", the run was started to reach step "
+            + target);
+      }
+      s = s.withSteps(Math.max(0, target - now));
+    } else {
+      // recorded before anything is created or changed, so that a run killed at any point
+      // can be resumed
+      RunFile.write(s.weights(), (haveW ? CoreFile.readHeader(s.weights()).step() : 0)
+          + s.steps());
+    }
     if (!haveW || !haveH) {
       if (haveW != haveH) {
         Path has = haveW ? s.weights() : s.head();
@@ -126,24 +164,52 @@ public final class ResidualRun {
     }
     long t0 = System.nanoTime();
     long done = 0;
+    double every = s.checkpointSeconds() > 0 ? s.checkpointSeconds()
+        : s.checkpointSeconds() == 0 ? 0 : s.inMemory() ? Double.POSITIVE_INFINITY
+        : DEFAULT_CHECKPOINT_SECONDS;
     try (CoreWeights core = s.inMemory()
         ? CoreFile.openInMemory(s.weights()) : CoreFile.openStreamed(s.weights(), true)) {
       long first = core.header().step();
+      long committed = first;
+      long lastCommit = System.nanoTime();
       try (ResidualTrainer tr = new ResidualTrainer(core, head, k, train, s.batch(),
           s.chunkLayers(), s.layerLr(), s.headLr(), s.trainLimit(), s.threads())) {
         for (long i = 0; i < s.steps() && !stop.requested(); i++) {
           StepResult r = tr.step(first + i);
           done++;
           l.onStep(r);
+          if ((System.nanoTime() - lastCommit) / 1e9 >= every && i + 1 < s.steps()) {
+            commit(core, s.head(), first + done, head);
+            committed = first + done;
+            lastCommit = System.nanoTime();
+          }
         }
       } finally {
-        if (done > 0) {
-          core.commit(first + done);
-          HeadFile.write(s.head(), headHeader(core.header(), first + done), head.p);
+        if (first + done > committed) {
+          commit(core, s.head(), first + done, head);
         }
+      }
+      if (done == s.steps()) {
+        RunFile.delete(s.weights());
       }
       return new Summary(core.header(), first, done, (System.nanoTime() - t0) / 1e9, created,
           done < s.steps());
+    }
+  }
+
+  private static void commit(CoreWeights core, Path head, long step, HeadParams hp)
+      throws IOException {
+    core.commit(step, head, HeadFile.encode(headHeader(core.header(), step), hp.p));
+  }
+
+  private static void report(Journal.Outcome o, Path weights, TrainListener l)
+      throws IOException {
+    switch (o) {
+      case ROLLED_BACK -> l.info("recovered " + weights + ": undid an interrupted step; the"
+          + " model is at step " + CoreFile.readHeader(weights).step());
+      case ROLLED_FORWARD -> l.info("recovered " + weights + ": completed an interrupted save;"
+          + " the model is at step " + CoreFile.readHeader(weights).step());
+      case NOTHING -> { }
     }
   }
 
@@ -154,6 +220,9 @@ public final class ResidualRun {
     Validate.positive("batch", batch);
     Validate.positive("chunk-layers", chunkLayers);
     Validate.positive("samples", samples);
+    if (Files.exists(weights)) {
+      Journal.recover(weights, head);
+    }
     CoreHeader hd = CoreFile.readHeader(weights);
     spec.check(weights, hd);
     HeadParams hp = loadHead(head, weights, hd);

@@ -27,7 +27,7 @@ class StopAndContinueTest {
     return new ResidualRun.TrainSpec(dir.resolve(name + "_w.bin"), dir.resolve(name + "_h.bin"),
         new CoreSpec(300L, 4, Activation.SOFTSIGN, null, 0.05f, 9L),
         new CoreSpec.Defaults(1, 1, Activation.TANH, 0.001f, 1), true, inMemory, steps, 16, 64,
-        true, 0.2f, 0.05f, 100, 1);
+        true, 0.2f, 0.05f, 100, 1, false, 0);
   }
 
   @ParameterizedTest
