@@ -54,6 +54,10 @@ final class InspectCommand implements Callable<Integer> {
           + h.numBlocks() + " blocks)");
       out.println("size:        " + AtomicFiles.human(h.fileSize()) + " (" + h.fileSize()
           + " bytes)");
+      if (Files.exists(dev.abyss.store.Journal.pathFor(file))) {
+        out.println("journal:     present: a run was interrupted after step " + h.step()
+            + "; the next train or eval of this model finishes or undoes it");
+      }
     } else {
       HeadFile.Contents c = HeadFile.read(file);
       HeadHeader h = c.header();
