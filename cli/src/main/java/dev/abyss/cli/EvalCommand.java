@@ -39,13 +39,20 @@ class EvalCommand extends CoreOptions implements Callable<Integer> {
     return Family.CORE;
   }
 
+  @Option(names = "--json", description = "Print the results as one JSON object.")
+  boolean json;
+
   @Override
   public Integer call() throws Exception {
     var out = cmd.commandLine().getOut();
     int chunk = chunkLayers != null ? chunkLayers : family().chunkLayers;
     EvalResult r = ResidualRun.eval(weightsPath(), headPath(), spec(), inMemory, samples, batch,
         chunk, data.test(out), KernelProvider.get(), null);
-    EvalPrinter.print(out, r);
+    if (json) {
+      EvalPrinter.printJson(out, r);
+    } else {
+      EvalPrinter.print(out, r);
+    }
     return 0;
   }
 }

@@ -32,11 +32,18 @@ final class EvalMlpCommand implements Callable<Integer> {
       description = "Images per forward pass (default: ${DEFAULT-VALUE}).")
   int batch;
 
+  @Option(names = "--json", description = "Print the results as one JSON object.")
+  boolean json;
+
   @Override
   public Integer call() throws Exception {
     var out = cmd.commandLine().getOut();
     EvalResult r = MlpRun.eval(file, hidden, samples, batch, data.test(out));
-    EvalPrinter.print(out, r);
+    if (json) {
+      EvalPrinter.printJson(out, r);
+    } else {
+      EvalPrinter.print(out, r);
+    }
     return 0;
   }
 }

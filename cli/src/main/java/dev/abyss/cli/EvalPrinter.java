@@ -8,6 +8,28 @@ import java.util.Locale;
 final class EvalPrinter {
   private EvalPrinter() {}
 
+  /** The figures as one JSON object (for scripts: --json). */
+  static void printJson(PrintWriter out, EvalResult r) {
+    java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+    m.put("samples", r.samples());
+    m.put("loss", r.meanLoss());
+    m.put("accuracy", r.accuracy());
+    m.put("correct", r.correct());
+    m.put("seconds", r.seconds());
+    double[] pc = r.perClassAccuracy();
+    java.util.List<Double> per = new java.util.ArrayList<>();
+    for (double v : pc) {
+      per.add(Double.isNaN(v) ? null : v);
+    }
+    m.put("perClassAccuracy", per);
+    m.put("confusion", r.confusion());
+    try {
+      out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(m));
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   static void print(PrintWriter out, EvalResult r) {
     out.println(String.format(Locale.ROOT,
         "test loss %.4f  accuracy %.4f (%d/%d)  in %.1f s", r.meanLoss(), r.accuracy(),

@@ -8,6 +8,8 @@ import java.util.Locale;
 /** Prints the mean loss and accuracy of the last window of steps every N steps. */
 final class Reporter implements TrainListener {
   private final PrintWriter out;
+  private final TrainListener also;
+  private final boolean quiet;
   private final int every;
   private final long total;
   private long seen;
@@ -17,7 +19,14 @@ final class Reporter implements TrainListener {
   private double seconds;
 
   Reporter(PrintWriter out, int every, long total) {
+    this(out, every, total, false, TrainListener.NONE);
+  }
+
+  /** With --quiet only info lines are printed; {@code also} sees every step too. */
+  Reporter(PrintWriter out, int every, long total, boolean quiet, TrainListener also) {
     this.out = out;
+    this.quiet = quiet;
+    this.also = also;
     this.every = Math.max(1, every);
     this.total = total;
   }
@@ -29,12 +38,13 @@ final class Reporter implements TrainListener {
 
   @Override
   public void onStep(StepResult r) {
+    also.onStep(r);
     seen++;
     loss += r.lossSum();
     correct += r.correct();
     samples += r.batch();
     seconds += r.seconds();
-    if (seen % every == 0 || seen == total) {
+    if (!quiet && (seen % every == 0 || seen == total)) {
       long n = seen % every == 0 ? every : seen % every;
       out.println(String.format(Locale.ROOT,
           "step %d/%d (model step %d)  loss %.4f  acc %.4f  %.3f s/step",

@@ -3,6 +3,7 @@ package dev.abyss.cli;
 import dev.abyss.kernel.KernelProvider;
 import dev.abyss.train.ResidualRun;
 import dev.abyss.train.StopSignal;
+import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -47,6 +48,14 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
           + " images (default: ${DEFAULT-VALUE}).")
   int trainLimit;
 
+  @Option(names = "--json",
+      description = "End with the run's summary as one JSON object (implies --quiet).")
+  boolean json;
+
+  @Option(names = "--quiet",
+      description = "No progress bar and no per-step report lines; only the outcome.")
+  boolean quiet;
+
   @Option(names = "--report-every", paramLabel = "N", defaultValue = "10",
       description = "Print mean loss and accuracy over the last N steps (default:"
           + " ${DEFAULT-VALUE}).")
@@ -68,6 +77,17 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
       description = "Save a consistent model at least every S seconds (default: 60 when"
           + " streaming; only at the end with --in-memory). 0: after every step.")
   Double checkpointSeconds;
+
+  @Option(names = "--run-dir", paramLabel = "DIR",
+      description = "Where this run's manifest.json and metrics.jsonl go (default:"
+          + " runs/WEIGHTS-NAME-DATE-TIME beside the weights file); see abyss report.")
+  Path runDir;
+
+  @Option(names = "--diagnostics-every", paramLabel = "N",
+      description = "Measure gradient norms and activation scale by depth (100 buckets) on"
+          + " the first step, every N steps and the last (default: --report-every; 0: never)."
+          + " The update is the same either way.")
+  Integer diagnosticsEvery;
 
   @Option(names = "--in-memory",
       description = "Hold the whole core in RAM and write it back once at the end, atomically"
@@ -94,15 +114,52 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
     var spec = new ResidualRun.TrainSpec(weightsPath(), headPath(), spec(), f.defaults(),
         initIfMissing, inMemory, steps, batch, chunk, chunkLayers != null, llr, headLr,
         trainLimit, threads != null ? threads : 1, resume,
-        checkpointSeconds != null ? checkpointSeconds : -1);
+        checkpointSeconds != null ? checkpointSeconds : -1, runDirectory(),
+        diagnosticsEvery != null ? diagnosticsEvery : reportEvery);
     // the signal is released only after the last line is printed: a Ctrl-C waits for it
-    try (StopSignal stop = StopSignal.install()) {
+    try (StopSignal stop = StopSignal.install();
+        ProgressDisplay bar = ProgressDisplay.open(cmd.name(), steps, quiet || json)) {
       return report(ResidualRun.train(spec, data.train(out), KernelProvider.get(),
-          new Reporter(out, reportEvery, steps), stop), out);
+          new Reporter(json ? new java.io.PrintWriter(java.io.OutputStream.nullOutputStream()) : out,
+              reportEvery, steps, quiet || json, bar), stop), out);
     }
   }
 
+  private Path runDirectory() {
+    if (runDir != null) {
+      return runDir;
+    }
+    Path weights = weightsPath().toAbsolutePath();
+    String stem = weights.getFileName().toString().replaceFirst("\\.bin$", "");
+    Path runs = weights.resolveSibling("runs");
+    String name = stem + "-" + java.time.LocalDateTime.now().format(
+        java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+    Path p = runs.resolve(name);
+    for (int k = 2; java.nio.file.Files.exists(p); k++) { // two runs in one second
+      p = runs.resolve(name + "-" + k);
+    }
+    return p;
+  }
+
   private int report(ResidualRun.Summary s, java.io.PrintWriter out) {
+    if (json) {
+      java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+      m.put("stepsDone", s.stepsDone());
+      m.put("firstStep", s.firstStep());
+      m.put("modelStep", s.firstStep() + s.stepsDone());
+      m.put("seconds", s.seconds());
+      m.put("secondsPerStep", s.stepsDone() == 0 ? 0 : s.seconds() / s.stepsDone());
+      m.put("weights", weightsPath().toString());
+      m.put("head", headPath().toString());
+      m.put("interrupted", s.stopped());
+      try {
+        out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(m));
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IllegalStateException(e);
+      }
+      out.flush();
+      return s.stopped() ? 130 : 0;
+    }
     out.println(String.format(Locale.ROOT,
         "trained %d steps in %.1f s (%.4f s/step); model at step %d: %s, %s",
         s.stepsDone(), s.seconds(), s.stepsDone() == 0 ? 0 : s.seconds() / s.stepsDone(),

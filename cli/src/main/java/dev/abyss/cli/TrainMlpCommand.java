@@ -48,6 +48,10 @@ final class TrainMlpCommand implements Callable<Integer> {
           + " ${DEFAULT-VALUE}).")
   int trainLimit;
 
+  @Option(names = "--quiet",
+      description = "No progress bar and no per-step report lines; only the outcome.")
+  boolean quiet;
+
   @Option(names = "--report-every", paramLabel = "N", defaultValue = "100",
       description = "Print mean loss and accuracy every N steps (default: ${DEFAULT-VALUE}).")
   int reportEvery;
@@ -62,8 +66,9 @@ final class TrainMlpCommand implements Callable<Integer> {
     var out = cmd.commandLine().getOut();
     var spec = new MlpRun.Spec(file, hidden, 128, seed, 0xABCDEFL, initIfMissing, steps, batch,
         lr, trainLimit);
-    try (StopSignal stop = StopSignal.install()) {
-      return report(MlpRun.train(spec, data.train(out), new Reporter(out, reportEvery, steps),
+    try (StopSignal stop = StopSignal.install();
+        ProgressDisplay bar = ProgressDisplay.open(cmd.name(), steps, quiet)) {
+      return report(MlpRun.train(spec, data.train(out), new Reporter(out, reportEvery, steps, quiet, bar),
           stop), out);
     }
   }

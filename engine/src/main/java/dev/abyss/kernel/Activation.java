@@ -24,7 +24,7 @@ public enum Activation {
   /** act(z) in float, the value the engine uses everywhere. */
   public float apply(float z) {
     return switch (this) {
-      case TANH -> (float) Math.tanh(z);
+      case TANH -> TanhMath.tanh(z);
       case SOFTSIGN -> z / (1f + Math.abs(z));
       case RELU -> z > 0f ? z : 0f;
     };
@@ -34,7 +34,7 @@ public enum Activation {
   public float derivative(float z) {
     return switch (this) {
       case TANH -> {
-        float t = (float) Math.tanh(z);
+        float t = TanhMath.tanh(z);
         yield 1f - t * t;
       }
       case SOFTSIGN -> {

@@ -29,7 +29,7 @@ public final class ScalarKernels implements Kernels {
     switch (act) {
       case TANH -> {
         for (int k = 0; k < n; k++) {
-          h[k] += alpha * (float) Math.tanh(z[k]);
+          h[k] += alpha * TanhMath.tanh(z[k]);
         }
       }
       case SOFTSIGN -> {
@@ -58,7 +58,7 @@ public final class ScalarKernels implements Kernels {
     switch (act) {
       case TANH -> {
         for (int k = 0; k < n; k++) {
-          float t = (float) Math.tanh(z[k]);
+          float t = TanhMath.tanh(z[k]);
           dSave[saveOff + k] = 1f - t * t;
           h[k] += alpha * t;
         }

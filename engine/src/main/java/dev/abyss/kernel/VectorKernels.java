@@ -3,6 +3,7 @@ package dev.abyss.kernel;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
@@ -16,8 +17,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <ul>
  *   <li>Forward, the saved act'(z), dh and the SGD update use the scalar operation order (no
- *       FMA, sums in index order): <b>bitwise equal</b> for softsign and relu. tanh uses the
- *       vector TANH, which may differ from {@code Math.tanh} by an ulp or so.
+ *       FMA, sums in index order): <b>bitwise equal</b> for every activation (tanh is {@link
+ *       TanhMath} in both).
  *   <li>gW and gb are batch reductions. Instead of one horizontal reduction per weight, the
  *       products of up to V weights are folded together by a transpose-and-add tree ({@link
  *       #treeReduce}): V vectors in, one vector of V sums out, with V-1 blend/shuffle/add
@@ -163,9 +164,41 @@ final class VectorKernels implements Kernels {
     }
   }
 
+  /**
+   * tanh from add, mul, div, min, compare and bit moves only, so that it gives the same bits
+   * interpreted and compiled. {@code VectorOperators.TANH} does not: compiled it calls a
+   * vector math library, interpreted it loops over {@code Math.tanh}, and the two differ in
+   * the last bit, which broke bit-identical training across chunk sizes. {@link
+   * TanhMath#tanh(float)} is the same algorithm one lane at a time (the test oracle).
+   */
+  static FloatVector tanh(FloatVector x) {
+    FloatVector a = x.abs().min(TanhMath.CLAMP);
+    // |x| < SMALL: odd Taylor polynomial in x^2 (Horner)
+    FloatVector a2 = a.mul(a);
+    FloatVector p = FloatVector.broadcast(S, TanhMath.T[TanhMath.T.length - 1]);
+    for (int k = TanhMath.T.length - 2; k >= 0; k--) {
+      p = p.mul(a2).add(TanhMath.T[k]);
+    }
+    FloatVector small = p.mul(a2).mul(a).add(a);
+    // otherwise (1 - e) / (1 + e) with e = exp(-2|x|) = 2^n exp(r)
+    FloatVector y = a.mul(-2f);
+    FloatVector n = y.mul(TanhMath.LOG2E).add(TanhMath.ROUND).sub(TanhMath.ROUND);
+    FloatVector r = y.sub(n.mul(TanhMath.LN2_HI)).sub(n.mul(TanhMath.LN2_LO));
+    FloatVector q = FloatVector.broadcast(S, TanhMath.E[TanhMath.E.length - 1]);
+    for (int k = TanhMath.E.length - 2; k >= 0; k--) {
+      q = q.mul(r).add(TanhMath.E[k]);
+    }
+    FloatVector scale = ((IntVector) n.convert(VectorOperators.F2I, 0))
+        .add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+    FloatVector e = q.mul(scale);
+    FloatVector large = FloatVector.broadcast(S, 1f).sub(e).div(e.add(1f));
+    FloatVector t = large.blend(small, a.compare(VectorOperators.LT, TanhMath.SMALL));
+    return t.blend(t.neg(), x.compare(VectorOperators.LT, 0f));
+  }
+
   private static FloatVector act(Activation act, FloatVector z) {
     return switch (act) {
-      case TANH -> z.lanewise(VectorOperators.TANH);
+      case TANH -> tanh(z);
       case SOFTSIGN -> z.div(z.abs().add(1f));
       case RELU -> FloatVector.zero(S).blend(z, z.compare(VectorOperators.GT, 0f));
     };
@@ -214,7 +247,7 @@ final class VectorKernels implements Kernels {
     int n = w * batch;
     for (int k = 0; k < n; k += V) {
       VectorMask<Float> m = S.indexInRange(k, n);
-      FloatVector a = FloatVector.fromArray(S, z, k, m).lanewise(VectorOperators.TANH);
+      FloatVector a = tanh(FloatVector.fromArray(S, z, k, m));
       one.sub(a.mul(a)).intoArray(dSave, saveOff + k, m);
       FloatVector.fromArray(S, h, k, m).add(a.mul(alpha)).intoArray(h, k, m);
     }

@@ -1,5 +1,7 @@
 package dev.abyss.nn;
 
+import dev.abyss.kernel.TanhMath;
+
 /**
  * The residual net's head: input projection {@code h0 = tanh(x W1 + b1)} and classifier
  * {@code logits = h_L W2 + b2}, with W = {@code head.mid}. Core activations h are (B, W)
@@ -31,7 +33,7 @@ public final class ResidualHead {
         }
       }
       for (int j = 0; j < w; j++) {
-        h0[j * batch + b] = (float) Math.tanh(acc[j]);
+        h0[j * batch + b] = TanhMath.tanh(acc[j]);
       }
     }
   }

@@ -4,6 +4,7 @@ import dev.abyss.AbyssException;
 import dev.abyss.data.Dataset;
 import dev.abyss.kernel.Kernels;
 import dev.abyss.nn.HeadParams;
+import dev.abyss.run.MetricsLog;
 import dev.abyss.store.CoreFile;
 import dev.abyss.store.CoreHeader;
 import dev.abyss.store.CoreWeights;
@@ -13,6 +14,8 @@ import dev.abyss.store.Journal;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.function.LongConsumer;
 
 /** Whole-model operations on a (core file, head file) pair: init, train, eval. */
@@ -70,15 +73,27 @@ public final class ResidualRun {
   public record TrainSpec(Path weights, Path head, CoreSpec core, CoreSpec.Defaults defaults,
       boolean initIfMissing, boolean inMemory, long steps, int batch, int chunkLayers,
       boolean chunkGiven, float layerLr, float headLr, int trainLimit, int threads,
-      boolean resume, double checkpointSeconds) {
+      boolean resume, double checkpointSeconds, Path runDir, int diagnosticsEvery) {
+
+    /** A spec with no run directory and no diagnostics (tests, embedding). */
+    public TrainSpec(Path weights, Path head, CoreSpec core, CoreSpec.Defaults defaults,
+        boolean initIfMissing, boolean inMemory, long steps, int batch, int chunkLayers,
+        boolean chunkGiven, float layerLr, float headLr, int trainLimit, int threads,
+        boolean resume, double checkpointSeconds) {
+      this(weights, head, core, defaults, initIfMissing, inMemory, steps, batch, chunkLayers,
+          chunkGiven, layerLr, headLr, trainLimit, threads, resume, checkpointSeconds, null, 0);
+    }
 
     /** The same run with another step count. */
     public TrainSpec withSteps(long n) {
       return new TrainSpec(weights, head, core, defaults, initIfMissing, inMemory, n, batch,
           chunkLayers, chunkGiven, layerLr, headLr, trainLimit, threads, resume,
-          checkpointSeconds);
+          checkpointSeconds, runDir, diagnosticsEvery);
     }
   }
+
+  /** Depth buckets of the gradient-flow diagnostics. */
+  public static final int BUCKETS = 100;
 
   /** Streamed runs commit at least this often by default (seconds). */
   public static final double DEFAULT_CHECKPOINT_SECONDS = 60;
@@ -111,6 +126,18 @@ public final class ResidualRun {
     boolean haveW = Files.exists(s.weights());
     boolean haveH = Files.exists(s.head());
     boolean created = false;
+    // every check that can fail comes before anything is created or changed
+    long layers = haveW ? CoreFile.readHeader(s.weights()).layers()
+        : s.core().newHeader(s.defaults()).layers();
+    if (s.chunkGiven() && s.chunkLayers() > layers) {
+      throw new AbyssException("--chunk-layers " + s.chunkLayers() + " is larger than the core's "
+          + layers + " layers: use at most " + layers);
+    }
+    Dataset train = data.get();
+    if (s.trainLimit() > train.count()) {
+      throw new AbyssException("--train-limit " + s.trainLimit() + " exceeds the "
+          + train.count() + " training images");
+    }
     if (s.resume()) {
       if (!haveW || !haveH) {
         throw new AbyssException("--resume: " + s.weights() + " or " + s.head() + " does not"
@@ -152,16 +179,7 @@ public final class ResidualRun {
     }
     CoreHeader hd = CoreFile.readHeader(s.weights());
     s.core().check(s.weights(), hd);
-    if (s.chunkGiven() && s.chunkLayers() > hd.layers()) {
-      throw new AbyssException("--chunk-layers " + s.chunkLayers() + " is larger than the core's "
-          + hd.layers() + " layers: use at most " + hd.layers());
-    }
     HeadParams head = loadHead(s.head(), s.weights(), hd);
-    Dataset train = data.get();
-    if (s.trainLimit() > train.count()) {
-      throw new AbyssException("--train-limit " + s.trainLimit() + " exceeds the "
-          + train.count() + " training images");
-    }
     long t0 = System.nanoTime();
     long done = 0;
     double every = s.checkpointSeconds() > 0 ? s.checkpointSeconds()
@@ -172,12 +190,36 @@ public final class ResidualRun {
       long first = core.header().step();
       long committed = first;
       long lastCommit = System.nanoTime();
+      MetricsLog metrics = null;
       try (ResidualTrainer tr = new ResidualTrainer(core, head, k, train, s.batch(),
           s.chunkLayers(), s.layerLr(), s.headLr(), s.trainLimit(), s.threads())) {
+        if (s.runDir() != null) {
+          Map<String, Object> cfg = new LinkedHashMap<>();
+          cfg.put("weights", s.weights().toString());
+          cfg.put("head", s.head().toString());
+          cfg.put("model", core.header());
+          cfg.put("firstStep", first);
+          cfg.put("steps", s.steps());
+          cfg.put("batch", s.batch());
+          cfg.put("layerLr", s.layerLr());
+          cfg.put("headLr", s.headLr());
+          cfg.put("trainLimit", s.trainLimit());
+          cfg.put("threads", s.threads());
+          cfg.put("inMemory", s.inMemory());
+          cfg.put("plan", tr.plan());
+          metrics = new MetricsLog(s.runDir(), cfg, hd.layers(), s.layerLr(), s.headLr());
+          l.info("run directory: " + s.runDir() + " (manifest.json, metrics.jsonl; abyss report"
+              + " " + s.runDir() + ")");
+        }
         for (long i = 0; i < s.steps() && !stop.requested(); i++) {
-          StepResult r = tr.step(first + i);
+          boolean diag = s.diagnosticsEvery() > 0
+              && (i == 0 || (i + 1) % s.diagnosticsEvery() == 0 || i + 1 == s.steps());
+          StepResult r = tr.step(first + i, diag ? BUCKETS : 0);
           done++;
           l.onStep(r);
+          if (metrics != null) {
+            metrics.onStep(r);
+          }
           if ((System.nanoTime() - lastCommit) / 1e9 >= every && i + 1 < s.steps()) {
             commit(core, s.head(), first + done, head);
             committed = first + done;
@@ -187,6 +229,9 @@ public final class ResidualRun {
       } finally {
         if (first + done > committed) {
           commit(core, s.head(), first + done, head);
+        }
+        if (metrics != null) {
+          metrics.close();
         }
       }
       if (done == s.steps()) {

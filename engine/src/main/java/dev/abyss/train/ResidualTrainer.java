@@ -204,6 +204,67 @@ public final class ResidualTrainer implements AutoCloseable {
 
   /** Runs training step {@code step} (the batch of that index) and applies its update. */
   public StepResult step(long step) throws IOException {
+    return step(step, 0);
+  }
+
+  /**
+   * Runs a step; with {@code buckets > 0} it also measures gradient norms and activation
+   * scale by depth bucket (the figures come with the result; the update is the same).
+   */
+  public StepResult step(long step, int buckets) throws IOException {
+    GradientTap saved = tap;
+    Diagnostics.Collector col = buckets > 0
+        ? new Diagnostics.Collector(layers, (int) Math.min(buckets, layers)) : null;
+    if (col != null) {
+      tap = saved == null ? col : new GradientTap() {
+        @Override
+        public void core(long layer, float[] gW, float[] gb) {
+          saved.core(layer, gW, gb);
+          col.core(layer, gW, gb);
+        }
+
+        @Override
+        public void head(HeadParams grad, boolean second) {
+          saved.head(grad, second);
+          col.head(grad, second);
+        }
+      };
+    }
+    try {
+      StepResult r = runStep(step);
+      if (col == null) {
+        return r;
+      }
+      return r.with(new Diagnostics(col.norms(), col.firstAbs, col.inputAbs,
+          activationRms(col.buckets)));
+    } finally {
+      tap = saved;
+    }
+  }
+
+  /** RMS of the forward's checkpoints (h at segment starts) by depth bucket. */
+  private double[] activationRms(int buckets) {
+    int n = w * batch;
+    double[] sum = new double[buckets];
+    int[] cnt = new int[buckets];
+    for (int q = 0; q < segStart.length; q++) {
+      int b = (int) (segStart[q] * buckets / layers);
+      double s = 0;
+      for (int k = 0; k < n; k++) {
+        double v = ckpt[q * n + k];
+        s += v * v;
+      }
+      sum[b] += Math.sqrt(s / n);
+      cnt[b]++;
+    }
+    double[] rms = new double[buckets];
+    for (int b = 0; b < buckets; b++) {
+      rms[b] = cnt[b] == 0 ? Double.NaN : sum[b] / cnt[b];
+    }
+    return rms;
+  }
+
+  private StepResult runStep(long step) throws IOException {
     long t0 = System.nanoTime();
     int n = w * batch;
     order.batch(step, batch, idx);

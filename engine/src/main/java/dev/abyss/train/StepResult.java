@@ -8,9 +8,21 @@ package dev.abyss.train;
  * @param correct correct predictions in the batch
  * @param batch the batch size
  * @param seconds wall time of the step
+ * @param diagnostics gradient-flow figures, on the steps that measured them (else null)
  */
-public record StepResult(long step, double lossSum, int correct, int batch, double seconds) {
+public record StepResult(long step, double lossSum, int correct, int batch, double seconds,
+    Diagnostics diagnostics) {
+
+  public StepResult(long step, double lossSum, int correct, int batch, double seconds) {
+    this(step, lossSum, correct, batch, seconds, null);
+  }
+
   public double meanLoss() {
     return lossSum / batch;
+  }
+
+  /** The same result with diagnostics attached. */
+  public StepResult with(Diagnostics d) {
+    return new StepResult(step, lossSum, correct, batch, seconds, d);
   }
 }

@@ -1,0 +1,46 @@
+package dev.abyss.cli;
+
+import dev.abyss.train.StepResult;
+import dev.abyss.train.TrainListener;
+import java.util.Locale;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/**
+ * A progress bar over the steps (rate, ETA, current loss) on the terminal's stderr; absent
+ * when stderr is not a terminal (CI, logs) or with --quiet.
+ */
+final class ProgressDisplay implements TrainListener, AutoCloseable {
+  private final ProgressBar bar;
+
+  private ProgressDisplay(ProgressBar bar) {
+    this.bar = bar;
+  }
+
+  /** A bar when attached to a terminal and not quiet; otherwise a listener doing nothing. */
+  static ProgressDisplay open(String task, long steps, boolean quiet) {
+    if (quiet || System.console() == null || steps <= 0) {
+      return new ProgressDisplay(null);
+    }
+    return new ProgressDisplay(new ProgressBarBuilder().setTaskName(task).setInitialMax(steps)
+        .setStyle(ProgressBarStyle.ASCII).setUnit(" steps", 1).showSpeed()
+        .setConsumer(new ConsoleProgressBarConsumer(System.err)).build());
+  }
+
+  @Override
+  public void onStep(StepResult r) {
+    if (bar != null) {
+      bar.step();
+      bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f", r.meanLoss()));
+    }
+  }
+
+  @Override
+  public void close() {
+    if (bar != null) {
+      bar.close();
+    }
+  }
+}

@@ -1,0 +1,76 @@
+package dev.abyss.train;
+
+import dev.abyss.nn.HeadParams;
+
+/**
+ * Gradient-flow and activation figures of one step, by depth bucket (bucket k covers layers
+ * [k L / K, (k+1) L / K)).
+ *
+ * @param gradNorm L2 norm of the core's gradients (W and b) in each bucket
+ * @param firstLayerMeanAbsGrad mean |gradient| of core layer 0 (W and b)
+ * @param inputMeanAbsGrad mean |gradient| of the input projection (W1 and b1)
+ * @param activationRms RMS of h at the checkpoints in each bucket (NaN where none falls)
+ */
+public record Diagnostics(double[] gradNorm, double firstLayerMeanAbsGrad,
+    double inputMeanAbsGrad, double[] activationRms) {
+
+  /** Collects a step's diagnostics through the gradient tap. */
+  static final class Collector implements GradientTap {
+    final long layers;
+    final int buckets;
+    final double[] sq;
+    double firstAbs;
+    double inputAbs;
+
+    Collector(long layers, int buckets) {
+      this.layers = layers;
+      this.buckets = buckets;
+      this.sq = new double[buckets];
+    }
+
+    int bucket(long layer) {
+      return (int) (layer * buckets / layers);
+    }
+
+    @Override
+    public void core(long layer, float[] gW, float[] gb) {
+      double s = 0;
+      for (float v : gW) {
+        s += (double) v * v;
+      }
+      for (float v : gb) {
+        s += (double) v * v;
+      }
+      sq[bucket(layer)] += s;
+      if (layer == 0) {
+        double a = 0;
+        for (float v : gW) {
+          a += Math.abs(v);
+        }
+        for (float v : gb) {
+          a += Math.abs(v);
+        }
+        firstAbs = a / (gW.length + gb.length);
+      }
+    }
+
+    @Override
+    public void head(HeadParams grad, boolean second) {
+      if (!second) {
+        double a = 0;
+        for (int k = grad.w1; k < grad.w2; k++) {
+          a += Math.abs(grad.p[k]);
+        }
+        inputAbs = a / (grad.w2 - grad.w1);
+      }
+    }
+
+    double[] norms() {
+      double[] n = new double[buckets];
+      for (int k = 0; k < buckets; k++) {
+        n[k] = Math.sqrt(sq[k]);
+      }
+      return n;
+    }
+  }
+}
