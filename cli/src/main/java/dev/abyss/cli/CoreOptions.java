@@ -1,6 +1,7 @@
 package dev.abyss.cli;
 
 import dev.abyss.kernel.Activation;
+import dev.abyss.store.Dtype;
 import dev.abyss.train.CoreSpec;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -48,6 +49,12 @@ abstract class CoreOptions {
           + " order derive their seeds from it (xor 0xC0FFEE and 0xD00D).")
   Long seed;
 
+  @Option(names = "--dtype", paramLabel = "T",
+      description = "How a new core stores its weights: f32 or bf16 (half the disk and RAM;"
+          + " compute stays f32, updates round stochastically). Default: f32. For an existing"
+          + " model: taken from its file.")
+  Dtype dtype;
+
   abstract Family family();
 
   Path weightsPath() {
@@ -59,6 +66,6 @@ abstract class CoreOptions {
   }
 
   CoreSpec spec() {
-    return new CoreSpec(layers, width, activation, alpha, scale, seed);
+    return new CoreSpec(layers, width, activation, alpha, scale, seed, dtype);
   }
 }

@@ -41,7 +41,7 @@ final class InspectCommand implements Callable<Integer> {
     if (m.equals("ABYSCORE")) {
       CoreHeader h = CoreFile.readHeader(file);
       out.println("file:        " + file + " (abyss core, format " + CoreHeader.VERSION + ")");
-      out.println("dtype:       f32");
+      out.println("dtype:       " + h.dtype().cliName());
       out.println("width:       " + h.width());
       out.println("layers:      " + h.layers());
       out.println("activation:  " + h.activation().cliName());

@@ -47,38 +47,50 @@ public final class CoreFile {
     void fill(long firstLayer, int count, MemorySegment dst) throws IOException;
   }
 
-  /** Creates a freshly initialised core file, atomically. */
+  /**
+   * Creates a freshly initialised core file, atomically. Groups are generated in parallel
+   * (the bits do not depend on it); a bf16 core stores each value rounded to nearest.
+   */
   public static void create(Path path, CoreHeader h, LongConsumer progress) throws IOException {
-    int w = h.width();
-    int lf = Kernels.layerFloats(w);
-    float scale = h.scale();
     write(path, h, (first, count, dst) -> {
-      long layer = first;
       long end = first + count;
-      long pos = 0;
-      while (layer < end) {
-        long g = layer / INIT_GROUP;
-        SplittableRandom r = initRandom(h.seed(), g);
-        // skip the draws of layers of this group before `layer`
-        long skip = (layer - g * INIT_GROUP) * (long) w * w;
-        for (long s = 0; s < skip; s++) {
-          r.nextInt();
-        }
-        long groupEnd = Math.min(end, (g + 1) * INIT_GROUP);
-        for (; layer < groupEnd; layer++) {
-          for (int k = 0; k < w * w; k++) {
-            float u = (float) ((2.0 * ((r.nextInt() >>> 8) * 0x1.0p-24) - 1.0) * scale);
-            dst.set(Kernels.F32, pos, u);
-            pos += 4;
-          }
-          for (int k = 0; k < w; k++) {
-            dst.set(Kernels.F32, pos, 0f);
-            pos += 4;
-          }
-        }
-      }
-      assert pos == (long) count * lf * 4;
+      long g0 = first / INIT_GROUP;
+      long g1 = (end - 1) / INIT_GROUP;
+      java.util.stream.LongStream.rangeClosed(g0, g1).parallel().forEach(g -> {
+        long a = Math.max(first, g * INIT_GROUP);
+        long b = Math.min(end, (g + 1) * INIT_GROUP);
+        initLayers(h, a, b, dst, (a - first) * h.layerBytes());
+      });
     }, progress);
+  }
+
+  /** Layers [a, b) of one init group into dst at byte offset pos, in the file's dtype. */
+  private static void initLayers(CoreHeader h, long a, long b, MemorySegment dst, long pos) {
+    int w = h.width();
+    float scale = h.scale();
+    boolean bf16 = h.dtype() == Dtype.BF16;
+    long g = a / INIT_GROUP;
+    SplittableRandom r = initRandom(h.seed(), g);
+    // skip the draws of this group's layers before a
+    long skip = (a - g * INIT_GROUP) * (long) w * w;
+    for (long s = 0; s < skip; s++) {
+      r.nextInt();
+    }
+    int size = h.dtype().bytes;
+    for (long layer = a; layer < b; layer++) {
+      for (int k = 0; k < w * w; k++) {
+        float u = (float) ((2.0 * ((r.nextInt() >>> 8) * 0x1.0p-24) - 1.0) * scale);
+        if (bf16) {
+          dst.set(Bf16.I16, pos, Bf16.nearest(u));
+        } else {
+          dst.set(Kernels.F32, pos, u);
+        }
+        pos += size;
+      }
+      // biases start at zero (in both dtypes, all-zero bytes)
+      dst.asSlice(pos, (long) w * size).fill((byte) 0);
+      pos += (long) w * size;
+    }
   }
 
   /**
@@ -96,10 +108,10 @@ public final class CoreFile {
     AtomicFiles.ensureSpace(path, h.fileSize());
     Path tmp = AtomicFiles.tempFor(path);
     long lb = h.layerBytes();
-    int blocksPerBuf = (int) Math.max(1, (8L << 20) / (lb * h.blockLayers()));
+    int blocksPerBuf = (int) Math.max(1, (32L << 20) / (lb * h.blockLayers()));
     long bufLayers = (long) blocksPerBuf * h.blockLayers();
     int[] table = new int[Math.toIntExact(h.numBlocks())];
-    try (Arena arena = Arena.ofConfined();
+    try (Arena arena = Arena.ofShared(); // sources may fill it from several threads
         FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE,
             StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE,
             StandardOpenOption.READ)) {

@@ -12,7 +12,7 @@ import java.nio.charset.StandardCharsets;
  * <pre>
  *   0  magic "ABYSCORE"        8 bytes
  *   8  format version          u32 (= 1)
- *  12  dtype                   u32 (0 = f32)
+ *  12  dtype                   u32 (0 = f32, 1 = bf16)
  *  16  width W                 u32
  *  20  activation code         u32 (0 tanh, 1 softsign, 2 relu)
  *  24  layers L                u64
@@ -39,31 +39,56 @@ public record CoreHeader(
     long seed,
     long step,
     long dataSeed,
-    int blockLayers) {
+    int blockLayers,
+    Dtype dtype) {
 
   public static final int SIZE = 128;
   public static final int VERSION = 1;
-  public static final int DTYPE_F32 = 0;
   static final byte[] MAGIC = "ABYSCORE".getBytes(StandardCharsets.US_ASCII);
   /** Target bytes per checksum block. */
   static final long BLOCK_BYTES = 256 * 1024;
 
   public CoreHeader {
-    if (width < 1 || layers < 1 || blockLayers < 1) {
+    if (width < 1 || layers < 1 || blockLayers < 1 || dtype == null) {
       throw new IllegalArgumentException("width, layers and blockLayers must be positive");
     }
+  }
+
+  /** An f32 core's header. */
+  public CoreHeader(int width, long layers, Activation activation, float alpha, float scale,
+      long seed, long step, long dataSeed, int blockLayers) {
+    this(width, layers, activation, alpha, scale, seed, step, dataSeed, blockLayers, Dtype.F32);
   }
 
   /** A header for a new core with the block size chosen from the width. */
   public static CoreHeader create(
       int width, long layers, Activation act, float alpha, float scale, long seed,
       long dataSeed) {
-    int bl = (int) Math.max(1, BLOCK_BYTES / Kernels.layerBytes(width));
-    return new CoreHeader(width, layers, act, alpha, scale, seed, 0, dataSeed, bl);
+    return create(width, layers, act, alpha, scale, seed, dataSeed, Dtype.F32);
   }
 
+  /** A header for a new core of the given dtype. */
+  public static CoreHeader create(
+      int width, long layers, Activation act, float alpha, float scale, long seed,
+      long dataSeed, Dtype dtype) {
+    long lb = (long) Kernels.layerFloats(width) * dtype.bytes;
+    int bl = (int) Math.max(1, BLOCK_BYTES / lb);
+    return new CoreHeader(width, layers, act, alpha, scale, seed, 0, dataSeed, bl, dtype);
+  }
+
+  /** Parameters per layer: W (W x W) and b (W). */
+  public int layerFloats() {
+    return Kernels.layerFloats(width);
+  }
+
+  /** Bytes per layer in the file (and in memory as stored). */
   public long layerBytes() {
-    return Kernels.layerBytes(width);
+    return (long) layerFloats() * dtype.bytes;
+  }
+
+  /** Bytes per layer as the kernels see it (f32). */
+  public long workLayerBytes() {
+    return 4L * layerFloats();
   }
 
   public long numBlocks() {
@@ -85,14 +110,14 @@ public record CoreHeader(
 
   public CoreHeader withStep(long newStep) {
     return new CoreHeader(
-        width, layers, activation, alpha, scale, seed, newStep, dataSeed, blockLayers);
+        width, layers, activation, alpha, scale, seed, newStep, dataSeed, blockLayers, dtype);
   }
 
   /** Encodes the header with the given block-table CRC. */
   public ByteBuffer encode(int tableCrc) {
     ByteBuffer b = ByteBuffer.allocate(SIZE).order(ByteOrder.LITTLE_ENDIAN);
     b.put(MAGIC);
-    b.putInt(VERSION).putInt(DTYPE_F32).putInt(width).putInt(activation.code);
+    b.putInt(VERSION).putInt(dtype.code).putInt(width).putInt(activation.code);
     b.putLong(layers).putFloat(alpha).putFloat(scale);
     b.putLong(seed).putLong(step).putLong(dataSeed);
     b.putInt(blockLayers).putInt(tableCrc);
@@ -139,10 +164,13 @@ public record CoreHeader(
           + " reads version " + VERSION + ": use the abyss release that wrote it, or export-raw"
           + " with it and import-raw here");
     }
-    int dtype = b.getInt(12);
-    if (dtype != DTYPE_F32) {
-      throw new FormatException(name + " stores dtype code " + dtype
-          + ", which this abyss cannot read (f32 only)");
+    int dtypeCode = b.getInt(12);
+    Dtype dt;
+    try {
+      dt = Dtype.fromCode(dtypeCode);
+    } catch (IllegalArgumentException e) {
+      throw new FormatException(name + " stores dtype code " + dtypeCode
+          + ", which this abyss cannot read (f32 and bf16 only)");
     }
     int width = b.getInt(16);
     int act = b.getInt(20);
@@ -159,7 +187,7 @@ public record CoreHeader(
           + layers + ", block " + blockLayers + ")");
     }
     CoreHeader h = new CoreHeader(width, layers, a, b.getFloat(32), b.getFloat(36),
-        b.getLong(40), b.getLong(48), b.getLong(56), blockLayers);
+        b.getLong(40), b.getLong(48), b.getLong(56), blockLayers, dt);
     return new Decoded(h, b.getInt(68));
   }
 }

@@ -25,6 +25,12 @@ public interface CoreWeights extends AutoCloseable {
   /** Byte offset of {@code layer} in the segment returned by the last {@link #load}. */
   long offsetOf(long layer);
 
+  /**
+   * Announces the SGD step whose updates the following {@link #writeBack}s store: a bf16 core
+   * draws its stochastic-rounding bits from it (see {@link Bf16}); f32 ignores it.
+   */
+  void beginStep(long step);
+
   /** Persists changes made to layers {@code [start, start + count)} (the last load). */
   void writeBack(long start, int count) throws IOException;
 

@@ -8,17 +8,25 @@ import java.nio.file.Path;
 /**
  * A core held whole in (off-heap) memory: loaded and verified once; {@link #commit} writes
  * the whole file anew beside the old one and renames it into place, so the file on disk is
- * always either the old model or the new one.
+ * always either the old model or the new one. A bf16 core is held in bf16 (half the RAM);
+ * {@link #load} widens the range into an f32 working buffer and {@link #writeBack} rounds it
+ * back ({@link Bf16#round}), exactly as the streamed core does.
  */
 final class InMemoryCore implements CoreWeights {
   private final Path path;
   private final Arena arena = Arena.ofShared();
   private final MemorySegment data;
   private CoreHeader header;
+  private final boolean bf16;
+  private MemorySegment work;
+  private long workFirst;
+  private long roundKey;
 
   InMemoryCore(Path path, CoreFile.Opened o) throws IOException {
     this.path = path;
     this.header = o.header();
+    this.bf16 = header.dtype() == Dtype.BF16;
+    beginStep(header.step());
     try (var ch = o.channel()) {
       data = arena.allocate(header.dataBytes(), 64);
       long lb = header.layerBytes();
@@ -56,18 +64,40 @@ final class InMemoryCore implements CoreWeights {
   }
 
   @Override
+  public void beginStep(long step) {
+    roundKey = Bf16.stepKey(header.seed(), step);
+  }
+
+  @Override
   public MemorySegment load(long start, int count) {
-    return data;
+    if (!bf16) {
+      return data;
+    }
+    long wlb = header.workLayerBytes();
+    if (work == null || work.byteSize() < count * wlb) {
+      work = arena.allocate(count * wlb, 64);
+    }
+    long lf = header.layerFloats();
+    Bf16.widen(data, start * header.layerBytes(), work, 0, count * lf);
+    workFirst = start;
+    return work;
   }
 
   @Override
   public long offsetOf(long layer) {
-    return layer * header.layerBytes();
+    return bf16 ? (layer - workFirst) * header.workLayerBytes() : layer * header.layerBytes();
   }
 
   @Override
   public void writeBack(long start, int count) {
-    // the data is already in place; commit writes the file
+    // f32: the data is already in place; commit writes the file
+    if (bf16) {
+      if (start != workFirst) {
+        throw new IllegalStateException("writeBack of a range that is not the one loaded");
+      }
+      long lf = header.layerFloats();
+      Bf16.round(work, 0, data, start * header.layerBytes(), count * lf, roundKey, start * lf);
+    }
   }
 
   @Override

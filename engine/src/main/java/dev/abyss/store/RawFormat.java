@@ -46,9 +46,9 @@ public final class RawFormat {
   public static void exportCore(Path core, Path raw) throws IOException {
     try (CoreWeights cw = CoreFile.openStreamed(core, false)) {
       CoreHeader h = cw.header();
-      AtomicFiles.ensureSpace(raw, h.dataBytes());
+      AtomicFiles.ensureSpace(raw, h.layers() * h.workLayerBytes());
       Path tmp = AtomicFiles.tempFor(raw);
-      long lb = h.layerBytes();
+      long lb = h.workLayerBytes(); // f32, as the kernels see it (bf16 is widened on load)
       int step = (int) Math.max(1, (8L << 20) / lb);
       try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE,
           StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {

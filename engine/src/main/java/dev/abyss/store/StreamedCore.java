@@ -13,7 +13,9 @@ import java.util.BitSet;
  * cover the range into one staging buffer and verifies them; {@link #writeBack} recomputes
  * those blocks' checksums and writes them in place, after logging the blocks' committed bytes
  * in the {@link Journal} (once per block per commit interval). Resident memory is the
- * staging buffer and its pristine copy: twice the largest chunk plus two blocks.
+ * staging buffer and its pristine copy: twice the largest chunk plus two blocks. A bf16 core
+ * adds an f32 working copy of the staged layers (widened on load, rounded back by {@link
+ * Bf16#round} on write-back); staging, pristine copy, journal and checksums stay in bf16.
  */
 final class StreamedCore implements CoreWeights {
   private final Path path;
@@ -21,11 +23,16 @@ final class StreamedCore implements CoreWeights {
   private final boolean writable;
   private final int[] table;
   private final long lb;
+  private final long wlb;
+  private final boolean bf16;
+  private long roundKey;
   private final Arena arena = Arena.ofShared();
   private final BitSet logged = new BitSet();
   private CoreHeader header;
   private MemorySegment staging;
   private MemorySegment pristine;
+  /** What the kernels see: the staging buffer itself for f32, its widened copy for bf16. */
+  private MemorySegment work;
   private long stagedFirst = -1;
   private long stagedLayers;
   private Journal.Writer journal;
@@ -37,6 +44,14 @@ final class StreamedCore implements CoreWeights {
     this.header = o.header();
     this.writable = writable;
     this.lb = header.layerBytes();
+    this.wlb = header.workLayerBytes();
+    this.bf16 = header.dtype() == Dtype.BF16;
+    beginStep(header.step());
+  }
+
+  @Override
+  public void beginStep(long step) {
+    roundKey = Bf16.stepKey(header.seed(), step);
   }
 
   @Override
@@ -55,12 +70,13 @@ final class StreamedCore implements CoreWeights {
     long first = start / bl * bl;
     long end = Math.min(header.layers(), ((start + count - 1) / bl + 1) * bl);
     if (first == stagedFirst && end - first == stagedLayers) {
-      return staging;
+      return work;
     }
     long bytes = (end - first) * lb;
     if (staging == null || staging.byteSize() < bytes) {
       staging = arena.allocate(bytes, 64);
       pristine = writable ? arena.allocate(bytes, 64) : null;
+      work = bf16 ? arena.allocate((end - first) * wlb, 64) : staging;
     }
     stagedFirst = -1;
     CoreFile.readFully(ch, staging.asSlice(0, bytes).asByteBuffer(),
@@ -77,14 +93,17 @@ final class StreamedCore implements CoreWeights {
     if (writable) {
       MemorySegment.copy(staging, 0, pristine, 0, bytes);
     }
+    if (bf16) {
+      Bf16.widen(staging, 0, work, 0, (end - first) * header.layerFloats());
+    }
     stagedFirst = first;
     stagedLayers = end - first;
-    return staging;
+    return work;
   }
 
   @Override
   public long offsetOf(long layer) {
-    return (layer - stagedFirst) * lb;
+    return (layer - stagedFirst) * wlb;
   }
 
   @Override
@@ -100,6 +119,14 @@ final class StreamedCore implements CoreWeights {
     }
     int b0 = (int) (first / bl);
     int b1 = (int) ((end - 1) / bl) + 1;
+    if (bf16) {
+      // layers of the staged blocks outside [start, start + count) are already bf16 and come
+      // back unchanged
+      long lf = header.layerFloats();
+      Bf16.round(work, 0, staging, 0, (end - first) * lf, roundKey, first * lf);
+      // the staged range may be used again without a reload: it must hold the stored values
+      Bf16.widen(staging, 0, work, 0, (end - first) * lf);
+    }
     try {
       // undo records for the blocks not yet logged in this commit interval, in runs
       for (int b = logged.nextClearBit(b0); b < b1; b = logged.nextClearBit(b)) {

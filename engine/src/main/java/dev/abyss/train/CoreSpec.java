@@ -3,6 +3,7 @@ package dev.abyss.train;
 import dev.abyss.AbyssException;
 import dev.abyss.kernel.Activation;
 import dev.abyss.store.CoreHeader;
+import dev.abyss.store.Dtype;
 import java.nio.file.Path;
 
 /**
@@ -11,7 +12,13 @@ import java.nio.file.Path;
  * match its header.
  */
 public record CoreSpec(Long layers, Integer width, Activation activation, Float alpha,
-    Float scale, Long seed) {
+    Float scale, Long seed, Dtype dtype) {
+
+  /** Without a dtype (f32 for a new core; any for an existing one). */
+  public CoreSpec(Long layers, Integer width, Activation activation, Float alpha, Float scale,
+      Long seed) {
+    this(layers, width, activation, alpha, scale, seed, null);
+  }
 
   /** A command's defaults for a new core. */
   public record Defaults(long layers, int width, Activation activation, float scale, long seed) {}
@@ -28,7 +35,8 @@ public record CoreSpec(Long layers, Integer width, Activation activation, Float 
     if (!Float.isFinite(al) || !Float.isFinite(sc) || sc < 0) {
       throw new dev.abyss.AbyssException("--alpha and --scale must be finite (and --scale >= 0)");
     }
-    return CoreHeader.create(wd, l, a, al, sc, sd, sd ^ 0xD00DL);
+    return CoreHeader.create(wd, l, a, al, sc, sd, sd ^ 0xD00DL,
+        dtype != null ? dtype : Dtype.F32);
   }
 
   /** Refuses a file whose header contradicts a flag that was given. */
@@ -41,6 +49,9 @@ public record CoreSpec(Long layers, Integer width, Activation activation, Float 
     }
     if (activation != null && activation != h.activation()) {
       throw mismatch(file, "activation", h.activation().cliName(), activation.cliName());
+    }
+    if (dtype != null && dtype != h.dtype()) {
+      throw mismatch(file, "dtype", h.dtype().cliName(), dtype.cliName());
     }
     if (alpha != null && Float.compare(alpha, h.alpha()) != 0) {
       throw mismatch(file, "alpha", String.valueOf(h.alpha()), String.valueOf(alpha));

@@ -127,7 +127,11 @@ public final class ResidualRun {
     boolean haveH = Files.exists(s.head());
     boolean created = false;
     // every check that can fail comes before anything is created or changed
-    long layers = haveW ? CoreFile.readHeader(s.weights()).layers()
+    CoreHeader existing = haveW ? CoreFile.readHeader(s.weights()) : null;
+    if (existing != null) {
+      s.core().check(s.weights(), existing);
+    }
+    long layers = existing != null ? existing.layers()
         : s.core().newHeader(s.defaults()).layers();
     if (s.chunkGiven() && s.chunkLayers() > layers) {
       throw new AbyssException("--chunk-layers " + s.chunkLayers() + " is larger than the core's "

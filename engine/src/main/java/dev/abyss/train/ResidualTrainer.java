@@ -267,6 +267,7 @@ public final class ResidualTrainer implements AutoCloseable {
   private StepResult runStep(long step) throws IOException {
     long t0 = System.nanoTime();
     int n = w * batch;
+    core.beginStep(step);
     order.batch(step, batch, idx);
     train.fill(idx, batch, x);
     for (int b = 0; b < batch; b++) {

@@ -13,6 +13,7 @@ import dev.abyss.nn.HeadParams;
 import dev.abyss.store.CoreFile;
 import dev.abyss.store.CoreHeader;
 import dev.abyss.store.CoreWeights;
+import dev.abyss.store.Dtype;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -38,8 +39,14 @@ class BitIdentityTest {
 
   private Result run(String name, int chunk, boolean inMemory, Activation act, Kernels k,
       int width, int batch, int threads) throws Exception {
+    return run(name, chunk, inMemory, act, k, width, batch, threads, Dtype.F32);
+  }
+
+  private Result run(String name, int chunk, boolean inMemory, Activation act, Kernels k,
+      int width, int batch, int threads, Dtype dtype) throws Exception {
     // blocks of 4 layers: chunk ranges start and end inside checksum blocks
-    CoreHeader h = new CoreHeader(width, L, act, (float) (1 / Math.sqrt(L)), 0.3f, 11, 0, 3, 4);
+    CoreHeader h = new CoreHeader(width, L, act, (float) (1 / Math.sqrt(L)), 0.3f, 11, 0, 3, 4,
+        dtype);
     Path wf = dir.resolve(name + ".bin");
     CoreFile.create(wf, h, null);
     HeadParams head = HeadParams.glorot(width, 13);
@@ -79,6 +86,44 @@ class BitIdentityTest {
           assertArrayEquals(ref.core(), r.core(), what);
           assertArrayEquals(ref.head(), r.head(), what);
         }
+      }
+    }
+  }
+
+  /**
+   * bf16 storage: the stochastic rounding draws from (step, parameter index), so chunk size,
+   * storage mode and thread count still do not change a bit; and the rounding does act (the
+   * stored weights move although most single updates are below half a bf16 step).
+   */
+  @Test
+  void bf16IsIdenticalAcrossChunksStorageAndThreads() throws Exception {
+    for (Kernels k : new Kernels[] {KernelProvider.scalar(), KernelProvider.get()}) {
+      for (int[] wb : new int[][] {{4, 16}, {5, 3}}) {
+        Result ref = run("bf-ref", (int) L, true, Activation.SOFTSIGN, k, wb[0], wb[1], 1,
+            Dtype.BF16);
+        for (int chunk : new int[] {1, 7, (int) L}) {
+          for (boolean mem : new boolean[] {false, true}) {
+            int threads = chunk == 7 ? 2 : 1;
+            Result r = run("bf-" + chunk + mem, chunk, mem, Activation.SOFTSIGN, k, wb[0], wb[1],
+                threads, Dtype.BF16);
+            String what = k.name() + " bf16 w" + wb[0] + " b" + wb[1] + " chunk " + chunk + " "
+                + (mem ? "in memory" : "streamed") + " threads " + threads;
+            assertArrayEquals(ref.core(), r.core(), what + ": core file differs");
+            assertArrayEquals(ref.head(), r.head(), what + ": head differs");
+            assertArrayEquals(ref.losses(), r.losses(), what + ": losses differ");
+          }
+        }
+        Result f32 = run("bf-f32", (int) L, true, Activation.SOFTSIGN, k, wb[0], wb[1], 1);
+        assertEquals(4096 + (f32.core().length - 4096) / 2, ref.core().length,
+            "a bf16 core stores half the bytes");
+        Path fresh = dir.resolve("bf-fresh.bin");
+        CoreFile.create(fresh, new CoreHeader(wb[0], L, Activation.SOFTSIGN,
+            (float) (1 / Math.sqrt(L)), 0.3f, 11, 0, 3, 4, Dtype.BF16), null);
+        byte[] init = Files.readAllBytes(fresh);
+        Files.delete(fresh);
+        assertNotEquals(Arrays.hashCode(Arrays.copyOfRange(init, 4096, init.length)),
+            Arrays.hashCode(Arrays.copyOfRange(ref.core(), 4096, init.length)),
+            "bf16 training left the stored weights unchanged");
       }
     }
   }

@@ -1,0 +1,112 @@
+package dev.abyss.store;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * bfloat16 conversions between a stored (bf16) and a working (f32) copy of some layers.
+ *
+ * <p>Widening is exact. Narrowing after an SGD update rounds <b>stochastically</b>: the 16
+ * bits that bf16 drops are replaced by 16 random bits added to the f32's bit pattern before
+ * truncation, so a value rounds away from zero with probability equal to its distance from the
+ * lower bf16 neighbour (in units of the gap): unbiased, and an update smaller than half a bf16
+ * step still moves the weight on average. The random bits are a hash of (seed, step, parameter
+ * index in the whole core), never a stream: the same parameter in the same step gets the same
+ * bits whatever the chunk size, storage mode or thread count, so runs stay bit-reproducible.
+ * A value that is already bf16 (low 16 bits zero) is unchanged by it (no carry is possible).
+ *
+ * <p>Values are little-endian, each layer W then b as in f32 files.
+ */
+public final class Bf16 {
+  static final ValueLayout.OfShort I16 =
+      ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  static final ValueLayout.OfFloat F32 =
+      ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final long GOLDEN = 0x9E3779B97F4A7C15L;
+
+  private Bf16() {}
+
+  /** The f32 with the same sign, exponent and top 7 fraction bits. */
+  public static float widen(short b) {
+    return Float.intBitsToFloat(b << 16);
+  }
+
+  /** Round to nearest, ties to even (for init and imports: no randomness needed). */
+  public static short nearest(float v) {
+    int bits = Float.floatToRawIntBits(v);
+    if ((bits & 0x7f800000) == 0x7f800000) {
+      return special(bits);
+    }
+    int lsb = (bits >>> 16) & 1;
+    return (short) ((bits + 0x7fff + lsb) >>> 16);
+  }
+
+  /** Stochastic rounding with 16 random bits {@code r} (0..65535). */
+  public static short round(float v, int r) {
+    int bits = Float.floatToRawIntBits(v);
+    if ((bits & 0x7f800000) == 0x7f800000) {
+      return special(bits);
+    }
+    // sign-magnitude: adding to the pattern moves the magnitude up; a carry out of the
+    // fraction is the correct step to the next binade (or to infinity past the largest)
+    return (short) ((bits + r) >>> 16);
+  }
+
+  private static short special(int bits) {
+    // infinities keep their sign; NaNs stay NaN (a quiet bit set in what remains)
+    return (short) ((bits >>> 16) | ((bits & 0x007fffff) != 0 ? 0x0040 : 0));
+  }
+
+  /** The per-step key from which {@link #bits} draws; distinct steps give unrelated bits. */
+  public static long stepKey(long seed, long step) {
+    return CoreFile.mix(CoreFile.mix(seed ^ 0x6A09E667F3BCC909L) + step * GOLDEN);
+  }
+
+  /** 16 random bits for parameter {@code index} (of the whole core) under {@code key}. */
+  public static int bits(long key, long index) {
+    long z = CoreFile.mix(key + (index >>> 2) * GOLDEN);
+    return (int) (z >>> ((index & 3) << 4)) & 0xffff;
+  }
+
+  /** f32 {@code dst} = widened bf16 {@code src}, {@code n} values. */
+  public static void widen(MemorySegment src, long srcOff, MemorySegment dst, long dstOff,
+      long n) {
+    for (long k = 0; k < n; k++) {
+      dst.set(F32, dstOff + 4 * k, widen(src.get(I16, srcOff + 2 * k)));
+    }
+  }
+
+  /**
+   * bf16 {@code dst} = stochastically rounded f32 {@code src}, {@code n} values, the first
+   * being parameter {@code firstIndex} of the core.
+   */
+  public static void round(MemorySegment src, long srcOff, MemorySegment dst, long dstOff,
+      long n, long key, long firstIndex) {
+    long k = 0;
+    // four parameters share one hash
+    for (; k < n && ((firstIndex + k) & 3) != 0; k++) {
+      dst.set(I16, dstOff + 2 * k, round(src.get(F32, srcOff + 4 * k),
+          bits(key, firstIndex + k)));
+    }
+    for (; k + 4 <= n; k += 4) {
+      long z = CoreFile.mix(key + ((firstIndex + k) >>> 2) * GOLDEN);
+      for (int j = 0; j < 4; j++) {
+        dst.set(I16, dstOff + 2 * (k + j), round(src.get(F32, srcOff + 4 * (k + j)),
+            (int) (z >>> (j << 4)) & 0xffff));
+      }
+    }
+    for (; k < n; k++) {
+      dst.set(I16, dstOff + 2 * k, round(src.get(F32, srcOff + 4 * k),
+          bits(key, firstIndex + k)));
+    }
+  }
+
+  /** bf16 {@code dst} = f32 {@code src} rounded to nearest, {@code n} values. */
+  public static void nearest(MemorySegment src, long srcOff, MemorySegment dst, long dstOff,
+      long n) {
+    for (long k = 0; k < n; k++) {
+      dst.set(I16, dstOff + 2 * k, nearest(src.get(F32, srcOff + 4 * k)));
+    }
+  }
+}
