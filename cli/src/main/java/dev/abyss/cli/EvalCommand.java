@@ -46,8 +46,12 @@ class EvalCommand extends CoreOptions implements Callable<Integer> {
   public Integer call() throws Exception {
     var out = cmd.commandLine().getOut();
     int chunk = chunkLayers != null ? chunkLayers : family().chunkLayers;
-    EvalResult r = ResidualRun.eval(weightsPath(), headPath(), spec(), inMemory, samples, batch,
-        chunk, data.test(out), KernelProvider.get(), null);
+    EvalResult r;
+    try (ProgressDisplay bar = ProgressDisplay.layers(cmd.name(),
+        dev.abyss.store.CoreFile.readHeader(weightsPath()).layers(), json)) {
+      r = ResidualRun.eval(weightsPath(), headPath(), spec(), inMemory, samples, batch, chunk,
+          data.test(out), KernelProvider.get(), bar::layersDone);
+    }
     if (json) {
       EvalPrinter.printJson(out, r);
     } else {

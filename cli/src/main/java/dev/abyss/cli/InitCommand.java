@@ -26,8 +26,12 @@ class InitCommand extends CoreOptions implements Callable<Integer> {
   public Integer call() throws Exception {
     var out = cmd.commandLine().getOut();
     long t0 = System.nanoTime();
-    CoreHeader h = ResidualRun.init(weightsPath(), headPath(), spec(), family().defaults(), force,
-        null);
+    CoreHeader h;
+    try (ProgressDisplay bar = ProgressDisplay.layers(cmd.name(),
+        spec().newHeader(family().defaults()).layers(), false)) {
+      h = ResidualRun.init(weightsPath(), headPath(), spec(), family().defaults(), force,
+          bar::layersDone);
+    }
     out.printf("created %s (%d layers, width %d, %s, alpha %s, %s) and %s in %.1f s%n",
         weightsPath(), h.layers(), h.width(), h.activation().cliName(), h.alpha(),
         dev.abyss.store.AtomicFiles.human(h.fileSize()), headPath(),

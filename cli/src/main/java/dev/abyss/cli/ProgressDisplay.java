@@ -29,6 +29,26 @@ final class ProgressDisplay implements TrainListener, AutoCloseable {
         .setConsumer(new ConsoleProgressBarConsumer(System.err)).build());
   }
 
+  /**
+   * A bar over a core's layers (init, eval), in millions; the returned display's {@link
+   * #layersDone} is the progress callback.
+   */
+  static ProgressDisplay layers(String task, long layers, boolean quiet) {
+    if (quiet || System.console() == null || layers <= 0) {
+      return new ProgressDisplay(null);
+    }
+    return new ProgressDisplay(new ProgressBarBuilder().setTaskName(task).setInitialMax(layers)
+        .setStyle(ProgressBarStyle.ASCII).setUnit("M layers", 1_000_000).showSpeed()
+        .setConsumer(new ConsoleProgressBarConsumer(System.err)).build());
+  }
+
+  /** Progress callback: {@code done} layers so far. */
+  void layersDone(long done) {
+    if (bar != null) {
+      bar.stepTo(done);
+    }
+  }
+
   @Override
   public void onStep(StepResult r) {
     if (bar != null) {

@@ -22,6 +22,13 @@ public interface CoreWeights extends AutoCloseable {
   /** Makes layers {@code [start, start + count)} available and returns their segment. */
   MemorySegment load(long start, int count) throws IOException;
 
+  /**
+   * A hint: {@link #load} of this range comes next, so a streamed core may start reading it
+   * now, overlapped with the caller's work on the current range. Loads are correct with or
+   * without it.
+   */
+  default void prefetch(long start, int count) throws IOException {}
+
   /** Byte offset of {@code layer} in the segment returned by the last {@link #load}. */
   long offsetOf(long layer);
 

@@ -7,15 +7,31 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.BitSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * A core streamed from its file: each {@link #load} reads the whole checksum blocks that
  * cover the range into one staging buffer and verifies them; {@link #writeBack} recomputes
  * those blocks' checksums and writes them in place, after logging the blocks' committed bytes
- * in the {@link Journal} (once per block per commit interval). Resident memory is the
- * staging buffer and its pristine copy: twice the largest chunk plus two blocks. A bf16 core
- * adds an f32 working copy of the staged layers (widened on load, rounded back by {@link
- * Bf16#round} on write-back); staging, pristine copy, journal and checksums stay in bf16.
+ * in the {@link Journal} (once per block per commit interval).
+ *
+ * <p><b>Overlap.</b> One I/O thread reads ahead and writes behind: {@link #prefetch} reads
+ * and verifies the next range into a second buffer while the caller computes on this one, and
+ * {@link #writeBack} hands its bytes to the thread and returns. Tasks run in submission order
+ * on that one thread, so a read submitted after a write sees it; a read-ahead submitted
+ * <i>before</i> a write of blocks it shares (chunk edges inside a block) is patched from the
+ * written bytes when it is taken. The undo record of a block is forced to the journal on the
+ * caller's thread before the block's write is submitted (the journal's write-ahead rule).
+ * {@link #commit} and {@link #close} wait for every write. An I/O failure on the thread is
+ * rethrown by the next call.
+ *
+ * <p>Resident memory: staging, read-ahead and write-behind buffers and the pristine copy
+ * (four times the largest chunk plus blocks). A bf16 core adds an f32 working copy of the
+ * staged layers (widened on load, rounded back by {@link Bf16#round} on write-back); staging,
+ * pristine copy, journal and checksums stay in bf16.
  */
 final class StreamedCore implements CoreWeights {
   private final Path path;
@@ -28,6 +44,11 @@ final class StreamedCore implements CoreWeights {
   private long roundKey;
   private final Arena arena = Arena.ofShared();
   private final BitSet logged = new BitSet();
+  private final ExecutorService io = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "abyss-io");
+    t.setDaemon(true);
+    return t;
+  });
   private CoreHeader header;
   private MemorySegment staging;
   private MemorySegment pristine;
@@ -36,6 +57,19 @@ final class StreamedCore implements CoreWeights {
   private long stagedFirst = -1;
   private long stagedLayers;
   private Journal.Writer journal;
+
+  // read-ahead: [aheadFirst, aheadEnd) into aheadBuf, verified by the task
+  private MemorySegment aheadBuf;
+  private Future<?> ahead;
+  private long aheadFirst = -1;
+  private long aheadEnd;
+  /** A write of blocks the read-ahead covers was submitted after it (its bytes: writeBuf). */
+  private boolean aheadStale;
+  // write-behind: the last range handed to the I/O thread, still held in writeBuf
+  private MemorySegment writeBuf;
+  private Future<?> writing;
+  private long writtenFirst = -1;
+  private long writtenEnd;
 
   StreamedCore(Path path, CoreFile.Opened o, boolean writable) {
     this.path = path;
@@ -64,37 +98,115 @@ final class StreamedCore implements CoreWeights {
     return false;
   }
 
-  @Override
-  public MemorySegment load(long start, int count) throws IOException {
+  private long firstOf(long start) {
     long bl = header.blockLayers();
-    long first = start / bl * bl;
-    long end = Math.min(header.layers(), ((start + count - 1) / bl + 1) * bl);
-    if (first == stagedFirst && end - first == stagedLayers) {
-      return work;
-    }
-    long bytes = (end - first) * lb;
-    if (staging == null || staging.byteSize() < bytes) {
-      staging = arena.allocate(bytes, 64);
-      pristine = writable ? arena.allocate(bytes, 64) : null;
-      work = bf16 ? arena.allocate((end - first) * wlb, 64) : staging;
-    }
-    stagedFirst = -1;
-    CoreFile.readFully(ch, staging.asSlice(0, bytes).asByteBuffer(),
+    return start / bl * bl;
+  }
+
+  private long endOf(long start, int count) {
+    long bl = header.blockLayers();
+    return Math.min(header.layers(), ((start + count - 1) / bl + 1) * bl);
+  }
+
+  private static MemorySegment grow(Arena arena, MemorySegment seg, long bytes) {
+    return seg != null && seg.byteSize() >= bytes ? seg : arena.allocate(bytes, 64);
+  }
+
+  /** Reads blocks [first, end) into buf and verifies them against crcs (from block b0). */
+  private void readVerified(MemorySegment buf, long first, long end, int[] crcs, int b0)
+      throws IOException {
+    long bl = header.blockLayers();
+    CoreFile.readFully(ch, buf.asSlice(0, (end - first) * lb).asByteBuffer(),
         header.dataOffset() + first * lb, "core file " + path);
     for (long l = first; l < end; l += bl) {
       long n = Math.min(bl, end - l);
-      int crc = Crc.of(staging, (l - first) * lb, n * lb);
+      int crc = Crc.of(buf, (l - first) * lb, n * lb);
       int blk = (int) (l / bl);
-      if (crc != table[blk]) {
+      if (crc != crcs[blk - b0]) {
         throw new FormatException("core file " + path + " is damaged: block " + blk + " (layers "
             + l + ".." + (l + n - 1) + ") fails its checksum; restore it from a backup");
       }
     }
+  }
+
+  @Override
+  public void prefetch(long start, int count) throws IOException {
+    long first = firstOf(start);
+    long end = endOf(start, count);
+    if ((first == stagedFirst && end - first == stagedLayers)
+        || (first == aheadFirst && end == aheadEnd)) {
+      return;
+    }
+    dropAhead();
+    aheadBuf = grow(arena, aheadBuf, (end - first) * lb);
+    MemorySegment buf = aheadBuf;
+    aheadFirst = first;
+    aheadEnd = end;
+    aheadStale = false;
+    // the checksums as of now: the task runs after every write submitted so far, and a later
+    // write of these blocks is patched in when the read-ahead is taken
+    int b0 = (int) (first / header.blockLayers());
+    int[] crcs = java.util.Arrays.copyOfRange(table, b0,
+        (int) ((end - 1) / header.blockLayers()) + 1);
+    ahead = io.submit(() -> {
+      readVerified(buf, first, end, crcs, b0);
+      return null;
+    });
+  }
+
+  /** Waits for a read-ahead nobody will take, and forgets it. */
+  private void dropAhead() throws IOException {
+    if (ahead != null) {
+      Future<?> f = ahead;
+      ahead = null;
+      aheadFirst = -1;
+      try {
+        await(f);
+      } catch (FormatException e) {
+        // a damaged block that was not asked for after all: the load that needs it reports it
+      }
+    }
+  }
+
+  @Override
+  public MemorySegment load(long start, int count) throws IOException {
+    long first = firstOf(start);
+    long end = endOf(start, count);
+    if (first == stagedFirst && end - first == stagedLayers) {
+      return work;
+    }
+    long bytes = (end - first) * lb;
+    stagedFirst = -1;
+    if (first == aheadFirst && end == aheadEnd) {
+      Future<?> f = ahead;
+      ahead = null;
+      aheadFirst = -1;
+      await(f);
+      MemorySegment t = staging;
+      staging = aheadBuf;
+      aheadBuf = t;
+      // blocks written after this read was submitted: take them from the write buffer
+      long a = Math.max(first, writtenFirst);
+      long b = Math.min(end, writtenEnd);
+      if (aheadStale && a < b) {
+        MemorySegment.copy(writeBuf, (a - writtenFirst) * lb, staging, (a - first) * lb,
+            (b - a) * lb);
+      }
+    } else {
+      dropAhead();
+      await(writing); // the file must hold every write before a direct read
+      staging = grow(arena, staging, bytes);
+      readVerified(staging, first, end, table, 0);
+    }
     if (writable) {
+      pristine = grow(arena, pristine, bytes);
       MemorySegment.copy(staging, 0, pristine, 0, bytes);
     }
     if (bf16) {
+      work = grow(arena, work, (end - first) * wlb); // never the staging buffer in bf16
       Bf16.widen(staging, 0, work, 0, (end - first) * header.layerFloats());
+    } else {
+      work = staging;
     }
     stagedFirst = first;
     stagedLayers = end - first;
@@ -112,13 +224,14 @@ final class StreamedCore implements CoreWeights {
       throw new IllegalStateException("opened read-only");
     }
     long bl = header.blockLayers();
-    long first = start / bl * bl;
-    long end = Math.min(header.layers(), ((start + count - 1) / bl + 1) * bl);
+    long first = firstOf(start);
+    long end = endOf(start, count);
     if (first != stagedFirst || end - first != stagedLayers) {
       throw new IllegalStateException("writeBack of a range that is not the one loaded");
     }
     int b0 = (int) (first / bl);
     int b1 = (int) ((end - 1) / bl) + 1;
+    long bytes = (end - first) * lb;
     if (bf16) {
       // layers of the staged blocks outside [start, start + count) are already bf16 and come
       // back unchanged
@@ -145,9 +258,59 @@ final class StreamedCore implements CoreWeights {
         long n = Math.min(bl, end - l);
         table[(int) (l / bl)] = Crc.of(staging, (l - first) * lb, n * lb);
       }
-      CoreFile.writeFully(ch, staging.asSlice(0, (end - first) * lb).asByteBuffer(),
-          header.dataOffset() + first * lb);
-      MemorySegment.copy(staging, 0, pristine, 0, (end - first) * lb);
+      await(writing); // one write in flight: its buffer is about to be reused
+      if (ahead != null && aheadStale) {
+        dropAhead(); // the bytes it would need to be patched with are about to go
+      }
+      if (ahead != null && first < aheadEnd && aheadFirst < end) {
+        aheadStale = true;
+      }
+      writeBuf = grow(arena, writeBuf, bytes);
+      MemorySegment.copy(staging, 0, writeBuf, 0, bytes);
+      MemorySegment src = writeBuf.asSlice(0, bytes);
+      long pos = header.dataOffset() + first * lb;
+      writtenFirst = first;
+      writtenEnd = end;
+      writing = io.submit(() -> {
+        CoreFile.writeFully(ch, src.asByteBuffer(), pos);
+        return null;
+      });
+      MemorySegment.copy(staging, 0, pristine, 0, bytes);
+    } catch (IOException e) {
+      throw AtomicFiles.diskError(path, e);
+    }
+  }
+
+  /** Waits for an I/O task; rethrows what it threw. */
+  private static void await(Future<?> f) throws IOException {
+    if (f == null) {
+      return;
+    }
+    try {
+      f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while waiting for I/O", e);
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof IOException io) {
+        throw io;
+      }
+      if (c instanceof RuntimeException re) {
+        throw re;
+      }
+      if (c instanceof Error er) {
+        throw er;
+      }
+      throw new IOException(c);
+    }
+  }
+
+  /** Waits for every read and write in flight. */
+  private void drain() throws IOException {
+    dropAhead();
+    try {
+      await(writing);
     } catch (IOException e) {
       throw AtomicFiles.diskError(path, e);
     }
@@ -158,6 +321,7 @@ final class StreamedCore implements CoreWeights {
     if (!writable) {
       throw new IllegalStateException("opened read-only");
     }
+    drain();
     CoreHeader h = header.withStep(step);
     try {
       ch.force(false);
@@ -185,11 +349,16 @@ final class StreamedCore implements CoreWeights {
   @Override
   public void close() throws IOException {
     try {
-      if (journal != null) {
-        // uncommitted changes: the journal stays, and the next run rolls them back
-        journal.close();
+      try {
+        drain();
+      } finally {
+        io.shutdown();
+        if (journal != null) {
+          // uncommitted changes: the journal stays, and the next run rolls them back
+          journal.close();
+        }
+        ch.close();
       }
-      ch.close();
     } finally {
       arena.close();
     }

@@ -55,6 +55,9 @@ public final class ResidualEvaluator {
       int count = (int) Math.min(chunk, layers - start);
       MemorySegment seg = core.load(start, count);
       long base = core.offsetOf(start);
+      if (start + count < layers) {
+        core.prefetch(start + count, (int) Math.min(chunk, layers - start - count));
+      }
       // minibatches are independent: spread them over the cores (results do not depend on
       // which thread runs which minibatch)
       java.util.stream.IntStream.range(0, nb).parallel().forEach(q -> {

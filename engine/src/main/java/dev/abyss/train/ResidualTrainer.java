@@ -281,6 +281,15 @@ public final class ResidualTrainer implements AutoCloseable {
       long start = (long) c * chunk;
       int count = (int) Math.min(chunk, layers - start);
       MemorySegment ms = core.load(start, count);
+      if (c + 1 < nChunks) {
+        long next = start + count;
+        core.prefetch(next, (int) Math.min(chunk, layers - next));
+      } else {
+        // the backward starts with this chunk; after it comes the one before
+        if (c > 0) {
+          core.prefetch(start - chunk, chunk);
+        }
+      }
       for (; q < segStart.length && segStart[q] < start + count; q++) {
         System.arraycopy(h, 0, ckpt, q * n, n);
         int len = segLen(q, start + count);
@@ -306,6 +315,9 @@ public final class ResidualTrainer implements AutoCloseable {
       int count = (int) Math.min(chunk, layers - start);
       long end = start + count;
       MemorySegment ms = core.load(start, count);
+      if (c > 0) {
+        core.prefetch(start - chunk, chunk);
+      }
       int first = q;
       while (first > 0 && segStart[first - 1] >= start) {
         first--;
