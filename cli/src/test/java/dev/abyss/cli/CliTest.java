@@ -139,6 +139,34 @@ class CliTest {
     assertTrue(r.err().contains("it is a core file"), r.err());
     r = run("inspect", p("dh.bin"));
     assertEquals(0, r.code());
+    // a refused train of an existing model leaves it and its directory as they were
+    r = run("train-dense", "--dtype", "bf16", "--weights", p("d.bin"), "--head", p("dh.bin"),
+        "--steps", "1");
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("has dtype f32 but --dtype bf16"), r.err());
+    r = run("train-dense", "--chunk-layers", "11", "--weights", p("d.bin"), "--head",
+        p("dh.bin"), "--steps", "1");
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("use at most 10"), r.err());
+    try (var files = Files.list(dir)) {
+      assertEquals(java.util.List.of("d.bin", "dh.bin"), files.map(f -> f.getFileName()
+          .toString()).filter(f -> f.startsWith("d")).sorted().toList(), "no run file left");
+    }
+    // a core larger than the disk is refused before a byte is written (1e12 layers: 80 TB)
+    String[] huge = {"--layers", "1000000000000", "--width", "4", "--weights", p("big.bin"),
+      "--head", p("bigh.bin")};
+    for (String cmd : new String[] {"train-dense", "init-dense"}) {
+      String[] args = new String[huge.length + 1];
+      args[0] = cmd;
+      System.arraycopy(huge, 0, args, 1, huge.length);
+      r = run(args);
+      assertEquals(2, r.code(), r.err());
+      assertOneLine(r.err());
+      assertTrue(r.err().contains("not enough disk space"), r.err());
+      assertFalse(Files.exists(dir.resolve("big.bin")));
+      assertFalse(Files.exists(dir.resolve("bigh.bin")));
+      assertFalse(Files.exists(dir.resolve("big.bin.run.json")));
+    }
   }
 
   static void assertOneLine(String err) {

@@ -5,6 +5,7 @@ import dev.abyss.data.Dataset;
 import dev.abyss.kernel.Kernels;
 import dev.abyss.nn.HeadParams;
 import dev.abyss.run.MetricsLog;
+import dev.abyss.store.AtomicFiles;
 import dev.abyss.store.CoreFile;
 import dev.abyss.store.CoreHeader;
 import dev.abyss.store.CoreWeights;
@@ -92,6 +93,32 @@ public final class ResidualRun {
     }
   }
 
+  /**
+   * Refuses up front a run the disk cannot hold: a new core's file, plus (streamed) an undo
+   * journal that can reach the core's size between two saves (every block of a step is
+   * logged before it is overwritten), or (in memory) the complete new copy written beside the
+   * old one at each save.
+   */
+  static void checkSpace(Path weights, CoreHeader h, boolean exists, boolean inMemory)
+      throws IOException {
+    long extra = inMemory ? h.fileSize() : h.dataBytes() + 32 * h.numBlocks();
+    long need = (exists ? 0 : h.fileSize()) + extra;
+    Path dir = weights.toAbsolutePath().getParent();
+    if (dir == null || !Files.isDirectory(dir)) {
+      throw new AbyssException("cannot write " + weights + ": directory " + dir
+          + " does not exist; create it first");
+    }
+    long free = Files.getFileStore(dir).getUsableSpace();
+    if (free < need + (64L << 20)) {
+      String h1 = AtomicFiles.human(need);
+      throw new AbyssException("not enough disk space to train " + weights + ": it needs " + h1
+          + " (" + (exists ? "" : "the core, " + AtomicFiles.human(h.fileSize()) + ", and ")
+          + (inMemory ? "a complete new copy at each save" : "an undo journal of up to the"
+              + " whole core between saves") + ") and " + dir + " has "
+          + AtomicFiles.human(free) + " free; free some space or choose a smaller core");
+    }
+  }
+
   /** Depth buckets of the gradient-flow diagnostics. */
   public static final int BUCKETS = 100;
 
@@ -131,8 +158,9 @@ public final class ResidualRun {
     if (existing != null) {
       s.core().check(s.weights(), existing);
     }
-    long layers = existing != null ? existing.layers()
-        : s.core().newHeader(s.defaults()).layers();
+    CoreHeader planned = existing != null ? existing : s.core().newHeader(s.defaults());
+    long layers = planned.layers();
+    checkSpace(s.weights(), planned, existing != null, s.inMemory());
     if (s.chunkGiven() && s.chunkLayers() > layers) {
       throw new AbyssException("--chunk-layers " + s.chunkLayers() + " is larger than the core's "
           + layers + " layers: use at most " + layers);
