@@ -24,6 +24,11 @@ public final class Bf16 {
   static final ValueLayout.OfFloat F32 =
       ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
   private static final long GOLDEN = 0x9E3779B97F4A7C15L;
+  /**
+   * {@code -Dabyss.bf16.rounding=nearest} makes write-back round to nearest instead: for the
+   * experiment in docs/bf16.md that shows what stochastic rounding is for; not for training.
+   */
+  static final boolean NEAREST = "nearest".equals(System.getProperty("abyss.bf16.rounding"));
 
   private Bf16() {}
 
@@ -53,6 +58,14 @@ public final class Bf16 {
     return (short) ((bits + r) >>> 16);
   }
 
+  /** {@link #round(float, int)} on the f32 bits, as an unsigned 16-bit value. */
+  private static int roundBits(int bits, int r) {
+    if ((bits & 0x7f800000) == 0x7f800000) {
+      return special(bits) & 0xffff;
+    }
+    return (bits + r) >>> 16;
+  }
+
   private static short special(int bits) {
     // infinities keep their sign; NaNs stay NaN (a quiet bit set in what remains)
     return (short) ((bits >>> 16) | ((bits & 0x007fffff) != 0 ? 0x0040 : 0));
@@ -69,10 +82,21 @@ public final class Bf16 {
     return (int) (z >>> ((index & 3) << 4)) & 0xffff;
   }
 
+  static final ValueLayout.OfLong I64 =
+      ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
   /** f32 {@code dst} = widened bf16 {@code src}, {@code n} values. */
   public static void widen(MemorySegment src, long srcOff, MemorySegment dst, long dstOff,
       long n) {
-    for (long k = 0; k < n; k++) {
+    long k = 0;
+    // four values per 64-bit load, two per 64-bit store: bf16 b becomes the f32 bits b << 16
+    for (; k + 4 <= n; k += 4) {
+      long a = src.get(I64, srcOff + 2 * k);
+      dst.set(I64, dstOff + 4 * k, ((a & 0xFFFFL) << 16) | ((a & 0xFFFF0000L) << 32));
+      long c = a >>> 32;
+      dst.set(I64, dstOff + 4 * k + 8, ((c & 0xFFFFL) << 16) | ((c & 0xFFFF0000L) << 32));
+    }
+    for (; k < n; k++) {
       dst.set(F32, dstOff + 4 * k, widen(src.get(I16, srcOff + 2 * k)));
     }
   }
@@ -83,18 +107,26 @@ public final class Bf16 {
    */
   public static void round(MemorySegment src, long srcOff, MemorySegment dst, long dstOff,
       long n, long key, long firstIndex) {
+    if (NEAREST) {
+      nearest(src, srcOff, dst, dstOff, n);
+      return;
+    }
     long k = 0;
     // four parameters share one hash
     for (; k < n && ((firstIndex + k) & 3) != 0; k++) {
       dst.set(I16, dstOff + 2 * k, round(src.get(F32, srcOff + 4 * k),
           bits(key, firstIndex + k)));
     }
+    // four values per step: two 64-bit loads, one 64-bit store
     for (; k + 4 <= n; k += 4) {
       long z = CoreFile.mix(key + ((firstIndex + k) >>> 2) * GOLDEN);
-      for (int j = 0; j < 4; j++) {
-        dst.set(I16, dstOff + 2 * (k + j), round(src.get(F32, srcOff + 4 * (k + j)),
-            (int) (z >>> (j << 4)) & 0xffff));
-      }
+      long x0 = src.get(I64, srcOff + 4 * k);
+      long x1 = src.get(I64, srcOff + 4 * k + 8);
+      long q = roundBits((int) x0, (int) z & 0xffff)
+          | (long) roundBits((int) (x0 >>> 32), (int) (z >>> 16) & 0xffff) << 16
+          | (long) roundBits((int) x1, (int) (z >>> 32) & 0xffff) << 32
+          | (long) roundBits((int) (x1 >>> 32), (int) (z >>> 48) & 0xffff) << 48;
+      dst.set(I64, dstOff + 2 * k, q);
     }
     for (; k < n; k++) {
       dst.set(I16, dstOff + 2 * k, round(src.get(F32, srcOff + 4 * k),

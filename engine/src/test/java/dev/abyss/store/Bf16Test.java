@@ -63,4 +63,34 @@ class Bf16Test {
     }
     assertTrue(same < 5, "consecutive steps draw unrelated bits (" + same + " equal)");
   }
+
+  /** The bulk conversions (4 values per 64-bit word) equal the one-value definitions. */
+  @Test
+  void bulkConversionsEqualTheScalarDefinitions() {
+    SplittableRandom r = new SplittableRandom(3);
+    try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+      for (int n : new int[] {1, 3, 4, 7, 64, 101}) {
+        for (long first : new long[] {0, 1, 2, 3, 4, 1L << 33}) {
+          var f = a.allocate(4L * n + 8);
+          var b = a.allocate(2L * n + 8);
+          var back = a.allocate(4L * n + 8);
+          float[] v = new float[n];
+          for (int i = 0; i < n; i++) {
+            v[i] = i % 17 == 5 ? Float.NaN : i % 19 == 7 ? Float.NEGATIVE_INFINITY
+                : (float) ((r.nextDouble() - 0.5) * Math.pow(10, r.nextInt(-8, 8)));
+            f.set(Bf16.F32, 4 + 4L * i, v[i]); // unaligned on purpose
+          }
+          long key = Bf16.stepKey(9, first);
+          Bf16.round(f, 4, b, 2, n, key, first);
+          Bf16.widen(b, 2, back, 4, n);
+          for (int i = 0; i < n; i++) {
+            short want = Bf16.round(v[i], Bf16.bits(key, first + i));
+            assertEquals(want, b.get(Bf16.I16, 2 + 2L * i), "n " + n + " first " + first + " i " + i);
+            assertEquals(Float.floatToRawIntBits(Bf16.widen(want)),
+                Float.floatToRawIntBits(back.get(Bf16.F32, 4 + 4L * i)));
+          }
+        }
+      }
+    }
+  }
 }
