@@ -21,7 +21,8 @@ import picocli.CommandLine.Command;
       InitDenseCommand.class, TrainDenseCommand.class, EvalDenseCommand.class,
       TrainMlpCommand.class, EvalMlpCommand.class,
       InspectCommand.class, ImportRawCommand.class, ExportRawCommand.class,
-      DataCommand.class, BenchCommand.class, ReportCommand.class, CommandLine.HelpCommand.class
+      DataCommand.class, BenchCommand.class, ReportCommand.class, CompareCommand.class,
+      CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -169,6 +169,30 @@ class CliTest {
     }
   }
 
+  @Test
+  void compareMeasuresHowFarTwoCoresAre() throws Exception {
+    for (String dt : new String[] {"f32", "bf16"}) {
+      assertEquals(0, run("init-dense", "--layers", "300", "--width", "4", "--scale", "0.5",
+          "--dtype", dt, "--weights", p(dt + ".bin"), "--head", p(dt + "h.bin")).code());
+    }
+    Out r = run("compare", p("f32.bin"), p("f32.bin"));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("rms (B - A):      0.000000e+00"), r.out());
+    assertTrue(r.out().contains("(100.00%)"), r.out());
+    // bf16 init is the f32 init rounded to nearest: the differences are within half a bf16
+    // step of values up to 0.5 (2^-9), and most values do differ
+    r = run("compare", p("f32.bin"), p("bf16.bin"));
+    assertEquals(0, r.code(), r.err());
+    double max = Double.parseDouble(r.out().lines().filter(l -> l.startsWith("max"))
+        .findFirst().orElseThrow().replaceAll(".*:\\s+", ""));
+    assertTrue(max > 0 && max <= 0x1p-10, r.out());
+    assertEquals(0, run("init-dense", "--layers", "301", "--width", "4", "--weights",
+        p("o.bin"), "--head", p("oh.bin")).code());
+    r = run("compare", p("f32.bin"), p("o.bin"));
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("differ in shape"), r.err());
+  }
+
   static void assertOneLine(String err) {
     assertEquals(1, err.strip().lines().filter(l -> !l.startsWith("WARNING")).count(), err);
   }
