@@ -47,10 +47,20 @@ class EvalCommand extends CoreOptions implements Callable<Integer> {
     var out = cmd.commandLine().getOut();
     int chunk = chunkLayers != null ? chunkLayers : family().chunkLayers;
     EvalResult r;
-    try (ProgressDisplay bar = ProgressDisplay.layers(cmd.name(),
-        dev.abyss.store.CoreFile.readHeader(weightsPath()).layers(), json)) {
+    long layers = dev.abyss.store.CoreFile.readHeader(weightsPath()).layers();
+    long[] last = {System.nanoTime()};
+    try (ProgressDisplay bar = ProgressDisplay.layers(cmd.name(), layers, json)) {
       r = ResidualRun.eval(weightsPath(), headPath(), spec(), inMemory, samples, batch, chunk,
-          data.test(out), KernelProvider.get(), bar::layersDone);
+          data.test(out), KernelProvider.get(), done -> {
+            bar.layersDone(done);
+            long now = System.nanoTime();
+            if (!json && (now - last[0]) / 1e9 >= Reporter.PROGRESS_SECONDS) {
+              out.printf(java.util.Locale.ROOT, "  eval: %.0f%% (%d of %d layers)%n",
+                  100.0 * done / layers, done, layers);
+              out.flush();
+              last[0] = now;
+            }
+          });
     }
     if (json) {
       EvalPrinter.printJson(out, r);

@@ -17,6 +17,10 @@ final class Reporter implements TrainListener {
   private long correct;
   private long samples;
   private double seconds;
+  private long lastLine = System.nanoTime();
+  /** Seconds between progress lines inside a long step. */
+  static final double PROGRESS_SECONDS = 30;
+  double progressSeconds = PROGRESS_SECONDS;
 
   Reporter(PrintWriter out, int every, long total) {
     this(out, every, total, false, TrainListener.NONE);
@@ -37,7 +41,20 @@ final class Reporter implements TrainListener {
   }
 
   @Override
+  public void onProgress(long step, String phase, long done, long layers) {
+    also.onProgress(step, phase, done, layers);
+    long now = System.nanoTime();
+    if (!quiet && (now - lastLine) / 1e9 >= progressSeconds) {
+      out.println(String.format(Locale.ROOT, "  step %d: %s %.0f%% (%d of %d layers)",
+          step + 1, phase, 100.0 * done / layers, done, layers));
+      out.flush();
+      lastLine = now;
+    }
+  }
+
+  @Override
   public void onStep(StepResult r) {
+    lastLine = System.nanoTime();
     also.onStep(r);
     seen++;
     loss += r.lossSum();

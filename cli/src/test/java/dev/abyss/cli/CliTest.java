@@ -193,6 +193,21 @@ class CliTest {
     assertTrue(r.err().contains("differ in shape"), r.err());
   }
 
+  @Test
+  void longStepsReportProgressInsideTheStep() {
+    var buf = new java.io.StringWriter();
+    Reporter r = new Reporter(new java.io.PrintWriter(buf), 10, 1);
+    r.progressSeconds = 0;
+    r.onProgress(0, "backward", 250, 1000);
+    assertTrue(buf.toString().contains("step 1: backward 25% (250 of 1000 layers)"),
+        buf.toString());
+    Reporter q = new Reporter(new java.io.PrintWriter(buf), 10, 1, true,
+        dev.abyss.train.TrainListener.NONE);
+    q.progressSeconds = 0;
+    q.onProgress(0, "forward", 1, 2);
+    assertFalse(buf.toString().contains("forward"), "--quiet prints no progress lines");
+  }
+
   static void assertOneLine(String err) {
     assertEquals(1, err.strip().lines().filter(l -> !l.startsWith("WARNING")).count(), err);
   }

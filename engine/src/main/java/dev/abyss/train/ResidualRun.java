@@ -225,6 +225,7 @@ public final class ResidualRun {
       MetricsLog metrics = null;
       try (ResidualTrainer tr = new ResidualTrainer(core, head, k, train, s.batch(),
           s.chunkLayers(), s.layerLr(), s.headLr(), s.trainLimit(), s.threads())) {
+        tr.setProgressListener(l);
         if (s.runDir() != null) {
           Map<String, Object> cfg = new LinkedHashMap<>();
           cfg.put("weights", s.weights().toString());

@@ -264,6 +264,13 @@ public final class ResidualTrainer implements AutoCloseable {
     return rms;
   }
 
+  private TrainListener progress = TrainListener.NONE;
+
+  /** Receives {@link TrainListener#onProgress} after every chunk of every step. */
+  public void setProgressListener(TrainListener l) {
+    progress = l == null ? TrainListener.NONE : l;
+  }
+
   private StepResult runStep(long step) throws IOException {
     long t0 = System.nanoTime();
     int n = w * batch;
@@ -295,6 +302,7 @@ public final class ResidualTrainer implements AutoCloseable {
         int len = segLen(q, start + count);
         k.forwardChunk(w, batch, ms, core.offsetOf(segStart[q]), len, alpha, act, h, z);
       }
+      progress.onProgress(step, "forward", start + count, layers);
     }
     // (2) classifier
     ResidualHead.classifierForward(head, h, batch, logits);
@@ -371,6 +379,7 @@ public final class ResidualTrainer implements AutoCloseable {
       }
       q = first - 1;
       core.writeBack(start, count);
+      progress.onProgress(step, "backward", layers - start, layers);
     }
     // (4) input projection
     ResidualHead.inputBackward(head, x, batch, h0, dh, grad, g);

@@ -8,6 +8,12 @@ public interface TrainListener {
   /** Called after each step with what it saw. */
   default void onStep(StepResult r) {}
 
+  /**
+   * Progress inside a step, after each chunk: {@code phase} is "forward" or "backward",
+   * {@code done} of {@code layers} layers. For very deep cores, where one step takes minutes.
+   */
+  default void onProgress(long step, String phase, long done, long layers) {}
+
   /** Listener that ignores everything. */
   TrainListener NONE = new TrainListener() {};
 }
