@@ -49,6 +49,15 @@ final class ProgressDisplay implements TrainListener, AutoCloseable {
     }
   }
 
+  /** Inside a long step: which pass, how far (the bar itself moves once per step). */
+  @Override
+  public void onProgress(long step, String phase, long done, long layers) {
+    if (bar != null) {
+      bar.setExtraMessage(String.format(Locale.ROOT, " step %d %s %.0f%%", step + 1, phase,
+          100.0 * done / layers));
+    }
+  }
+
   @Override
   public void onStep(StepResult r) {
     if (bar != null) {
