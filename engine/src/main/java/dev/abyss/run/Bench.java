@@ -10,6 +10,7 @@ import dev.abyss.nn.SoftmaxCrossEntropy;
 import dev.abyss.store.CoreFile;
 import dev.abyss.store.CoreHeader;
 import dev.abyss.store.CoreWeights;
+import dev.abyss.store.Dtype;
 import dev.abyss.train.EvalResult;
 import dev.abyss.train.ResidualEvaluator;
 import dev.abyss.train.ResidualTrainer;
@@ -92,6 +93,22 @@ public final class Bench {
         }
       } finally {
         Files.deleteIfExists(wf);
+      }
+      // the same core stored in bf16: the cost of widening and stochastic rounding
+      Path bf = o.dir().resolve("bench-w4-bf16-" + depth + ".bin");
+      CoreHeader hb = CoreHeader.create(4, depth, Activation.SOFTSIGN,
+          (float) (1 / Math.sqrt(depth)), 0.001f, 0x5EED, 0xD00D, Dtype.BF16);
+      CoreFile.create(bf, hb, null);
+      try {
+        try (CoreWeights cw = CoreFile.openInMemory(bf)) {
+          add.accept(steps("step w4 b16 " + depth + " bf16 in-memory", cw, data, 16, o));
+        }
+        try (CoreWeights cw = CoreFile.openStreamed(bf, true)) {
+          add.accept(steps("step w4 b16 " + depth + " bf16 streamed", cw, data, 16, o));
+          cw.commit(hb.step() + o.steps() + 1);
+        }
+      } finally {
+        Files.deleteIfExists(bf);
       }
     }
     Path w32 = o.dir().resolve("bench-w32.bin");
