@@ -108,8 +108,15 @@ final class StreamedCore implements CoreWeights {
     return Math.min(header.layers(), ((start + count - 1) / bl + 1) * bl);
   }
 
-  private static MemorySegment grow(Arena arena, MemorySegment seg, long bytes) {
-    return seg != null && seg.byteSize() >= bytes ? seg : arena.allocate(bytes, 64);
+  /**
+   * {@code seg} if it holds {@code layers} layers of {@code perLayer} bytes, else a new buffer
+   * with room for two more blocks: the staged span of a chunk varies by up to two blocks with
+   * where its edges fall, and a buffer replaced here stays allocated until close.
+   */
+  private MemorySegment grow(MemorySegment seg, long layers, long perLayer) {
+    long bytes = layers * perLayer;
+    return seg != null && seg.byteSize() >= bytes ? seg
+        : arena.allocate((layers + 2L * header.blockLayers()) * perLayer, 64);
   }
 
   /** Reads blocks [first, end) into buf and verifies them against crcs (from block b0). */
@@ -138,7 +145,7 @@ final class StreamedCore implements CoreWeights {
       return;
     }
     dropAhead();
-    aheadBuf = grow(arena, aheadBuf, (end - first) * lb);
+    aheadBuf = grow(aheadBuf, end - first, lb);
     MemorySegment buf = aheadBuf;
     aheadFirst = first;
     aheadEnd = end;
@@ -195,15 +202,15 @@ final class StreamedCore implements CoreWeights {
     } else {
       dropAhead();
       await(writing); // the file must hold every write before a direct read
-      staging = grow(arena, staging, bytes);
+      staging = grow(staging, end - first, lb);
       readVerified(staging, first, end, table, 0);
     }
     if (writable) {
-      pristine = grow(arena, pristine, bytes);
+      pristine = grow(pristine, end - first, lb);
       MemorySegment.copy(staging, 0, pristine, 0, bytes);
     }
     if (bf16) {
-      work = grow(arena, work, (end - first) * wlb); // never the staging buffer in bf16
+      work = grow(work, end - first, wlb); // never the staging buffer in bf16
       Bf16.widen(staging, 0, work, 0, (end - first) * header.layerFloats());
     } else {
       work = staging;
@@ -265,7 +272,7 @@ final class StreamedCore implements CoreWeights {
       if (ahead != null && first < aheadEnd && aheadFirst < end) {
         aheadStale = true;
       }
-      writeBuf = grow(arena, writeBuf, bytes);
+      writeBuf = grow(writeBuf, end - first, lb);
       MemorySegment.copy(staging, 0, writeBuf, 0, bytes);
       MemorySegment src = writeBuf.asSlice(0, bytes);
       long pos = header.dataOffset() + first * lb;

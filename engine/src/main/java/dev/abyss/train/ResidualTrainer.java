@@ -44,7 +44,7 @@ public final class ResidualTrainer implements AutoCloseable {
   /** Target size of one segment's saved values (h and act'(z)): a share of L2. */
   static final long SEGMENT_SAVE_BYTES = 256 * 1024;
   /** Default cap on the memory for segment checkpoints. */
-  public static final long DEFAULT_CHECKPOINT_BYTES = 256L << 20;
+  public static final long DEFAULT_CHECKPOINT_BYTES = 32L << 20;
 
   private final CoreWeights core;
   private final HeadParams head;
