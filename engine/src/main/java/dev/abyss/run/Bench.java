@@ -94,6 +94,19 @@ public final class Bench {
       } finally {
         Files.deleteIfExists(wf);
       }
+    }
+    Path w32 = o.dir().resolve("bench-w32.bin");
+    CoreFile.create(w32, CoreHeader.create(32, 10_000, Activation.SOFTSIGN, 0.01f, 0.001f,
+        0x5EED, 0xD00D), null);
+    try (CoreWeights cw = CoreFile.openInMemory(w32)) {
+      add.accept(steps("step w32 b1 10000 in-memory", cw, data, 1,
+          new Options(o.depths(), Math.max(o.steps(), 20), o.threads(), 1000, 0, o.dir())));
+    } finally {
+      Files.deleteIfExists(w32);
+    }
+    add.accept(mlp(data, Math.max(o.steps(), 50)));
+    // last, so that they do not change the JIT profiles the rows above were measured with
+    for (long depth : o.depths()) {
       // the same core stored in bf16: the cost of widening and stochastic rounding
       Path bf = o.dir().resolve("bench-w4-bf16-" + depth + ".bin");
       CoreHeader hb = CoreHeader.create(4, depth, Activation.SOFTSIGN,
@@ -111,16 +124,6 @@ public final class Bench {
         Files.deleteIfExists(bf);
       }
     }
-    Path w32 = o.dir().resolve("bench-w32.bin");
-    CoreFile.create(w32, CoreHeader.create(32, 10_000, Activation.SOFTSIGN, 0.01f, 0.001f,
-        0x5EED, 0xD00D), null);
-    try (CoreWeights cw = CoreFile.openInMemory(w32)) {
-      add.accept(steps("step w32 b1 10000 in-memory", cw, data, 1,
-          new Options(o.depths(), Math.max(o.steps(), 20), o.threads(), 1000, 0, o.dir())));
-    } finally {
-      Files.deleteIfExists(w32);
-    }
-    add.accept(mlp(data, Math.max(o.steps(), 50)));
     return rows;
   }
 
