@@ -24,12 +24,13 @@ import java.util.concurrent.Future;
  * on that one thread, so a read submitted after a write sees it; a read-ahead submitted
  * <i>before</i> a write of blocks it shares (chunk edges inside a block) is patched from the
  * written bytes when it is taken. The undo record of a block is forced to the journal on the
- * caller's thread before the block's write is submitted (the journal's write-ahead rule).
+ * I/O thread, in the same task and before the block's write (the journal's write-ahead
+ * rule), so the compute thread never waits for the journal's forced writes.
  * {@link #commit} and {@link #close} wait for every write. An I/O failure on the thread is
  * rethrown by the next call.
  *
- * <p>Resident memory: staging, read-ahead and write-behind buffers and the pristine copy
- * (four times the largest chunk plus blocks). A bf16 core adds an f32 working copy of the
+ * <p>Resident memory: staging, read-ahead, write-behind and undo buffers and the pristine copy
+ * (five times the largest chunk plus blocks). A bf16 core adds an f32 working copy of the
  * staged layers (widened on load, rounded back by {@link Bf16#round} on write-back); staging,
  * pristine copy, journal and checksums stay in bf16.
  */
@@ -67,6 +68,8 @@ final class StreamedCore implements CoreWeights {
   private boolean aheadStale;
   // write-behind: the last range handed to the I/O thread, still held in writeBuf
   private MemorySegment writeBuf;
+  /** The committed bytes of the blocks the write in flight logs first (undo records). */
+  private MemorySegment undoBuf;
   private Future<?> writing;
   private long writtenFirst = -1;
   private long writtenEnd;
@@ -201,7 +204,7 @@ final class StreamedCore implements CoreWeights {
       }
     } else {
       dropAhead();
-      await(writing); // the file must hold every write before a direct read
+      awaitWrite(); // the file must hold every write before a direct read
       staging = grow(staging, end - first, lb);
       readVerified(staging, first, end, table, 0);
     }
@@ -248,7 +251,10 @@ final class StreamedCore implements CoreWeights {
       Bf16.widen(staging, 0, work, 0, (end - first) * lf);
     }
     try {
-      // undo records for the blocks not yet logged in this commit interval, in runs
+      // undo records for the blocks not yet logged in this commit interval, in runs: their
+      // committed checksums now (before the table changes), their bytes from the pristine copy
+      java.util.List<long[]> runs = new java.util.ArrayList<>();
+      java.util.List<int[]> runCrcs = new java.util.ArrayList<>();
       for (int b = logged.nextClearBit(b0); b < b1; b = logged.nextClearBit(b)) {
         int e = Math.min(b1, logged.nextSetBit(b) < 0 ? b1 : logged.nextSetBit(b));
         if (journal == null) {
@@ -256,8 +262,8 @@ final class StreamedCore implements CoreWeights {
         }
         long from = (b * bl - first) * lb;
         long to = (Math.min(end, (long) e * bl) - first) * lb;
-        journal.undo(b, java.util.Arrays.copyOfRange(table, b, e), pristine.asSlice(from,
-            to - from));
+        runs.add(new long[] {b, from, to - from});
+        runCrcs.add(java.util.Arrays.copyOfRange(table, b, e));
         logged.set(b, e);
         b = e;
       }
@@ -265,7 +271,7 @@ final class StreamedCore implements CoreWeights {
         long n = Math.min(bl, end - l);
         table[(int) (l / bl)] = Crc.of(staging, (l - first) * lb, n * lb);
       }
-      await(writing); // one write in flight: its buffer is about to be reused
+      awaitWrite(); // one write in flight: its buffers are about to be reused
       if (ahead != null && aheadStale) {
         dropAhead(); // the bytes it would need to be patched with are about to go
       }
@@ -275,14 +281,36 @@ final class StreamedCore implements CoreWeights {
       writeBuf = grow(writeBuf, end - first, lb);
       MemorySegment.copy(staging, 0, writeBuf, 0, bytes);
       MemorySegment src = writeBuf.asSlice(0, bytes);
+      MemorySegment undo = null;
+      if (!runs.isEmpty()) {
+        undoBuf = grow(undoBuf, end - first, lb);
+        MemorySegment.copy(pristine, 0, undoBuf, 0, bytes);
+        undo = undoBuf;
+      }
+      MemorySegment undoSrc = undo;
+      Journal.Writer jw = journal;
       long pos = header.dataOffset() + first * lb;
       writtenFirst = first;
       writtenEnd = end;
+      // on the I/O thread, in this order: the undo records (forced), then the blocks
       writing = io.submit(() -> {
+        for (int r = 0; r < runs.size(); r++) {
+          long[] u = runs.get(r);
+          jw.undo(u[0], runCrcs.get(r), undoSrc.asSlice(u[1], u[2]));
+        }
         CoreFile.writeFully(ch, src.asByteBuffer(), pos);
         return null;
       });
       MemorySegment.copy(staging, 0, pristine, 0, bytes);
+    } catch (IOException e) {
+      throw AtomicFiles.diskError(path, e);
+    }
+  }
+
+  /** Waits for the write in flight (and its undo records); a failure is a disk error. */
+  private void awaitWrite() throws IOException {
+    try {
+      await(writing);
     } catch (IOException e) {
       throw AtomicFiles.diskError(path, e);
     }
@@ -316,11 +344,7 @@ final class StreamedCore implements CoreWeights {
   /** Waits for every read and write in flight. */
   private void drain() throws IOException {
     dropAhead();
-    try {
-      await(writing);
-    } catch (IOException e) {
-      throw AtomicFiles.diskError(path, e);
-    }
+    awaitWrite();
   }
 
   @Override
