@@ -49,6 +49,13 @@ final class ProgressDisplay implements TrainListener, AutoCloseable {
     }
   }
 
+  @Override
+  public void onStart(long steps) {
+    if (bar != null) {
+      bar.maxHint(steps);
+    }
+  }
+
   /** Inside a long step: which pass, how far (the bar itself moves once per step). */
   @Override
   public void onProgress(long step, String phase, long done, long layers) {

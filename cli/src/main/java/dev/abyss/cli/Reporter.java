@@ -11,7 +11,7 @@ final class Reporter implements TrainListener {
   private final TrainListener also;
   private final boolean quiet;
   private final int every;
-  private final long total;
+  private long total;
   private long seen;
   private double loss;
   private long correct;
@@ -38,6 +38,13 @@ final class Reporter implements TrainListener {
   @Override
   public void info(String line) {
     out.println(line);
+  }
+
+  /** The run's own step count (with --resume, what is left, not the flag's value). */
+  @Override
+  public void onStart(long steps) {
+    total = steps;
+    also.onStart(steps);
   }
 
   @Override

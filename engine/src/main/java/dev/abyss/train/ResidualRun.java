@@ -244,6 +244,7 @@ public final class ResidualRun {
           l.info("run directory: " + s.runDir() + " (manifest.json, metrics.jsonl; abyss report"
               + " " + s.runDir() + ")");
         }
+        l.onStart(s.steps());
         for (long i = 0; i < s.steps() && !stop.requested(); i++) {
           boolean diag = s.diagnosticsEvery() > 0
               && (i == 0 || (i + 1) % s.diagnosticsEvery() == 0 || i + 1 == s.steps());

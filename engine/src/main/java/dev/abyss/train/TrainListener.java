@@ -5,6 +5,9 @@ public interface TrainListener {
   /** A one-line note for the user (a file was created, data was fetched, ...). */
   default void info(String line) {}
 
+  /** Called once before the first step with the number of steps this run will do. */
+  default void onStart(long steps) {}
+
   /** Called after each step with what it saw. */
   default void onStep(StepResult r) {}
 
