@@ -21,11 +21,16 @@ final class ProgressDisplay implements TrainListener, AutoCloseable {
 
   /** A bar when attached to a terminal and not quiet; otherwise a listener doing nothing. */
   static ProgressDisplay open(String task, long steps, boolean quiet) {
-    if (quiet || System.console() == null || steps <= 0) {
+    return bar(task, steps, " steps", 1, quiet);
+  }
+
+  private static ProgressDisplay bar(String task, long max, String unit, long unitSize,
+      boolean quiet) {
+    if (quiet || System.console() == null || max <= 0) {
       return new ProgressDisplay(null);
     }
-    return new ProgressDisplay(new ProgressBarBuilder().setTaskName(task).setInitialMax(steps)
-        .setStyle(ProgressBarStyle.ASCII).setUnit(" steps", 1).showSpeed()
+    return new ProgressDisplay(new ProgressBarBuilder().setTaskName(task).setInitialMax(max)
+        .setStyle(ProgressBarStyle.ASCII).setUnit(unit, unitSize).showSpeed()
         .setConsumer(new ConsoleProgressBarConsumer(System.err)).build());
   }
 
@@ -34,12 +39,7 @@ final class ProgressDisplay implements TrainListener, AutoCloseable {
    * #layersDone} is the progress callback.
    */
   static ProgressDisplay layers(String task, long layers, boolean quiet) {
-    if (quiet || System.console() == null || layers <= 0) {
-      return new ProgressDisplay(null);
-    }
-    return new ProgressDisplay(new ProgressBarBuilder().setTaskName(task).setInitialMax(layers)
-        .setStyle(ProgressBarStyle.ASCII).setUnit("M layers", 1_000_000).showSpeed()
-        .setConsumer(new ConsoleProgressBarConsumer(System.err)).build());
+    return bar(task, layers, "M layers", 1_000_000, quiet);
   }
 
   /** Progress callback: {@code done} layers so far. */
