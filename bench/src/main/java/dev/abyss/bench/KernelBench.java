@@ -121,6 +121,13 @@ public class KernelBench {
   }
 
   @Benchmark
+  public float backwardUpdateChunk() {
+    k.backwardUpdateChunk(width, batch, wts, 0, LAYERS, 0.01f, 1e-9f, hSave, dSave, dh, gW, gb,
+        g);
+    return dh[0];
+  }
+
+  @Benchmark
   public float recomputeAndBackwardChunk() {
     long lb = Kernels.layerBytes(width);
     int n = width * batch;

@@ -109,6 +109,23 @@ public interface Kernels {
     }
   }
 
+  /**
+   * Backward and plain SGD update over {@code count} consecutive layers, the last first, the
+   * first at byte offset {@code off}; layer l's saves at {@code l * W * B} in {@code hSave} and
+   * {@code dSave}. Same result as, for each layer, {@link #residualBackward} then {@link
+   * #sgdUpdate}; implementations may keep dh in registers and skip writing gW and gb.
+   */
+  default void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
+      float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
+      float[] g) {
+    long lb = layerBytes(w);
+    int n = w * batch;
+    for (int l = count - 1; l >= 0; l--) {
+      residualBackward(w, batch, wts, off + l * lb, alpha, hSave, dSave, l * n, dh, gW, gb, g);
+      sgdUpdate(w, wts, off + l * lb, lr, gW, gb);
+    }
+  }
+
   /** Plain SGD on one layer: {@code W -= lr * gW; b -= lr * gb}, in the segment. */
   void sgdUpdate(int w, MemorySegment wts, long off, float lr, float[] gW, float[] gb);
 }

@@ -204,6 +204,43 @@ final class VectorKernels implements Kernels {
     };
   }
 
+  /** Whether the width-4 batch-16 chunk kernels ({@link Width4}) apply. */
+  private static boolean width4(int w, int batch) {
+    return w == 4 && batch == 16 && S == FloatVector.SPECIES_512;
+  }
+
+  @Override
+  public void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
+      float alpha, Activation act, float[] h, float[] z) {
+    if (width4(w, batch) && act == Activation.SOFTSIGN) {
+      Width4.forwardSoftsign(wts, off, count, alpha, h);
+    } else {
+      Kernels.super.forwardChunk(w, batch, wts, off, count, alpha, act, h, z);
+    }
+  }
+
+  @Override
+  public void forwardSaveChunk(int w, int batch, MemorySegment wts, long off, int count,
+      float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
+    if (width4(w, batch) && act == Activation.SOFTSIGN) {
+      Width4.forwardSaveSoftsign(wts, off, count, alpha, h, hSave, dSave);
+    } else {
+      Kernels.super.forwardSaveChunk(w, batch, wts, off, count, alpha, act, h, z, hSave, dSave);
+    }
+  }
+
+  @Override
+  public void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
+      float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
+      float[] g) {
+    if (width4(w, batch)) {
+      Width4.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh);
+    } else {
+      Kernels.super.backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave, dh,
+          gW, gb, g);
+    }
+  }
+
   @Override
   public void residualForward(int w, int batch, MemorySegment wts, long off, float alpha,
       Activation act, float[] h, float[] z) {

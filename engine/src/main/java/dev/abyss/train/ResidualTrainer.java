@@ -356,7 +356,7 @@ public final class ResidualTrainer implements AutoCloseable {
             while (t - handoff.get(CONSUMED) >= RING) {
               // ahead of the backward: sleep rather than spin, so as not to slow the core
               // (or the sibling hardware thread) doing the backward
-              java.util.concurrent.locks.LockSupport.parkNanos(10_000);
+              Thread.onSpinWait();
             }
             recompute(ms, last - t, end, t % RING, kWorker, hw, zw);
             handoff.set(PRODUCED, t + 1);
@@ -395,6 +395,11 @@ public final class ResidualTrainer implements AutoCloseable {
   private void backwardSegment(MemorySegment ms, int j, long chunkEnd, int buf) {
     int n = w * batch;
     int len = segLen(j, chunkEnd);
+    if (tap == null) {
+      k.backwardUpdateChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, layerLr,
+          hSave[buf], dSave[buf], dh, gW, gb, g);
+      return;
+    }
     for (int l = len - 1; l >= 0; l--) {
       long layer = segStart[j] + l;
       long off = core.offsetOf(layer);

@@ -86,6 +86,24 @@ class VectorKernelsTest {
               assertEquals(-1, java.util.Arrays.mismatch(a, b), where + " forwardSaveChunk h");
               assertEquals(-1, java.util.Arrays.mismatch(hs1, hs2), where + " saved h");
               assertEquals(-1, java.util.Arrays.mismatch(ds1, ds2), where + " saved act'");
+              // backward + update over the chunk against per-layer calls
+              MemorySegment w1 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
+              MemorySegment w2 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
+              float[] dh1 = rand(r, n, 1f);
+              float[] dh2 = dh1.clone();
+              float[] gW = new float[w * w];
+              float[] gb = new float[w];
+              float[] g = new float[n];
+              k.backwardUpdateChunk(w, batch, w1, 8, count, 0.2f, 0.05f, hs1, ds1, dh1, gW, gb,
+                  g);
+              for (int l = count - 1; l >= 0; l--) {
+                k.residualBackward(w, batch, w2, 8 + l * lb, 0.2f, hs1, ds1, l * n, dh2, gW, gb,
+                    g);
+                k.sgdUpdate(w, w2, 8 + l * lb, 0.05f, gW, gb);
+              }
+              assertEquals(-1, java.util.Arrays.mismatch(dh1, dh2), where + " backwardUpdate dh");
+              assertEquals(-1, w1.mismatch(w2), where + " backwardUpdate weights");
+              assertTrue(w1.mismatch(ws) >= 0, where + " the update changed nothing");
             }
           }
         }

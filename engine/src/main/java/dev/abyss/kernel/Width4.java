@@ -1,0 +1,240 @@
+package dev.abyss.kernel;
+
+import static dev.abyss.kernel.Kernels.F32;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Width 4, batch 16, 512-bit vectors: one full vector per feature, a layer's 16 weights in one
+ * vector, and whole chunks of layers per call with h (forward) or dh (backward) held in four
+ * registers from layer to layer.
+ *
+ * <p>Each method is one loop whose body calls only the Vector API (all of it {@code
+ * ForceInline}): C2 refuses to inline our own helpers past its node budget, and a vector that
+ * crosses a call it did not inline is boxed. The operations and their order are those of
+ * {@link VectorKernels}' per-layer path (the scalar order for the forward, the act'(z) saved
+ * and dh; the same transpose-and-add tree for the gradients; the update's {@code p - lr * g}),
+ * so results are bitwise those of one {@link Kernels#residualForward} /
+ * {@link Kernels#residualBackward} + {@link Kernels#sgdUpdate} call per layer (tested).
+ */
+final class Width4 {
+  private Width4() {}
+
+  static final VectorSpecies<Float> S = FloatVector.SPECIES_512;
+  private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+  /** Bytes per layer: 16 weights then 4 biases. */
+  private static final long LB = 80;
+
+  private static final VectorMask<Float> M1 = bitMask(1);
+  private static final VectorMask<Float> M2 = bitMask(2);
+  private static final VectorMask<Float> M4 = bitMask(4);
+  private static final VectorMask<Float> M8 = bitMask(8);
+  private static final VectorShuffle<Float> X1 = VectorShuffle.fromOp(S, l -> l ^ 1);
+  private static final VectorShuffle<Float> X2 = VectorShuffle.fromOp(S, l -> l ^ 2);
+  private static final VectorShuffle<Float> X4 = VectorShuffle.fromOp(S, l -> l ^ 4);
+  private static final VectorShuffle<Float> X8 = VectorShuffle.fromOp(S, l -> l ^ 8);
+  private static final VectorMask<Float> FIRST4 = S.indexInRange(0, 4);
+
+  private static VectorMask<Float> bitMask(int d) {
+    boolean[] b = new boolean[16];
+    for (int l = 0; l < 16; l++) {
+      b[l] = (l & d) != 0;
+    }
+    return VectorMask.fromArray(S, b, 0);
+  }
+
+  /** Whether this path applies: width 4, batch 16, and the JVM's preferred species is 512-bit. */
+  static boolean applies(int w, int batch, int lanes) {
+    return w == 4 && batch == 16 && lanes == 16;
+  }
+
+  /** {@code count} softsign layers forward from byte offset {@code off}, h (4 x 16) in place. */
+  static void forwardSoftsign(MemorySegment wts, long off, int count, float alpha, float[] h) {
+    FloatVector h0 = FloatVector.fromArray(S, h, 0);
+    FloatVector h1 = FloatVector.fromArray(S, h, 16);
+    FloatVector h2 = FloatVector.fromArray(S, h, 32);
+    FloatVector h3 = FloatVector.fromArray(S, h, 48);
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      // z_o = (((b_o + h0 W0o) + h1 W1o) + h2 W2o) + h3 W3o
+      FloatVector z0 = FloatVector.broadcast(S, wts.get(F32, p + 64))
+          .add(h0.mul(wts.get(F32, p))).add(h1.mul(wts.get(F32, p + 16)))
+          .add(h2.mul(wts.get(F32, p + 32))).add(h3.mul(wts.get(F32, p + 48)));
+      FloatVector z1 = FloatVector.broadcast(S, wts.get(F32, p + 68))
+          .add(h0.mul(wts.get(F32, p + 4))).add(h1.mul(wts.get(F32, p + 20)))
+          .add(h2.mul(wts.get(F32, p + 36))).add(h3.mul(wts.get(F32, p + 52)));
+      FloatVector z2 = FloatVector.broadcast(S, wts.get(F32, p + 72))
+          .add(h0.mul(wts.get(F32, p + 8))).add(h1.mul(wts.get(F32, p + 24)))
+          .add(h2.mul(wts.get(F32, p + 40))).add(h3.mul(wts.get(F32, p + 56)));
+      FloatVector z3 = FloatVector.broadcast(S, wts.get(F32, p + 76))
+          .add(h0.mul(wts.get(F32, p + 12))).add(h1.mul(wts.get(F32, p + 28)))
+          .add(h2.mul(wts.get(F32, p + 44))).add(h3.mul(wts.get(F32, p + 60)));
+      h0 = h0.add(z0.div(z0.abs().add(1f)).mul(alpha));
+      h1 = h1.add(z1.div(z1.abs().add(1f)).mul(alpha));
+      h2 = h2.add(z2.div(z2.abs().add(1f)).mul(alpha));
+      h3 = h3.add(z3.div(z3.abs().add(1f)).mul(alpha));
+    }
+    h0.intoArray(h, 0);
+    h1.intoArray(h, 16);
+    h2.intoArray(h, 32);
+    h3.intoArray(h, 48);
+  }
+
+  /**
+   * {@code count} softsign layers forward, saving layer l's input at {@code hSave[64 l]} and
+   * act'(z) = 1 / (1 + |z|)^2 at {@code dSave[64 l]}.
+   */
+  static void forwardSaveSoftsign(MemorySegment wts, long off, int count, float alpha,
+      float[] h, float[] hSave, float[] dSave) {
+    FloatVector one = FloatVector.broadcast(S, 1f);
+    FloatVector h0 = FloatVector.fromArray(S, h, 0);
+    FloatVector h1 = FloatVector.fromArray(S, h, 16);
+    FloatVector h2 = FloatVector.fromArray(S, h, 32);
+    FloatVector h3 = FloatVector.fromArray(S, h, 48);
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      int s = 64 * l;
+      h0.intoArray(hSave, s);
+      h1.intoArray(hSave, s + 16);
+      h2.intoArray(hSave, s + 32);
+      h3.intoArray(hSave, s + 48);
+      FloatVector z0 = FloatVector.broadcast(S, wts.get(F32, p + 64))
+          .add(h0.mul(wts.get(F32, p))).add(h1.mul(wts.get(F32, p + 16)))
+          .add(h2.mul(wts.get(F32, p + 32))).add(h3.mul(wts.get(F32, p + 48)));
+      FloatVector z1 = FloatVector.broadcast(S, wts.get(F32, p + 68))
+          .add(h0.mul(wts.get(F32, p + 4))).add(h1.mul(wts.get(F32, p + 20)))
+          .add(h2.mul(wts.get(F32, p + 36))).add(h3.mul(wts.get(F32, p + 52)));
+      FloatVector z2 = FloatVector.broadcast(S, wts.get(F32, p + 72))
+          .add(h0.mul(wts.get(F32, p + 8))).add(h1.mul(wts.get(F32, p + 24)))
+          .add(h2.mul(wts.get(F32, p + 40))).add(h3.mul(wts.get(F32, p + 56)));
+      FloatVector z3 = FloatVector.broadcast(S, wts.get(F32, p + 76))
+          .add(h0.mul(wts.get(F32, p + 12))).add(h1.mul(wts.get(F32, p + 28)))
+          .add(h2.mul(wts.get(F32, p + 44))).add(h3.mul(wts.get(F32, p + 60)));
+      FloatVector d0 = z0.abs().add(1f);
+      FloatVector d1 = z1.abs().add(1f);
+      FloatVector d2 = z2.abs().add(1f);
+      FloatVector d3 = z3.abs().add(1f);
+      one.div(d0.mul(d0)).intoArray(dSave, s);
+      one.div(d1.mul(d1)).intoArray(dSave, s + 16);
+      one.div(d2.mul(d2)).intoArray(dSave, s + 32);
+      one.div(d3.mul(d3)).intoArray(dSave, s + 48);
+      h0 = h0.add(z0.div(d0).mul(alpha));
+      h1 = h1.add(z1.div(d1).mul(alpha));
+      h2 = h2.add(z2.div(d2).mul(alpha));
+      h3 = h3.add(z3.div(d3).mul(alpha));
+    }
+    h0.intoArray(h, 0);
+    h1.intoArray(h, 16);
+    h2.intoArray(h, 32);
+    h3.intoArray(h, 48);
+  }
+
+  /**
+   * Backward and SGD update over {@code count} layers from byte offset {@code off}, last layer
+   * first, with the saves of {@link #forwardSaveSoftsign} (any activation's act'(z)); dh (4 x
+   * 16) in place.
+   */
+  static void backwardUpdate(MemorySegment wts, long off, int count, float alpha, float lr,
+      float[] hSave, float[] dSave, float[] dh) {
+    FloatVector zero = FloatVector.zero(S);
+    FloatVector dh0 = FloatVector.fromArray(S, dh, 0);
+    FloatVector dh1 = FloatVector.fromArray(S, dh, 16);
+    FloatVector dh2 = FloatVector.fromArray(S, dh, 32);
+    FloatVector dh3 = FloatVector.fromArray(S, dh, 48);
+    for (int l = count - 1; l >= 0; l--) {
+      long p = off + l * LB;
+      int s = 64 * l;
+      // g_o = alpha * dh_o * act'(z_o)
+      FloatVector g0 = dh0.mul(alpha).mul(FloatVector.fromArray(S, dSave, s));
+      FloatVector g1 = dh1.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + 16));
+      FloatVector g2 = dh2.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + 32));
+      FloatVector g3 = dh3.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + 48));
+      // gW[i][o] = sum_b x_i g_o: 16 vectors folded by the transpose-and-add tree
+      FloatVector x0 = FloatVector.fromArray(S, hSave, s);
+      FloatVector x1 = FloatVector.fromArray(S, hSave, s + 16);
+      FloatVector x2 = FloatVector.fromArray(S, hSave, s + 32);
+      FloatVector x3 = FloatVector.fromArray(S, hSave, s + 48);
+      FloatVector a;
+      FloatVector b;
+      FloatVector c;
+      FloatVector d;
+      FloatVector e;
+      FloatVector f;
+      // row 0
+      a = x0.mul(g0);
+      b = x0.mul(g1);
+      c = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
+      a = x0.mul(g2);
+      b = x0.mul(g3);
+      d = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
+      FloatVector r0 = c.blend(d, M2).add(d.blend(c, M2).rearrange(X2));
+      // row 1
+      a = x1.mul(g0);
+      b = x1.mul(g1);
+      c = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
+      a = x1.mul(g2);
+      b = x1.mul(g3);
+      d = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
+      FloatVector r1 = c.blend(d, M2).add(d.blend(c, M2).rearrange(X2));
+      // row 2
+      a = x2.mul(g0);
+      b = x2.mul(g1);
+      c = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
+      a = x2.mul(g2);
+      b = x2.mul(g3);
+      d = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
+      FloatVector r2 = c.blend(d, M2).add(d.blend(c, M2).rearrange(X2));
+      // row 3
+      a = x3.mul(g0);
+      b = x3.mul(g1);
+      c = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
+      a = x3.mul(g2);
+      b = x3.mul(g3);
+      d = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
+      FloatVector r3 = c.blend(d, M2).add(d.blend(c, M2).rearrange(X2));
+      e = r0.blend(r1, M4).add(r1.blend(r0, M4).rearrange(X4));
+      f = r2.blend(r3, M4).add(r3.blend(r2, M4).rearrange(X4));
+      FloatVector gw = e.blend(f, M8).add(f.blend(e, M8).rearrange(X8));
+      // gb[o] = sum_b g_o (the tree with zero padding, as the per-layer path)
+      c = g0.blend(g1, M1).add(g1.blend(g0, M1).rearrange(X1));
+      d = g2.blend(g3, M1).add(g3.blend(g2, M1).rearrange(X1));
+      e = c.blend(d, M2).add(d.blend(c, M2).rearrange(X2));
+      e = e.blend(zero, M4).add(zero.blend(e, M4).rearrange(X4));
+      FloatVector gb = e.blend(zero, M8).add(zero.blend(e, M8).rearrange(X8));
+      // dh_i += g0 W[i][0] + g1 W[i][1] + g2 W[i][2] + g3 W[i][3], with W before the update
+      float w00 = wts.get(F32, p);
+      float w01 = wts.get(F32, p + 4);
+      float w02 = wts.get(F32, p + 8);
+      float w03 = wts.get(F32, p + 12);
+      float w10 = wts.get(F32, p + 16);
+      float w11 = wts.get(F32, p + 20);
+      float w12 = wts.get(F32, p + 24);
+      float w13 = wts.get(F32, p + 28);
+      float w20 = wts.get(F32, p + 32);
+      float w21 = wts.get(F32, p + 36);
+      float w22 = wts.get(F32, p + 40);
+      float w23 = wts.get(F32, p + 44);
+      float w30 = wts.get(F32, p + 48);
+      float w31 = wts.get(F32, p + 52);
+      float w32 = wts.get(F32, p + 56);
+      float w33 = wts.get(F32, p + 60);
+      FloatVector wv = FloatVector.fromMemorySegment(S, wts, p, LE);
+      wv.sub(gw.mul(lr)).intoMemorySegment(wts, p, LE);
+      FloatVector bv = FloatVector.fromMemorySegment(S, wts, p + 64, LE, FIRST4);
+      bv.sub(gb.mul(lr)).intoMemorySegment(wts, p + 64, LE, FIRST4);
+      dh0 = dh0.add(g0.mul(w00)).add(g1.mul(w01)).add(g2.mul(w02)).add(g3.mul(w03));
+      dh1 = dh1.add(g0.mul(w10)).add(g1.mul(w11)).add(g2.mul(w12)).add(g3.mul(w13));
+      dh2 = dh2.add(g0.mul(w20)).add(g1.mul(w21)).add(g2.mul(w22)).add(g3.mul(w23));
+      dh3 = dh3.add(g0.mul(w30)).add(g1.mul(w31)).add(g2.mul(w32)).add(g3.mul(w33));
+    }
+    dh0.intoArray(dh, 0);
+    dh1.intoArray(dh, 16);
+    dh2.intoArray(dh, 32);
+    dh3.intoArray(dh, 48);
+  }
+}
