@@ -123,7 +123,7 @@ public class KernelBench {
   @Benchmark
   public float backwardUpdateChunk() {
     k.backwardUpdateChunk(width, batch, wts, 0, LAYERS, 0.01f, 1e-9f, hSave, dSave, dh, gW, gb,
-        g);
+        g, null);
     return dh[0];
   }
 

@@ -78,7 +78,7 @@ final class BenchCommand implements Callable<Integer> {
           out.println(String.format(Locale.ROOT, "%-42s %12.4f %-9s %10s %10s", r.name(),
               r.median(), r.unit(), Double.isNaN(r.perLayerNs()) ? "-"
                   : String.format(Locale.ROOT, "%.1f", r.perLayerNs()),
-              r.unit().equals("images/s") ? "-"
+              r.unit().equals("images/s") || Double.isNaN(r.first()) ? "-"
                   : String.format(Locale.ROOT, "%.2f", r.first() / r.median())));
           out.flush();
         });

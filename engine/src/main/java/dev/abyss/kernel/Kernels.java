@@ -113,17 +113,35 @@ public interface Kernels {
    * Backward and plain SGD update over {@code count} consecutive layers, the last first, the
    * first at byte offset {@code off}; layer l's saves at {@code l * W * B} in {@code hSave} and
    * {@code dSave}. Same result as, for each layer, {@link #residualBackward} then {@link
-   * #sgdUpdate}; implementations may keep dh in registers and skip writing gW and gb.
+   * #sgdUpdate}; implementations may keep dh in registers. With {@code grads} non-null (at
+   * least {@code count * layerFloats(W)} floats), layer l's gW then gb are written at {@code
+   * l * layerFloats(W)} (diagnostics); {@code gW}, {@code gb}, {@code g} are scratch.
    */
   default void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
-      float[] g) {
+      float[] g, float[] grads) {
     long lb = layerBytes(w);
     int n = w * batch;
+    int lf = layerFloats(w);
     for (int l = count - 1; l >= 0; l--) {
       residualBackward(w, batch, wts, off + l * lb, alpha, hSave, dSave, l * n, dh, gW, gb, g);
+      if (grads != null) {
+        System.arraycopy(gW, 0, grads, l * lf, w * w);
+        System.arraycopy(gb, 0, grads, l * lf + w * w, w);
+      }
       sgdUpdate(w, wts, off + l * lb, lr, gW, gb);
     }
+  }
+
+  /**
+   * Runs the kernels a training or eval run of this shape will use on scratch data until the
+   * JIT has compiled them (bounded in time), so that the first step is not paid in
+   * interpreted or half-compiled code. Changes nothing a run can see; may be a no-op.
+   *
+   * @return seconds spent
+   */
+  default double warmUp(int w, int batch, Activation act) {
+    return 0;
   }
 
   /** Plain SGD on one layer: {@code W -= lr * gW; b -= lr * gb}, in the segment. */

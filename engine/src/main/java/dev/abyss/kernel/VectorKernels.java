@@ -50,6 +50,8 @@ final class VectorKernels implements Kernels {
   private final float[] buf = new float[V * V];
   /** Sums out of the tree. */
   private final float[] sums = new float[V];
+  /** A segment's g (alpha dh act'(z)) for {@link Width4#backwardUpdate}, grown on demand. */
+  private float[] gseg = new float[0];
 
   private static VectorSpecies<Float> species() {
     String bits = System.getProperty("abyss.vectorBits", "");
@@ -209,11 +211,72 @@ final class VectorKernels implements Kernels {
     return w == 4 && batch == 16 && S == FloatVector.SPECIES_512;
   }
 
+  /**
+   * Warms the width-4 chunk kernels on a scratch segment of the kind the cores use (native,
+   * shared arena): each is called on {@value #WARM_LAYERS} layers until a call runs at compiled
+   * speed (under {@value #WARM_NS_PER_LAYER} ns a layer; interpreted or C1-compiled Vector API
+   * code is tens of times slower) three times in a row, or {@value #WARM_SECONDS} s pass.
+   */
+  @Override
+  public double warmUp(int w, int batch, Activation act) {
+    long t0 = System.nanoTime();
+    if (!width4(w, batch)) {
+      return 0;
+    }
+    int n = WARM_LAYERS;
+    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
+      MemorySegment ws = arena.allocate(n * 80L, 64);
+      for (long o = 0; o < ws.byteSize(); o += 4) {
+        ws.set(F32, o, (float) ((o * 2654435761L) % 997) * 1e-4f - 0.05f);
+      }
+      float[] h = new float[64];
+      float[] z = new float[64];
+      float[] dh = new float[64];
+      float[] hs = new float[64 * n];
+      float[] ds = new float[64 * n];
+      float[] gW = new float[16];
+      float[] gb = new float[4];
+      float[] grads = new float[20 * n + 16];
+      long deadline = t0 + (long) (WARM_SECONDS * 1e9);
+      // round robin, so that the JIT compiles the three at the same time
+      int[] fast = new int[3];
+      while ((fast[0] < 3 || fast[1] < 3 || fast[2] < 3) && System.nanoTime() < deadline) {
+        for (int kernel = 0; kernel < 3; kernel++) {
+          java.util.Arrays.fill(h, 0.5f);
+          java.util.Arrays.fill(dh, 0.01f);
+          long t = System.nanoTime();
+          switch (kernel) {
+            case 0 -> forwardChunk(w, batch, ws, 0, n, 0.01f, act, h, z);
+            case 1 -> forwardSaveChunk(w, batch, ws, 0, n, 0.01f, act, h, z, hs, ds);
+            // with and without the diagnostics' gradient copy, so that neither path is
+            // compiled as never taken (which would deoptimise a run's first diagnostic step)
+            default -> backwardUpdateChunk(w, batch, ws, 0, n, 0.01f, 0f, hs, ds, dh, gW, gb, z,
+                (fast[2] & 1) == 0 ? null : grads);
+          }
+          fast[kernel] = System.nanoTime() - t < n * WARM_NS_PER_LAYER ? fast[kernel] + 1 : 0;
+        }
+      }
+    }
+    return (System.nanoTime() - t0) / 1e9;
+  }
+
+  private static final int WARM_LAYERS = 256;
+  private static final long WARM_NS_PER_LAYER = 400;
+  private static final double WARM_SECONDS = 5;
+
   @Override
   public void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z) {
-    if (width4(w, batch) && act == Activation.SOFTSIGN) {
-      Width4.forwardSoftsign(wts, off, count, alpha, h);
+    if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
+        && act == Activation.SOFTSIGN) {
+      // groups of 16 samples, two at a time where there are two (eval's throughput)
+      int g0 = 0;
+      for (; g0 + 32 <= batch; g0 += 32) {
+        Width4.forwardSoftsign2(wts, off, count, alpha, h, batch, g0);
+      }
+      if (g0 < batch) {
+        Width4.forwardSoftsign(wts, off, count, alpha, h, batch, g0);
+      }
     } else {
       Kernels.super.forwardChunk(w, batch, wts, off, count, alpha, act, h, z);
     }
@@ -232,12 +295,15 @@ final class VectorKernels implements Kernels {
   @Override
   public void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
-      float[] g) {
+      float[] g, float[] grads) {
     if (width4(w, batch)) {
-      Width4.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh);
+      if (gseg.length < 64 * count) {
+        gseg = new float[64 * count];
+      }
+      Width4.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, gseg, grads);
     } else {
       Kernels.super.backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave, dh,
-          gW, gb, g);
+          gW, gb, g, grads);
     }
   }
 

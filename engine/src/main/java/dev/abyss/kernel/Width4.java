@@ -6,7 +6,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -34,11 +33,22 @@ final class Width4 {
   private static final VectorMask<Float> M2 = bitMask(2);
   private static final VectorMask<Float> M4 = bitMask(4);
   private static final VectorMask<Float> M8 = bitMask(8);
-  private static final VectorShuffle<Float> X1 = VectorShuffle.fromOp(S, l -> l ^ 1);
-  private static final VectorShuffle<Float> X2 = VectorShuffle.fromOp(S, l -> l ^ 2);
-  private static final VectorShuffle<Float> X4 = VectorShuffle.fromOp(S, l -> l ^ 4);
-  private static final VectorShuffle<Float> X8 = VectorShuffle.fromOp(S, l -> l ^ 8);
+  // Tree level at lane distance d combines a and b into a.blend(b, Md) + Id.selectFrom(a, b):
+  // lane l with bit d clear gets a[l] + a[l ^ d], with bit d set b[l] + b[l ^ d]. Id picks
+  // a[l ^ d] or b[l ^ d] from the pair in one two-source permute.
+  private static final FloatVector I1 = pairIndex(1);
+  private static final FloatVector I2 = pairIndex(2);
+  private static final FloatVector I4 = pairIndex(4);
+  private static final FloatVector I8 = pairIndex(8);
   private static final VectorMask<Float> FIRST4 = S.indexInRange(0, 4);
+
+  private static FloatVector pairIndex(int d) {
+    float[] idx = new float[16];
+    for (int l = 0; l < 16; l++) {
+      idx[l] = (l & d) == 0 ? (l ^ d) : 16 + (l ^ d);
+    }
+    return FloatVector.fromArray(S, idx, 0);
+  }
 
   private static VectorMask<Float> bitMask(int d) {
     boolean[] b = new boolean[16];
@@ -48,17 +58,16 @@ final class Width4 {
     return VectorMask.fromArray(S, b, 0);
   }
 
-  /** Whether this path applies: width 4, batch 16, and the JVM's preferred species is 512-bit. */
-  static boolean applies(int w, int batch, int lanes) {
-    return w == 4 && batch == 16 && lanes == 16;
-  }
-
-  /** {@code count} softsign layers forward from byte offset {@code off}, h (4 x 16) in place. */
-  static void forwardSoftsign(MemorySegment wts, long off, int count, float alpha, float[] h) {
-    FloatVector h0 = FloatVector.fromArray(S, h, 0);
-    FloatVector h1 = FloatVector.fromArray(S, h, 16);
-    FloatVector h2 = FloatVector.fromArray(S, h, 32);
-    FloatVector h3 = FloatVector.fromArray(S, h, 48);
+  /**
+   * {@code count} softsign layers forward from byte offset {@code off} for the 16 samples
+   * {@code g0 .. g0 + 15} of a batch of {@code batch}, in place.
+   */
+  static void forwardSoftsign(MemorySegment wts, long off, int count, float alpha, float[] h,
+      int batch, int g0) {
+    FloatVector h0 = FloatVector.fromArray(S, h, g0);
+    FloatVector h1 = FloatVector.fromArray(S, h, batch + g0);
+    FloatVector h2 = FloatVector.fromArray(S, h, 2 * batch + g0);
+    FloatVector h3 = FloatVector.fromArray(S, h, 3 * batch + g0);
     for (int l = 0; l < count; l++) {
       long p = off + l * LB;
       // z_o = (((b_o + h0 W0o) + h1 W1o) + h2 W2o) + h3 W3o
@@ -79,10 +88,80 @@ final class Width4 {
       h2 = h2.add(z2.div(z2.abs().add(1f)).mul(alpha));
       h3 = h3.add(z3.div(z3.abs().add(1f)).mul(alpha));
     }
-    h0.intoArray(h, 0);
-    h1.intoArray(h, 16);
-    h2.intoArray(h, 32);
-    h3.intoArray(h, 48);
+    h0.intoArray(h, g0);
+    h1.intoArray(h, batch + g0);
+    h2.intoArray(h, 2 * batch + g0);
+    h3.intoArray(h, 3 * batch + g0);
+  }
+
+  /**
+   * {@code count} softsign layers forward for two independent groups of 16 samples, lanes
+   * {@code g0 .. g0 + 31} of a batch of {@code batch} (feature j of sample b at {@code j * batch
+   * + b}). One group is a latency chain that leaves most of the vector units idle; two
+   * interleaved chains fill them (eval's throughput). Per lane the operations are those of
+   * {@link #forwardSoftsign}.
+   */
+  static void forwardSoftsign2(MemorySegment wts, long off, int count, float alpha, float[] h,
+      int batch, int g0) {
+    int i0 = g0;
+    int i1 = batch + g0;
+    int i2 = 2 * batch + g0;
+    int i3 = 3 * batch + g0;
+    FloatVector h0 = FloatVector.fromArray(S, h, i0);
+    FloatVector h1 = FloatVector.fromArray(S, h, i1);
+    FloatVector h2 = FloatVector.fromArray(S, h, i2);
+    FloatVector h3 = FloatVector.fromArray(S, h, i3);
+    FloatVector k0 = FloatVector.fromArray(S, h, i0 + 16);
+    FloatVector k1 = FloatVector.fromArray(S, h, i1 + 16);
+    FloatVector k2 = FloatVector.fromArray(S, h, i2 + 16);
+    FloatVector k3 = FloatVector.fromArray(S, h, i3 + 16);
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      float w00 = wts.get(F32, p);
+      float w01 = wts.get(F32, p + 4);
+      float w02 = wts.get(F32, p + 8);
+      float w03 = wts.get(F32, p + 12);
+      float w10 = wts.get(F32, p + 16);
+      float w11 = wts.get(F32, p + 20);
+      float w12 = wts.get(F32, p + 24);
+      float w13 = wts.get(F32, p + 28);
+      float w20 = wts.get(F32, p + 32);
+      float w21 = wts.get(F32, p + 36);
+      float w22 = wts.get(F32, p + 40);
+      float w23 = wts.get(F32, p + 44);
+      float w30 = wts.get(F32, p + 48);
+      float w31 = wts.get(F32, p + 52);
+      float w32 = wts.get(F32, p + 56);
+      float w33 = wts.get(F32, p + 60);
+      FloatVector b0 = FloatVector.broadcast(S, wts.get(F32, p + 64));
+      FloatVector b1 = FloatVector.broadcast(S, wts.get(F32, p + 68));
+      FloatVector b2 = FloatVector.broadcast(S, wts.get(F32, p + 72));
+      FloatVector b3 = FloatVector.broadcast(S, wts.get(F32, p + 76));
+      FloatVector z0 = b0.add(h0.mul(w00)).add(h1.mul(w10)).add(h2.mul(w20)).add(h3.mul(w30));
+      FloatVector z1 = b1.add(h0.mul(w01)).add(h1.mul(w11)).add(h2.mul(w21)).add(h3.mul(w31));
+      FloatVector z2 = b2.add(h0.mul(w02)).add(h1.mul(w12)).add(h2.mul(w22)).add(h3.mul(w32));
+      FloatVector z3 = b3.add(h0.mul(w03)).add(h1.mul(w13)).add(h2.mul(w23)).add(h3.mul(w33));
+      FloatVector y0 = b0.add(k0.mul(w00)).add(k1.mul(w10)).add(k2.mul(w20)).add(k3.mul(w30));
+      FloatVector y1 = b1.add(k0.mul(w01)).add(k1.mul(w11)).add(k2.mul(w21)).add(k3.mul(w31));
+      FloatVector y2 = b2.add(k0.mul(w02)).add(k1.mul(w12)).add(k2.mul(w22)).add(k3.mul(w32));
+      FloatVector y3 = b3.add(k0.mul(w03)).add(k1.mul(w13)).add(k2.mul(w23)).add(k3.mul(w33));
+      h0 = h0.add(z0.div(z0.abs().add(1f)).mul(alpha));
+      h1 = h1.add(z1.div(z1.abs().add(1f)).mul(alpha));
+      h2 = h2.add(z2.div(z2.abs().add(1f)).mul(alpha));
+      h3 = h3.add(z3.div(z3.abs().add(1f)).mul(alpha));
+      k0 = k0.add(y0.div(y0.abs().add(1f)).mul(alpha));
+      k1 = k1.add(y1.div(y1.abs().add(1f)).mul(alpha));
+      k2 = k2.add(y2.div(y2.abs().add(1f)).mul(alpha));
+      k3 = k3.add(y3.div(y3.abs().add(1f)).mul(alpha));
+    }
+    h0.intoArray(h, i0);
+    h1.intoArray(h, i1);
+    h2.intoArray(h, i2);
+    h3.intoArray(h, i3);
+    k0.intoArray(h, i0 + 16);
+    k1.intoArray(h, i1 + 16);
+    k2.intoArray(h, i2 + 16);
+    k3.intoArray(h, i3 + 16);
   }
 
   /**
@@ -137,11 +216,16 @@ final class Width4 {
   /**
    * Backward and SGD update over {@code count} layers from byte offset {@code off}, last layer
    * first, with the saves of {@link #forwardSaveSoftsign} (any activation's act'(z)); dh (4 x
-   * 16) in place.
+   * 16) in place; {@code gs} (at least 64 {@code count} floats) is scratch. With {@code grads}
+   * non-null, layer l's gW (16) and gb (4) are also written at {@code grads[20 l]}.
+   *
+   * <p>Two loops: the dh chain (latency-bound, each layer waits for the one after it), which
+   * keeps every layer's g, then the weight-gradient trees and updates (throughput-bound,
+   * independent across layers). One fused loop was as fast, but too big for C1, which gave up
+   * on it; the tiered JIT then sometimes never moved it to C2 and it ran interpreted.
    */
   static void backwardUpdate(MemorySegment wts, long off, int count, float alpha, float lr,
-      float[] hSave, float[] dSave, float[] dh) {
-    FloatVector zero = FloatVector.zero(S);
+      float[] hSave, float[] dSave, float[] dh, float[] gs, float[] grads) {
     FloatVector dh0 = FloatVector.fromArray(S, dh, 0);
     FloatVector dh1 = FloatVector.fromArray(S, dh, 16);
     FloatVector dh2 = FloatVector.fromArray(S, dh, 32);
@@ -154,6 +238,38 @@ final class Width4 {
       FloatVector g1 = dh1.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + 16));
       FloatVector g2 = dh2.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + 32));
       FloatVector g3 = dh3.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + 48));
+      g0.intoArray(gs, s);
+      g1.intoArray(gs, s + 16);
+      g2.intoArray(gs, s + 32);
+      g3.intoArray(gs, s + 48);
+      // dh_i += g0 W[i][0] + g1 W[i][1] + g2 W[i][2] + g3 W[i][3], W before the update
+      dh0 = dh0.add(g0.mul(wts.get(F32, p))).add(g1.mul(wts.get(F32, p + 4)))
+          .add(g2.mul(wts.get(F32, p + 8))).add(g3.mul(wts.get(F32, p + 12)));
+      dh1 = dh1.add(g0.mul(wts.get(F32, p + 16))).add(g1.mul(wts.get(F32, p + 20)))
+          .add(g2.mul(wts.get(F32, p + 24))).add(g3.mul(wts.get(F32, p + 28)));
+      dh2 = dh2.add(g0.mul(wts.get(F32, p + 32))).add(g1.mul(wts.get(F32, p + 36)))
+          .add(g2.mul(wts.get(F32, p + 40))).add(g3.mul(wts.get(F32, p + 44)));
+      dh3 = dh3.add(g0.mul(wts.get(F32, p + 48))).add(g1.mul(wts.get(F32, p + 52)))
+          .add(g2.mul(wts.get(F32, p + 56))).add(g3.mul(wts.get(F32, p + 60)));
+    }
+    dh0.intoArray(dh, 0);
+    dh1.intoArray(dh, 16);
+    dh2.intoArray(dh, 32);
+    dh3.intoArray(dh, 48);
+    updates(wts, off, count, lr, hSave, gs, grads);
+  }
+
+  /** gW and gb of each layer from its input and g, by the tree; then W -= lr gW, b -= lr gb. */
+  private static void updates(MemorySegment wts, long off, int count, float lr, float[] hSave,
+      float[] gs, float[] grads) {
+    FloatVector zero = FloatVector.zero(S);
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      int s = 64 * l;
+      FloatVector g0 = FloatVector.fromArray(S, gs, s);
+      FloatVector g1 = FloatVector.fromArray(S, gs, s + 16);
+      FloatVector g2 = FloatVector.fromArray(S, gs, s + 32);
+      FloatVector g3 = FloatVector.fromArray(S, gs, s + 48);
       // gW[i][o] = sum_b x_i g_o: 16 vectors folded by the transpose-and-add tree
       FloatVector x0 = FloatVector.fromArray(S, hSave, s);
       FloatVector x1 = FloatVector.fromArray(S, hSave, s + 16);
@@ -168,73 +284,52 @@ final class Width4 {
       // row 0
       a = x0.mul(g0);
       b = x0.mul(g1);
-      c = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
+      c = a.blend(b, M1).add(I1.selectFrom(a, b));
       a = x0.mul(g2);
       b = x0.mul(g3);
-      d = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
-      FloatVector r0 = c.blend(d, M2).add(d.blend(c, M2).rearrange(X2));
+      d = a.blend(b, M1).add(I1.selectFrom(a, b));
+      FloatVector r0 = c.blend(d, M2).add(I2.selectFrom(c, d));
       // row 1
       a = x1.mul(g0);
       b = x1.mul(g1);
-      c = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
+      c = a.blend(b, M1).add(I1.selectFrom(a, b));
       a = x1.mul(g2);
       b = x1.mul(g3);
-      d = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
-      FloatVector r1 = c.blend(d, M2).add(d.blend(c, M2).rearrange(X2));
+      d = a.blend(b, M1).add(I1.selectFrom(a, b));
+      FloatVector r1 = c.blend(d, M2).add(I2.selectFrom(c, d));
       // row 2
       a = x2.mul(g0);
       b = x2.mul(g1);
-      c = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
+      c = a.blend(b, M1).add(I1.selectFrom(a, b));
       a = x2.mul(g2);
       b = x2.mul(g3);
-      d = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
-      FloatVector r2 = c.blend(d, M2).add(d.blend(c, M2).rearrange(X2));
+      d = a.blend(b, M1).add(I1.selectFrom(a, b));
+      FloatVector r2 = c.blend(d, M2).add(I2.selectFrom(c, d));
       // row 3
       a = x3.mul(g0);
       b = x3.mul(g1);
-      c = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
+      c = a.blend(b, M1).add(I1.selectFrom(a, b));
       a = x3.mul(g2);
       b = x3.mul(g3);
-      d = a.blend(b, M1).add(b.blend(a, M1).rearrange(X1));
-      FloatVector r3 = c.blend(d, M2).add(d.blend(c, M2).rearrange(X2));
-      e = r0.blend(r1, M4).add(r1.blend(r0, M4).rearrange(X4));
-      f = r2.blend(r3, M4).add(r3.blend(r2, M4).rearrange(X4));
-      FloatVector gw = e.blend(f, M8).add(f.blend(e, M8).rearrange(X8));
+      d = a.blend(b, M1).add(I1.selectFrom(a, b));
+      FloatVector r3 = c.blend(d, M2).add(I2.selectFrom(c, d));
+      e = r0.blend(r1, M4).add(I4.selectFrom(r0, r1));
+      f = r2.blend(r3, M4).add(I4.selectFrom(r2, r3));
+      FloatVector gw = e.blend(f, M8).add(I8.selectFrom(e, f));
       // gb[o] = sum_b g_o (the tree with zero padding, as the per-layer path)
-      c = g0.blend(g1, M1).add(g1.blend(g0, M1).rearrange(X1));
-      d = g2.blend(g3, M1).add(g3.blend(g2, M1).rearrange(X1));
-      e = c.blend(d, M2).add(d.blend(c, M2).rearrange(X2));
-      e = e.blend(zero, M4).add(zero.blend(e, M4).rearrange(X4));
-      FloatVector gb = e.blend(zero, M8).add(zero.blend(e, M8).rearrange(X8));
-      // dh_i += g0 W[i][0] + g1 W[i][1] + g2 W[i][2] + g3 W[i][3], with W before the update
-      float w00 = wts.get(F32, p);
-      float w01 = wts.get(F32, p + 4);
-      float w02 = wts.get(F32, p + 8);
-      float w03 = wts.get(F32, p + 12);
-      float w10 = wts.get(F32, p + 16);
-      float w11 = wts.get(F32, p + 20);
-      float w12 = wts.get(F32, p + 24);
-      float w13 = wts.get(F32, p + 28);
-      float w20 = wts.get(F32, p + 32);
-      float w21 = wts.get(F32, p + 36);
-      float w22 = wts.get(F32, p + 40);
-      float w23 = wts.get(F32, p + 44);
-      float w30 = wts.get(F32, p + 48);
-      float w31 = wts.get(F32, p + 52);
-      float w32 = wts.get(F32, p + 56);
-      float w33 = wts.get(F32, p + 60);
+      c = g0.blend(g1, M1).add(I1.selectFrom(g0, g1));
+      d = g2.blend(g3, M1).add(I1.selectFrom(g2, g3));
+      e = c.blend(d, M2).add(I2.selectFrom(c, d));
+      e = e.blend(zero, M4).add(I4.selectFrom(e, zero));
+      FloatVector gb = e.blend(zero, M8).add(I8.selectFrom(e, zero));
+      if (grads != null) {
+        gw.intoArray(grads, 20 * l);
+        gb.intoArray(grads, 20 * l + 16, FIRST4);
+      }
       FloatVector wv = FloatVector.fromMemorySegment(S, wts, p, LE);
       wv.sub(gw.mul(lr)).intoMemorySegment(wts, p, LE);
       FloatVector bv = FloatVector.fromMemorySegment(S, wts, p + 64, LE, FIRST4);
       bv.sub(gb.mul(lr)).intoMemorySegment(wts, p + 64, LE, FIRST4);
-      dh0 = dh0.add(g0.mul(w00)).add(g1.mul(w01)).add(g2.mul(w02)).add(g3.mul(w03));
-      dh1 = dh1.add(g0.mul(w10)).add(g1.mul(w11)).add(g2.mul(w12)).add(g3.mul(w13));
-      dh2 = dh2.add(g0.mul(w20)).add(g1.mul(w21)).add(g2.mul(w22)).add(g3.mul(w23));
-      dh3 = dh3.add(g0.mul(w30)).add(g1.mul(w31)).add(g2.mul(w32)).add(g3.mul(w33));
     }
-    dh0.intoArray(dh, 0);
-    dh1.intoArray(dh, 16);
-    dh2.intoArray(dh, 32);
-    dh3.intoArray(dh, 48);
   }
 }

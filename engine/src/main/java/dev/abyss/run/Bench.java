@@ -74,6 +74,9 @@ public final class Bench {
     };
     Dataset data = synthetic(4096, 1);
     Files.createDirectories(o.dir());
+    // what train does before its first step (on the other core, while the data loads)
+    add.accept(new Row("JIT warm-up, w4 b16 kernels", "s", KernelProvider.get().warmUp(4, 16,
+        Activation.SOFTSIGN), Double.NaN, Double.NaN, 1));
     for (long depth : o.depths()) {
       Path wf = o.dir().resolve("bench-w4-" + depth + ".bin");
       CoreHeader h = CoreHeader.create(4, depth, Activation.SOFTSIGN,

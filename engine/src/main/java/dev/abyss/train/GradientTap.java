@@ -3,8 +3,8 @@ package dev.abyss.train;
 import dev.abyss.nn.HeadParams;
 
 /**
- * Sees every gradient of a step just before the optimiser applies it (diagnostics, tests).
- * Arrays are only valid during the call.
+ * Sees every gradient of a step (diagnostics, tests): the head's just before the optimiser
+ * applies them, a segment of core layers' just after. Arrays are only valid during the call.
  */
 public interface GradientTap {
   /** Gradient of core layer {@code layer}: gW (W x W), gb (W). Layers arrive L-1 .. 0. */

@@ -165,6 +165,18 @@ public final class ResidualRun {
       throw new AbyssException("--chunk-layers " + s.chunkLayers() + " is larger than the core's "
           + layers + " layers: use at most " + layers);
     }
+    // the JIT compiles the step's kernels on the other core while the data loads
+    int batch = s.batch();
+    Thread warm = Thread.ofPlatform().daemon().name("abyss-warm-up").start(
+        () -> {
+          try {
+            k.warmUp(planned.width(), batch, planned.activation());
+          } catch (RuntimeException e) {
+            // best effort: the run compiles the kernels itself, only its first step is slower
+            java.util.logging.Logger.getLogger(ResidualRun.class.getName())
+                .fine("kernel warm-up failed: " + e);
+          }
+        });
     Dataset train = data.get();
     if (s.trainLimit() > train.count()) {
       throw new AbyssException("--train-limit " + s.trainLimit() + " exceeds the "
@@ -223,6 +235,12 @@ public final class ResidualRun {
       long committed = first;
       long lastCommit = System.nanoTime();
       MetricsLog metrics = null;
+      try {
+        warm.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AbyssException("interrupted");
+      }
       try (ResidualTrainer tr = new ResidualTrainer(core, head, k, train, s.batch(),
           s.chunkLayers(), s.layerLr(), s.headLr(), s.trainLimit(), s.threads())) {
         tr.setProgressListener(l);

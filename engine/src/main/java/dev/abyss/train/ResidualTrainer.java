@@ -393,23 +393,28 @@ public final class ResidualTrainer implements AutoCloseable {
 
   /** Backward and update over segment j's layers in reverse, from save buffer buf. */
   private void backwardSegment(MemorySegment ms, int j, long chunkEnd, int buf) {
-    int n = w * batch;
     int len = segLen(j, chunkEnd);
-    if (tap == null) {
-      k.backwardUpdateChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, layerLr,
-          hSave[buf], dSave[buf], dh, gW, gb, g);
-      return;
-    }
-    for (int l = len - 1; l >= 0; l--) {
-      long layer = segStart[j] + l;
-      long off = core.offsetOf(layer);
-      k.residualBackward(w, batch, ms, off, alpha, hSave[buf], dSave[buf], l * n, dh, gW, gb, g);
-      if (tap != null) {
-        tap.core(layer, gW, gb);
+    float[] grads = null;
+    int lf = w * w + w;
+    if (tap != null) {
+      if (tapGrads.length < len * lf + 16) {
+        tapGrads = new float[len * lf + 16];
       }
-      k.sgdUpdate(w, ms, off, layerLr, gW, gb);
+      grads = tapGrads;
+    }
+    k.backwardUpdateChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, layerLr,
+        hSave[buf], dSave[buf], dh, gW, gb, g, grads);
+    if (tap != null) {
+      for (int l = len - 1; l >= 0; l--) {
+        System.arraycopy(grads, l * lf, gW, 0, w * w);
+        System.arraycopy(grads, l * lf + w * w, gb, 0, w);
+        tap.core(segStart[j] + l, gW, gb);
+      }
     }
   }
+
+  /** Each layer's gradients of the segment in progress, for the tap (diagnostic steps). */
+  private float[] tapGrads = new float[0];
 
   private int segLen(int q, long chunkEnd) {
     long next = q + 1 < segStart.length ? Math.min(segStart[q + 1], chunkEnd) : chunkEnd;

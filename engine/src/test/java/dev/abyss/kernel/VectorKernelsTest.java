@@ -54,7 +54,7 @@ class VectorKernelsTest {
     for (Kernels k : new Kernels[] {new VectorKernels(), new ScalarKernels()}) {
       try (Arena arena = Arena.ofConfined()) {
         for (int w : new int[] {2, 4, 5}) {
-          for (int batch : new int[] {1, 3, v - 1, v, v + 1, 2 * v + 5}) {
+          for (int batch : new int[] {1, 3, v - 1, v, v + 1, 2 * v + 5, 32, 48, 64}) {
             for (Activation act : Activation.values()) {
               int count = 37;
               int n = w * batch;
@@ -94,12 +94,18 @@ class VectorKernelsTest {
               float[] gW = new float[w * w];
               float[] gb = new float[w];
               float[] g = new float[n];
+              int lf = Kernels.layerFloats(w);
+              float[] grads = new float[count * lf + 16];
               k.backwardUpdateChunk(w, batch, w1, 8, count, 0.2f, 0.05f, hs1, ds1, dh1, gW, gb,
-                  g);
+                  g, grads);
               for (int l = count - 1; l >= 0; l--) {
                 k.residualBackward(w, batch, w2, 8 + l * lb, 0.2f, hs1, ds1, l * n, dh2, gW, gb,
                     g);
                 k.sgdUpdate(w, w2, 8 + l * lb, 0.05f, gW, gb);
+                assertEquals(-1, java.util.Arrays.mismatch(gW, 0, w * w, grads, l * lf,
+                    l * lf + w * w), where + " grads gW layer " + l);
+                assertEquals(-1, java.util.Arrays.mismatch(gb, 0, w, grads, l * lf + w * w,
+                    l * lf + lf), where + " grads gb layer " + l);
               }
               assertEquals(-1, java.util.Arrays.mismatch(dh1, dh2), where + " backwardUpdate dh");
               assertEquals(-1, w1.mismatch(w2), where + " backwardUpdate weights");
