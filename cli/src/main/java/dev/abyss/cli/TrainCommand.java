@@ -68,6 +68,14 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
           + " for any value.")
   Integer threads;
 
+  @Option(names = "--memory-budget", paramLabel = "SIZE", converter = SizeConverter.class,
+      description = "Memory a step may use to keep every layer's activations from the forward"
+          + " pass, so that the backward recomputes nothing (e.g. 512m, 4g; 0: always"
+          + " checkpoint and recompute). Default: automatic, keep them when they take at most"
+          + " 32 MiB (past the cache, recomputing narrow layers is faster) and fit a quarter of"
+          + " available RAM and half the Java heap left. Results are bit-identical either way.")
+  Long memoryBudget;
+
   @Option(names = "--resume",
       description = "Continue an interrupted run (Ctrl-C, kill, crash) to the step count it"
           + " was started with; same data order, bit-identical to an uninterrupted run.")
@@ -115,7 +123,8 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
         initIfMissing, inMemory, steps, batch, chunk, chunkLayers != null, llr, headLr,
         trainLimit, threads != null ? threads : 1, resume,
         checkpointSeconds != null ? checkpointSeconds : -1, runDirectory(),
-        diagnosticsEvery != null ? diagnosticsEvery : reportEvery);
+        diagnosticsEvery != null ? diagnosticsEvery : reportEvery,
+        memoryBudget != null ? memoryBudget : -1);
     // the signal is released only after the last line is printed: a Ctrl-C waits for it
     try (StopSignal stop = StopSignal.install();
         ProgressDisplay bar = ProgressDisplay.open(cmd.name(), steps, quiet || json)) {

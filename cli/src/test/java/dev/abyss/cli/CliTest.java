@@ -115,6 +115,7 @@ class CliTest {
       {"eval", "--weights", p("missing.bin"), "--head", p("b")},
       {"inspect", p("missing.bin")},
       {"train", "--steps", "abc"},
+      {"train-dense", "--memory-budget", "lots", "--weights", p("a"), "--head", p("b")},
       {"nonsense"},
     };
     for (String[] args : bad) {
@@ -124,6 +125,12 @@ class CliTest {
       assertFalse(r.err().contains("\tat "), r.err());
       assertTrue(r.err().startsWith("abyss: "), r.err());
     }
+    // 1e7 layers x 4 x 64 kept: 19 GiB, more than the test JVM's heap; refused up front
+    Out heap = run("train-dense", "--layers", "10000000", "--width", "4", "--batch", "64",
+        "--memory-budget", "100g", "--weights", p("a"), "--head", p("b"));
+    assertEquals(2, heap.code(), heap.err());
+    assertOneLine(heap.err());
+    assertTrue(heap.err().contains("Java heap"), heap.err());
     assertFalse(Files.exists(dir.resolve("a")), "nothing written for refused commands");
     assertFalse(Files.exists(dir.resolve("b")));
 

@@ -74,7 +74,18 @@ public final class ResidualRun {
   public record TrainSpec(Path weights, Path head, CoreSpec core, CoreSpec.Defaults defaults,
       boolean initIfMissing, boolean inMemory, long steps, int batch, int chunkLayers,
       boolean chunkGiven, float layerLr, float headLr, int trainLimit, int threads,
-      boolean resume, double checkpointSeconds, Path runDir, int diagnosticsEvery) {
+      boolean resume, double checkpointSeconds, Path runDir, int diagnosticsEvery,
+      long memoryBudget) {
+
+    /** As the canonical constructor, with the automatic memory plan (memoryBudget -1). */
+    public TrainSpec(Path weights, Path head, CoreSpec core, CoreSpec.Defaults defaults,
+        boolean initIfMissing, boolean inMemory, long steps, int batch, int chunkLayers,
+        boolean chunkGiven, float layerLr, float headLr, int trainLimit, int threads,
+        boolean resume, double checkpointSeconds, Path runDir, int diagnosticsEvery) {
+      this(weights, head, core, defaults, initIfMissing, inMemory, steps, batch, chunkLayers,
+          chunkGiven, layerLr, headLr, trainLimit, threads, resume, checkpointSeconds, runDir,
+          diagnosticsEvery, -1);
+    }
 
     /** A spec with no run directory and no diagnostics (tests, embedding). */
     public TrainSpec(Path weights, Path head, CoreSpec core, CoreSpec.Defaults defaults,
@@ -89,7 +100,7 @@ public final class ResidualRun {
     public TrainSpec withSteps(long n) {
       return new TrainSpec(weights, head, core, defaults, initIfMissing, inMemory, n, batch,
           chunkLayers, chunkGiven, layerLr, headLr, trainLimit, threads, resume,
-          checkpointSeconds, runDir, diagnosticsEvery);
+          checkpointSeconds, runDir, diagnosticsEvery, memoryBudget);
     }
   }
 
@@ -161,6 +172,10 @@ public final class ResidualRun {
     CoreHeader planned = existing != null ? existing : s.core().newHeader(s.defaults());
     long layers = planned.layers();
     checkSpace(s.weights(), planned, existing != null, s.inMemory());
+    long activations = layers * planned.width() * (long) s.batch() * 8;
+    if (s.memoryBudget() >= 0 && activations <= s.memoryBudget()) {
+      ResidualTrainer.checkHeap(activations);
+    }
     if (s.chunkGiven() && s.chunkLayers() > layers) {
       throw new AbyssException("--chunk-layers " + s.chunkLayers() + " is larger than the core's "
           + layers + " layers: use at most " + layers);
@@ -242,7 +257,18 @@ public final class ResidualRun {
         throw new AbyssException("interrupted");
       }
       try (ResidualTrainer tr = new ResidualTrainer(core, head, k, train, s.batch(),
-          s.chunkLayers(), s.layerLr(), s.headLr(), s.trainLimit(), s.threads())) {
+          s.chunkLayers(), s.layerLr(), s.headLr(), s.trainLimit(), s.threads(),
+          s.memoryBudget())) {
+        String budget = s.memoryBudget() < 0 ? "the automatic plan's "
+            + AtomicFiles.human(Math.min(ResidualTrainer.AUTO_KEEP_BYTES,
+                ResidualTrainer.defaultMemoryBudget()))
+            : "--memory-budget " + AtomicFiles.human(s.memoryBudget());
+        l.info(tr.keepsActivations()
+            ? "memory plan: all activations kept (" + AtomicFiles.human(tr.activationBytes())
+                + ", within " + budget + "), no recompute"
+            : "memory plan: a checkpoint every " + tr.plan().segment() + " layers, recomputed"
+                + " in the backward (all activations would take "
+                + AtomicFiles.human(tr.activationBytes()) + ", over " + budget + ")");
         tr.setProgressListener(l);
         if (s.runDir() != null) {
           Map<String, Object> cfg = new LinkedHashMap<>();

@@ -8,6 +8,7 @@ import dev.abyss.kernel.Kernels;
 import dev.abyss.nn.HeadParams;
 import dev.abyss.nn.ResidualHead;
 import dev.abyss.nn.SoftmaxCrossEntropy;
+import dev.abyss.store.AtomicFiles;
 import dev.abyss.store.CoreHeader;
 import dev.abyss.store.CoreWeights;
 import java.io.IOException;
@@ -79,6 +80,8 @@ public final class ResidualTrainer implements AutoCloseable {
   /** Save buffers in the recompute ring. */
   static final int RING = 3;
 
+  private final boolean keepAll;
+  private final long activationBytes;
   private final int[] idx;
   private final float[] x;
   private final float[] h;
@@ -128,6 +131,47 @@ public final class ResidualTrainer implements AutoCloseable {
    */
   public ResidualTrainer(CoreWeights core, HeadParams head, Kernels kernels, Dataset train,
       int batch, int chunkLayers, float layerLr, float headLr, int trainLimit, int threads) {
+    this(core, head, kernels, train, batch, chunkLayers, layerLr, headLr, trainLimit, threads,
+        0);
+  }
+
+  /**
+   * The default {@code --memory-budget}: a quarter of the memory the OS reports available,
+   * and no more than half of what the Java heap can still grow to (the saves live there).
+   */
+  public static long defaultMemoryBudget() {
+    Runtime rt = Runtime.getRuntime();
+    long heapLeft = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+    long avail = Long.MAX_VALUE;
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/meminfo"))) {
+        if (line.startsWith("MemAvailable:")) {
+          avail = Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      avail = heapLeft; // not Linux: the heap alone decides
+    }
+    return Math.max(0, Math.min(avail / 4, heapLeft / 2));
+  }
+
+  /**
+   * The automatic plan keeps all activations only up to this size. Past the last-level cache
+   * the forward's stores and the backward's loads go to DRAM, and for narrow layers that costs
+   * more than the recompute it saves: 1M layers, w4 b16 (488 MiB of activations) ran at 88
+   * ms/step kept against 75 ms/step recomputed (BENCHMARKS.md).
+   */
+  public static final long AUTO_KEEP_BYTES = 32L << 20;
+
+  /**
+   * @param memoryBudget bytes the step may use to keep every layer's saved input and act'(z)
+   *     from the forward pass; when they fit, the backward needs no recompute (the memory
+   *     planner). Results are bit-identical either way. Negative: automatic (keep them when
+   *     they fit both {@link #AUTO_KEEP_BYTES} and {@link #defaultMemoryBudget()}).
+   */
+  public ResidualTrainer(CoreWeights core, HeadParams head, Kernels kernels, Dataset train,
+      int batch, int chunkLayers, float layerLr, float headLr, int trainLimit, int threads,
+      long memoryBudget) {
     CoreHeader hd = core.header();
     this.core = core;
     this.head = head;
@@ -169,20 +213,58 @@ public final class ResidualTrainer implements AutoCloseable {
     g = new float[n];
     h0 = new float[n];
     ckpt = new float[segStart.length * n];
-    int ring = threads > 1 ? RING : 1;
-    hSave = new float[ring][seg * n];
-    dSave = new float[ring][seg * n];
+    this.activationBytes = layers * n * 8L;
+    this.keepAll = memoryBudget < 0
+        ? activationBytes <= Math.min(AUTO_KEEP_BYTES, defaultMemoryBudget())
+        : activationBytes <= memoryBudget;
+    if (keepAll) {
+      checkHeap(activationBytes);
+      // one save buffer per segment, filled by the forward pass
+      hSave = new float[segStart.length][];
+      dSave = new float[segStart.length][];
+      for (int j = 0; j < segStart.length; j++) {
+        long chunkEnd = Math.min(layers, (segStart[j] / chunk + 1) * chunk);
+        hSave[j] = new float[segLen(j, chunkEnd) * n];
+        dSave[j] = new float[segLen(j, chunkEnd) * n];
+      }
+    } else {
+      int ring = threads > 1 ? RING : 1;
+      hSave = new float[ring][seg * n];
+      dSave = new float[ring][seg * n];
+    }
     gW = new float[w * w];
     gb = new float[w];
     acc = new float[w];
     logits = new float[batch * HeadParams.CLASSES];
     dl = new float[batch * HeadParams.CLASSES];
     grad = head.zerosLike();
-    this.worker = threads > 1 ? Executors.newSingleThreadExecutor(r -> {
+    this.worker = threads > 1 && !keepAll ? Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "abyss-recompute");
       t.setDaemon(true);
       return t;
     }) : null;
+  }
+
+  /** Refuses a plan that keeps {@code bytes} of activations the Java heap cannot hold. */
+  static void checkHeap(long bytes) {
+    Runtime rt = Runtime.getRuntime();
+    long heapLeft = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+    if (bytes > heapLeft - (64L << 20)) {
+      throw new AbyssException("--memory-budget: keeping all activations takes "
+          + AtomicFiles.human(bytes) + " but the Java heap has " + AtomicFiles.human(heapLeft)
+          + " left; lower the budget (0 always recomputes) or give the JVM more heap"
+          + " (ABYSS_JAVA_OPTS=-Xmx...)");
+    }
+  }
+
+  /** Whether the forward keeps every layer's saves, so that the backward recomputes nothing. */
+  public boolean keepsActivations() {
+    return keepAll;
+  }
+
+  /** Bytes of every layer's saved input and act'(z) for one step (the planner's figure). */
+  public long activationBytes() {
+    return activationBytes;
   }
 
   /** Installs a gradient tap (null for none). */
@@ -300,7 +382,12 @@ public final class ResidualTrainer implements AutoCloseable {
       for (; q < segStart.length && segStart[q] < start + count; q++) {
         System.arraycopy(h, 0, ckpt, q * n, n);
         int len = segLen(q, start + count);
-        k.forwardChunk(w, batch, ms, core.offsetOf(segStart[q]), len, alpha, act, h, z);
+        if (keepAll) {
+          k.forwardSaveChunk(w, batch, ms, core.offsetOf(segStart[q]), len, alpha, act, h, z,
+              hSave[q], dSave[q]);
+        } else {
+          k.forwardChunk(w, batch, ms, core.offsetOf(segStart[q]), len, alpha, act, h, z);
+        }
       }
       progress.onProgress(step, "forward", start + count, layers);
     }
@@ -331,7 +418,11 @@ public final class ResidualTrainer implements AutoCloseable {
         first--;
       }
       int segs = q - first + 1;
-      if (worker == null) {
+      if (keepAll) {
+        for (int t = 0; t < segs; t++) {
+          backwardSegment(ms, q - t, end, q - t);
+        }
+      } else if (worker == null) {
         for (int t = 0; t < segs; t++) {
           recompute(ms, q - t, end, 0, k, h, z);
           backwardSegment(ms, q - t, end, 0);

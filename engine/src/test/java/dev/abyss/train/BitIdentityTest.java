@@ -44,6 +44,11 @@ class BitIdentityTest {
 
   private Result run(String name, int chunk, boolean inMemory, Activation act, Kernels k,
       int width, int batch, int threads, Dtype dtype) throws Exception {
+    return run(name, chunk, inMemory, act, k, width, batch, threads, dtype, 0);
+  }
+
+  private Result run(String name, int chunk, boolean inMemory, Activation act, Kernels k,
+      int width, int batch, int threads, Dtype dtype, long memoryBudget) throws Exception {
     // blocks of 4 layers: chunk ranges start and end inside checksum blocks
     CoreHeader h = new CoreHeader(width, L, act, (float) (1 / Math.sqrt(L)), 0.3f, 11, 0, 3, 4,
         dtype);
@@ -55,7 +60,8 @@ class BitIdentityTest {
     try (CoreWeights cw = inMemory ? CoreFile.openInMemory(wf)
         : CoreFile.openStreamed(wf, true)) {
       ResidualTrainer tr = new ResidualTrainer(cw, head, k, data, batch, chunk,
-          0.5f, 0.1f, 64, threads);
+          0.5f, 0.1f, 64, threads, memoryBudget);
+      assertEquals(memoryBudget > 0, tr.keepsActivations(), "the planner's choice");
       for (int s = 0; s < STEPS; s++) {
         losses[s] = tr.step(s).lossSum();
       }
@@ -69,6 +75,32 @@ class BitIdentityTest {
   void chunkSizesAndStorageModesGiveIdenticalBits() throws Exception {
     for (Kernels k : new Kernels[] {KernelProvider.scalar(), KernelProvider.get()}) {
       identicalBits(k);
+    }
+  }
+
+  /**
+   * The memory planner: keeping every activation (no recompute) gives the bits of
+   * checkpointing, for both kernel sets, the width-4 path and a generic shape, any chunk size,
+   * any storage mode.
+   */
+  @Test
+  void keepingAllActivationsIsIdenticalToRecomputing() throws Exception {
+    for (Kernels k : new Kernels[] {KernelProvider.scalar(), KernelProvider.get()}) {
+      for (int[] wb : new int[][] {{4, 16}, {5, 3}}) {
+        Result ref = run("plan-ref", (int) L, true, Activation.TANH, k, wb[0], wb[1], 1,
+            Dtype.F32, 0);
+        for (int chunk : new int[] {1, 7, (int) L}) {
+          for (boolean mem : new boolean[] {false, true}) {
+            Result r = run("plan-" + chunk + mem, chunk, mem, Activation.TANH, k, wb[0], wb[1],
+                1, Dtype.F32, Long.MAX_VALUE);
+            String what = k.name() + " kept w" + wb[0] + " b" + wb[1] + " chunk " + chunk + " "
+                + (mem ? "in memory" : "streamed");
+            assertArrayEquals(ref.core(), r.core(), what);
+            assertArrayEquals(ref.head(), r.head(), what);
+            assertArrayEquals(ref.losses(), r.losses(), what);
+          }
+        }
+      }
     }
   }
 
