@@ -23,6 +23,15 @@ public interface CoreWeights extends AutoCloseable {
   MemorySegment load(long start, int count) throws IOException;
 
   /**
+   * As {@link #load}, for a range the caller will only read (the forward pass): a streamed core
+   * may skip the copy it keeps for undo records. A later {@link #load} of the same range makes
+   * it writable without reading it again.
+   */
+  default MemorySegment loadForReading(long start, int count) throws IOException {
+    return load(start, count);
+  }
+
+  /**
    * A hint: {@link #load} of this range comes next, so a streamed core may start reading it
    * now, overlapped with the caller's work on the current range. Loads are correct with or
    * without it.

@@ -53,6 +53,8 @@ final class StreamedCore implements CoreWeights {
   private CoreHeader header;
   private MemorySegment staging;
   private MemorySegment pristine;
+  /** Whether pristine holds the stored bytes of the staged range (not after loadForReading). */
+  private boolean pristineValid;
   /** What the kernels see: the staging buffer itself for f32, its widened copy for bf16. */
   private MemorySegment work;
   private long stagedFirst = -1;
@@ -180,9 +182,24 @@ final class StreamedCore implements CoreWeights {
 
   @Override
   public MemorySegment load(long start, int count) throws IOException {
+    return load(start, count, true);
+  }
+
+  @Override
+  public MemorySegment loadForReading(long start, int count) throws IOException {
+    return load(start, count, false);
+  }
+
+  private MemorySegment load(long start, int count, boolean forUpdate) throws IOException {
     long first = firstOf(start);
     long end = endOf(start, count);
     if (first == stagedFirst && end - first == stagedLayers) {
+      if (forUpdate && writable && !pristineValid) {
+        // staged for reading, unchanged since: its stored bytes are still in staging
+        pristine = grow(pristine, end - first, lb);
+        MemorySegment.copy(staging, 0, pristine, 0, (end - first) * lb);
+        pristineValid = true;
+      }
       return work;
     }
     long bytes = (end - first) * lb;
@@ -208,7 +225,8 @@ final class StreamedCore implements CoreWeights {
       staging = grow(staging, end - first, lb);
       readVerified(staging, first, end, table, 0);
     }
-    if (writable) {
+    pristineValid = writable && forUpdate;
+    if (pristineValid) {
       pristine = grow(pristine, end - first, lb);
       MemorySegment.copy(staging, 0, pristine, 0, bytes);
     }
@@ -239,6 +257,9 @@ final class StreamedCore implements CoreWeights {
     if (first != stagedFirst || end - first != stagedLayers) {
       throw new IllegalStateException("writeBack of a range that is not the one loaded");
     }
+    if (!pristineValid) {
+      throw new IllegalStateException("writeBack of a range loaded for reading only");
+    }
     int b0 = (int) (first / bl);
     int b1 = (int) ((end - 1) / bl) + 1;
     long bytes = (end - first) * lb;
@@ -247,8 +268,6 @@ final class StreamedCore implements CoreWeights {
       // back unchanged
       long lf = header.layerFloats();
       Bf16.round(work, 0, staging, 0, (end - first) * lf, roundKey, first * lf);
-      // the staged range may be used again without a reload: it must hold the stored values
-      Bf16.widen(staging, 0, work, 0, (end - first) * lf);
     }
     try {
       // undo records for the blocks not yet logged in this commit interval, in runs: their
@@ -278,15 +297,25 @@ final class StreamedCore implements CoreWeights {
       if (ahead != null && first < aheadEnd && aheadFirst < end) {
         aheadStale = true;
       }
-      writeBuf = grow(writeBuf, end - first, lb);
-      MemorySegment.copy(staging, 0, writeBuf, 0, bytes);
+      // no copies: the staged buffer goes to the writer and the pristine copy to the undo
+      // records; staging and pristine take the idle buffers (the write they served is done),
+      // and the range counts as not loaded (a load of it reads it again)
+      MemorySegment idle = writeBuf;
+      writeBuf = staging;
+      staging = idle;
+      stagedFirst = -1;
+      if (!bf16) {
+        work = null;
+      }
       MemorySegment src = writeBuf.asSlice(0, bytes);
       MemorySegment undo = null;
       if (!runs.isEmpty()) {
-        undoBuf = grow(undoBuf, end - first, lb);
-        MemorySegment.copy(pristine, 0, undoBuf, 0, bytes);
+        idle = undoBuf;
+        undoBuf = pristine;
+        pristine = idle;
         undo = undoBuf;
       }
+      pristineValid = false;
       MemorySegment undoSrc = undo;
       Journal.Writer jw = journal;
       long pos = header.dataOffset() + first * lb;
@@ -301,7 +330,6 @@ final class StreamedCore implements CoreWeights {
         CoreFile.writeFully(ch, src.asByteBuffer(), pos);
         return null;
       });
-      MemorySegment.copy(staging, 0, pristine, 0, bytes);
     } catch (IOException e) {
       throw AtomicFiles.diskError(path, e);
     }

@@ -369,7 +369,7 @@ public final class ResidualTrainer implements AutoCloseable {
     for (int c = 0; c < nChunks; c++) {
       long start = (long) c * chunk;
       int count = (int) Math.min(chunk, layers - start);
-      MemorySegment ms = core.load(start, count);
+      MemorySegment ms = core.loadForReading(start, count);
       if (c + 1 < nChunks) {
         long next = start + count;
         core.prefetch(next, (int) Math.min(chunk, layers - next));
@@ -470,6 +470,10 @@ public final class ResidualTrainer implements AutoCloseable {
       }
       q = first - 1;
       core.writeBack(start, count);
+      if (c == 0 && nChunks > 1) {
+        // the next step starts with this chunk: read it back while this step finishes
+        core.prefetch(0, count);
+      }
       progress.onProgress(step, "backward", layers - start, layers);
     }
     // (4) input projection
