@@ -64,8 +64,8 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
   @Option(names = "--threads", paramLabel = "N",
       description = "Threads for a step: 2 or more overlap the recompute of the next segment"
           + " with the backward of this one (default: 1; on the 2-vCPU machine it was measured"
-          + " on, the overlap gained under 5%%, see BENCHMARKS.md). Results are bit-identical"
-          + " for any value.")
+          + " on, handing each layer's saved activations to the other core cost more than the"
+          + " overlap gained, see BENCHMARKS.md). Results are bit-identical for any value.")
   Integer threads;
 
   @Option(names = "--memory-budget", paramLabel = "SIZE", converter = SizeConverter.class,

@@ -11,10 +11,12 @@ import java.nio.ByteOrder;
  * at {@code j * B + b}. The layer's weights are read from {@code wts} at byte offset
  * {@code off}: W (W x W, W[in][out] row-major) then b (W), little-endian f32.
  *
- * <p>Call order in a training step: {@link #residualForward} for every layer of the forward
- * pass; for each chunk in reverse, {@link #residualForwardSave} over the chunk's layers (the
- * recompute), then {@link #residualBackward} over them in reverse, each followed by the
- * optimiser's update of that layer. Implementations must be deterministic: the same inputs
+ * <p>Call order in a training step: {@link #forwardChunk} over each segment of the forward
+ * pass; for each segment in reverse, {@link #forwardSaveChunk} (the recompute; or in the
+ * forward pass itself when the memory plan keeps every activation), then {@link
+ * #backwardUpdateChunk}. The chunk methods must give the bits of the per-layer ones ({@link
+ * #residualForward}, {@link #residualForwardSave}, {@link #residualBackward} then {@link
+ * #sgdUpdate}), which stay the reference. Implementations must be deterministic: the same inputs
  * give the same bits, whatever thread calls them. An instance is used by one thread at a time
  * ({@link #fork} makes another).
  */

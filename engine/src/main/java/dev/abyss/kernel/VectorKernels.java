@@ -212,31 +212,34 @@ final class VectorKernels implements Kernels {
   }
 
   /**
-   * Warms the width-4 chunk kernels on a scratch segment of the kind the cores use (native,
-   * shared arena): each is called on {@value #WARM_LAYERS} layers until a call runs at compiled
-   * speed (under {@value #WARM_NS_PER_LAYER} ns a layer; interpreted or C1-compiled Vector API
-   * code is tens of times slower) three times in a row, or {@value #WARM_SECONDS} s pass.
+   * Warms the chunk kernels of this shape on a scratch segment of the kind the cores use
+   * (native, shared arena): each is called on up to {@value #WARM_LAYERS} layers until a call
+   * runs at compiled speed three times in a row (under {@value #WARM_NS_PER_LAYER} ns a layer
+   * at w4 b16, scaled by W^2 B; interpreted or C1-compiled Vector API code is tens of times
+   * slower), or {@value #WARM_SECONDS} s pass.
    */
   @Override
   public double warmUp(int w, int batch, Activation act) {
     long t0 = System.nanoTime();
-    if (!width4(w, batch)) {
-      return 0;
-    }
-    int n = WARM_LAYERS;
+    int nb = w * batch;
+    // at most 4 MB of saves
+    int n = (int) Math.max(16, Math.min(WARM_LAYERS, (4L << 20) / (8L * nb)));
+    long slow = (long) (n * WARM_NS_PER_LAYER * Math.max(1.0, w * (double) w * batch / 256));
+    int lf = Kernels.layerFloats(w);
     try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
-      MemorySegment ws = arena.allocate(n * 80L, 64);
+      MemorySegment ws = arena.allocate(n * Kernels.layerBytes(w), 64);
       for (long o = 0; o < ws.byteSize(); o += 4) {
         ws.set(F32, o, (float) ((o * 2654435761L) % 997) * 1e-4f - 0.05f);
       }
-      float[] h = new float[64];
-      float[] z = new float[64];
-      float[] dh = new float[64];
-      float[] hs = new float[64 * n];
-      float[] ds = new float[64 * n];
-      float[] gW = new float[16];
-      float[] gb = new float[4];
-      float[] grads = new float[20 * n + 16];
+      float[] h = new float[nb];
+      float[] z = new float[nb];
+      float[] dh = new float[nb];
+      float[] g = new float[nb];
+      float[] hs = new float[nb * n];
+      float[] ds = new float[nb * n];
+      float[] gW = new float[w * w];
+      float[] gb = new float[w];
+      float[] grads = new float[lf * n + 16];
       long deadline = t0 + (long) (WARM_SECONDS * 1e9);
       // round robin, so that the JIT compiles the three at the same time
       int[] fast = new int[3];
@@ -250,10 +253,10 @@ final class VectorKernels implements Kernels {
             case 1 -> forwardSaveChunk(w, batch, ws, 0, n, 0.01f, act, h, z, hs, ds);
             // with and without the diagnostics' gradient copy, so that neither path is
             // compiled as never taken (which would deoptimise a run's first diagnostic step)
-            default -> backwardUpdateChunk(w, batch, ws, 0, n, 0.01f, 0f, hs, ds, dh, gW, gb, z,
+            default -> backwardUpdateChunk(w, batch, ws, 0, n, 0.01f, 0f, hs, ds, dh, gW, gb, g,
                 (fast[2] & 1) == 0 ? null : grads);
           }
-          fast[kernel] = System.nanoTime() - t < n * WARM_NS_PER_LAYER ? fast[kernel] + 1 : 0;
+          fast[kernel] = System.nanoTime() - t < slow ? fast[kernel] + 1 : 0;
         }
       }
     }
@@ -261,7 +264,7 @@ final class VectorKernels implements Kernels {
   }
 
   private static final int WARM_LAYERS = 256;
-  private static final long WARM_NS_PER_LAYER = 400;
+  private static final double WARM_NS_PER_LAYER = 400;
   private static final double WARM_SECONDS = 5;
 
   @Override

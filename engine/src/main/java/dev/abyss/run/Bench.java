@@ -102,6 +102,8 @@ public final class Bench {
     CoreFile.create(w32, CoreHeader.create(32, 10_000, Activation.SOFTSIGN, 0.01f, 0.001f,
         0x5EED, 0xD00D), null);
     try (CoreWeights cw = CoreFile.openInMemory(w32)) {
+      add.accept(new Row("JIT warm-up, w32 b1 kernels", "s", KernelProvider.get().warmUp(32, 1,
+          Activation.SOFTSIGN), Double.NaN, Double.NaN, 1));
       add.accept(steps("step w32 b1 10000 in-memory", cw, data, 1,
           new Options(o.depths(), Math.max(o.steps(), 20), o.threads(), 1000, 0, o.dir())));
     } finally {
