@@ -335,8 +335,9 @@ final class StreamedCore implements CoreWeights {
     }
   }
 
-  /** Waits for the write in flight (and its undo records); a failure is a disk error. */
-  private void awaitWrite() throws IOException {
+  /** Waits for the write in flight (and its undo records); a failure is a disk error. Package
+   * access for tests that reach into a commit. */
+  void awaitWrite() throws IOException {
     try {
       await(writing);
     } catch (IOException e) {

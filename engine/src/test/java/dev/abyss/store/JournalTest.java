@@ -97,8 +97,9 @@ class JournalTest {
     CoreFile.Opened o = CoreFile.openChannel(p, true);
     CoreHeader h = o.header();
     int[] table;
-    try (CoreWeights cw = new StreamedCore(p, o, true)) {
+    try (StreamedCore cw = new StreamedCore(p, o, true)) {
       scribble(cw, 5, 30);
+      cw.awaitWrite(); // the undo records and data are written by the I/O thread
       // reach into the commit: journal COMMIT record and pending head, then "crash"
       table = CoreFile.openChannel(q, false).table();
       AtomicFiles.writeTemp(head, HeadFile.encode(hh.withStep(4), payload));
