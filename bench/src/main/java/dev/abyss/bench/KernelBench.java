@@ -91,6 +91,48 @@ public class KernelBench {
       h[i] = (float) r.nextDouble();
       dh[i] = (float) r.nextDouble() * 0.01f;
     }
+    checkAgreement();
+  }
+
+  /**
+   * The pair must agree before it is timed: the chunk forward and the backward + update of
+   * {@code impl} against the scalar oracle on the same data (bitwise for the forward and the
+   * weights; dh to the tree's tolerance), else the trial fails. Called at the end of setup.
+   */
+  private void checkAgreement() {
+    Kernels oracle = KernelProvider.scalar();
+    int n = width * batch;
+    int layers = 64;
+    float[] ha = h.clone();
+    float[] hb = h.clone();
+    k.forwardChunk(width, batch, wts, 0, layers, 0.01f, act, ha, z);
+    oracle.forwardChunk(width, batch, wts, 0, layers, 0.01f, act, hb, z);
+    if (java.util.Arrays.mismatch(ha, hb) >= 0) {
+      throw new IllegalStateException(impl + " forwardChunk disagrees with the scalar oracle");
+    }
+    long bytes = layers * Kernels.layerBytes(width);
+    MemorySegment wa = arena.allocate(bytes, 64).copyFrom(wts.asSlice(0, bytes));
+    MemorySegment wb = arena.allocate(bytes, 64).copyFrom(wts.asSlice(0, bytes));
+    float[] hs = new float[layers * n];
+    float[] ds = new float[layers * n];
+    oracle.forwardSaveChunk(width, batch, wts, 0, layers, 0.01f, act, h.clone(), z, hs, ds);
+    float[] da = dh.clone();
+    float[] db = dh.clone();
+    k.backwardUpdateChunk(width, batch, wa, 0, layers, 0.01f, 0.1f, hs, ds, da, gW, gb, g, null);
+    oracle.backwardUpdateChunk(width, batch, wb, 0, layers, 0.01f, 0.1f, hs, ds, db, gW, gb, g,
+        null);
+    for (int i = 0; i < n; i++) {
+      if (Math.abs(da[i] - db[i]) > 1e-5f * (1 + Math.abs(db[i]))) {
+        throw new IllegalStateException(impl + " backward dh disagrees with the scalar oracle");
+      }
+    }
+    for (long o = 0; o < bytes; o += 4) {
+      float x = wa.get(Kernels.F32, o);
+      float y = wb.get(Kernels.F32, o);
+      if (Math.abs(x - y) > 1e-6f * (1 + Math.abs(y))) {
+        throw new IllegalStateException(impl + " update disagrees with the scalar oracle");
+      }
+    }
   }
 
   @TearDown(Level.Trial)
