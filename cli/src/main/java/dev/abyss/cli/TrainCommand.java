@@ -70,10 +70,11 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
 
   @Option(names = "--memory-budget", paramLabel = "SIZE", converter = SizeConverter.class,
       description = "Memory a step may use to keep every layer's activations from the forward"
-          + " pass, so that the backward recomputes nothing (e.g. 512m, 4g; 0: always"
-          + " checkpoint and recompute). Default: automatic, keep them when they take at most"
-          + " 32 MiB (past the cache, recomputing narrow layers is faster) and fit a quarter of"
-          + " available RAM and half the Java heap left. Results are bit-identical either way.")
+          + " pass, so that the backward recomputes nothing (e.g. 512m, 4g). Default 0:"
+          + " checkpoint every segment and recompute it, which measured faster on this kind of"
+          + " machine for every shape tried (a segment's activations stay in the L2 cache; all"
+          + " of them go to memory and back), see BENCHMARKS.md. Results are bit-identical"
+          + " either way.")
   Long memoryBudget;
 
   @Option(names = "--resume",
@@ -124,7 +125,7 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
         trainLimit, threads != null ? threads : 1, resume,
         checkpointSeconds != null ? checkpointSeconds : -1, runDirectory(),
         diagnosticsEvery != null ? diagnosticsEvery : reportEvery,
-        memoryBudget != null ? memoryBudget : -1);
+        memoryBudget != null ? memoryBudget : 0);
     // the signal is released only after the last line is printed: a Ctrl-C waits for it
     try (StopSignal stop = StopSignal.install();
         ProgressDisplay bar = ProgressDisplay.open(cmd.name(), steps, quiet || json)) {

@@ -26,7 +26,7 @@ class BenchCommandTest {
       assertTrue(r.out().contains(row), row + " missing:\n" + r.out());
     }
     JsonNode doc = new ObjectMapper().readTree(json.toFile());
-    assertEquals(10, doc.get("rows").size());
+    assertEquals(11, doc.get("rows").size());
     assertTrue(doc.get("provenance").get("kernels").asText().matches("scalar|vector-\\d+"));
     assertTrue(doc.get("provenance").has("jdk"));
     for (JsonNode row : doc.get("rows")) {

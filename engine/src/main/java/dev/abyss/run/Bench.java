@@ -104,8 +104,11 @@ public final class Bench {
     try (CoreWeights cw = CoreFile.openInMemory(w32)) {
       add.accept(new Row("JIT warm-up, w32 b1 kernels", "s", KernelProvider.get().warmUp(32, 1,
           Activation.SOFTSIGN), Double.NaN, Double.NaN, 1));
-      add.accept(steps("step w32 b1 10000 in-memory", cw, data, 1,
-          new Options(o.depths(), Math.max(o.steps(), 20), o.threads(), 1000, 0, o.dir())));
+      Options w32o = new Options(o.depths(), Math.max(o.steps(), 20), o.threads(), 1000, 0,
+          o.dir());
+      add.accept(steps("step w32 b1 10000 in-memory", cw, data, 1, w32o));
+      // the same with every activation kept (the memory planner with a budget that holds them)
+      add.accept(steps("step w32 b1 10000 in-memory", cw, data, 1, w32o, 64L << 20));
     } finally {
       Files.deleteIfExists(w32);
     }
@@ -156,10 +159,19 @@ public final class Bench {
 
   private static Row steps(String name, CoreWeights cw, Dataset data, int batch, Options o)
       throws IOException {
+    return steps(name, cw, data, batch, o, 0);
+  }
+
+  /** Steps with a memory budget (0, train's default: checkpoint and recompute). */
+  private static Row steps(String name, CoreWeights cw, Dataset data, int batch, Options o,
+      long memoryBudget) throws IOException {
     CoreHeader h = cw.header();
     HeadParams hp = HeadParams.glorot(h.width(), 3);
     try (ResidualTrainer tr = new ResidualTrainer(cw, hp, KernelProvider.get(), data, batch,
-        o.chunk(), 0.01f, 0.01f, data.count(), o.threads())) {
+        o.chunk(), 0.01f, 0.01f, data.count(), o.threads(), memoryBudget)) {
+      if (tr.keepsActivations()) {
+        name += ", activations kept";
+      }
       double[] t = new double[o.steps() + 1];
       for (int s = 0; s <= o.steps(); s++) {
         t[s] = tr.step(h.step() + s).seconds();

@@ -77,14 +77,14 @@ public final class ResidualRun {
       boolean resume, double checkpointSeconds, Path runDir, int diagnosticsEvery,
       long memoryBudget) {
 
-    /** As the canonical constructor, with the automatic memory plan (memoryBudget -1). */
+    /** As the canonical constructor, with no memory budget (checkpoint and recompute). */
     public TrainSpec(Path weights, Path head, CoreSpec core, CoreSpec.Defaults defaults,
         boolean initIfMissing, boolean inMemory, long steps, int batch, int chunkLayers,
         boolean chunkGiven, float layerLr, float headLr, int trainLimit, int threads,
         boolean resume, double checkpointSeconds, Path runDir, int diagnosticsEvery) {
       this(weights, head, core, defaults, initIfMissing, inMemory, steps, batch, chunkLayers,
           chunkGiven, layerLr, headLr, trainLimit, threads, resume, checkpointSeconds, runDir,
-          diagnosticsEvery, -1);
+          diagnosticsEvery, 0);
     }
 
     /** A spec with no run directory and no diagnostics (tests, embedding). */
@@ -173,7 +173,7 @@ public final class ResidualRun {
     long layers = planned.layers();
     checkSpace(s.weights(), planned, existing != null, s.inMemory());
     long activations = layers * planned.width() * (long) s.batch() * 8;
-    if (s.memoryBudget() >= 0 && activations <= s.memoryBudget()) {
+    if (activations <= s.memoryBudget()) {
       ResidualTrainer.checkHeap(activations);
     }
     if (s.chunkGiven() && s.chunkLayers() > layers) {
@@ -259,16 +259,16 @@ public final class ResidualRun {
       try (ResidualTrainer tr = new ResidualTrainer(core, head, k, train, s.batch(),
           s.chunkLayers(), s.layerLr(), s.headLr(), s.trainLimit(), s.threads(),
           s.memoryBudget())) {
-        String budget = s.memoryBudget() < 0 ? "the automatic plan's "
-            + AtomicFiles.human(Math.min(ResidualTrainer.AUTO_KEEP_BYTES,
-                ResidualTrainer.defaultMemoryBudget()))
-            : "--memory-budget " + AtomicFiles.human(s.memoryBudget());
-        l.info(tr.keepsActivations()
-            ? "memory plan: all activations kept (" + AtomicFiles.human(tr.activationBytes())
-                + ", within " + budget + "), no recompute"
-            : "memory plan: a checkpoint every " + tr.plan().segment() + " layers, recomputed"
-                + " in the backward (all activations would take "
-                + AtomicFiles.human(tr.activationBytes()) + ", over " + budget + ")");
+        if (s.memoryBudget() > 0) {
+          l.info(tr.keepsActivations()
+              ? "memory plan: all activations kept (" + AtomicFiles.human(tr.activationBytes())
+                  + ", within --memory-budget " + AtomicFiles.human(s.memoryBudget())
+                  + "), no recompute"
+              : "memory plan: a checkpoint every " + tr.plan().segment() + " layers and a"
+                  + " recompute (all activations would take "
+                  + AtomicFiles.human(tr.activationBytes()) + ", over --memory-budget "
+                  + AtomicFiles.human(s.memoryBudget()) + ")");
+        }
         tr.setProgressListener(l);
         if (s.runDir() != null) {
           Map<String, Object> cfg = new LinkedHashMap<>();

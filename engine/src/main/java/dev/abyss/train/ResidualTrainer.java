@@ -136,38 +136,11 @@ public final class ResidualTrainer implements AutoCloseable {
   }
 
   /**
-   * The default {@code --memory-budget}: a quarter of the memory the OS reports available,
-   * and no more than half of what the Java heap can still grow to (the saves live there).
-   */
-  public static long defaultMemoryBudget() {
-    Runtime rt = Runtime.getRuntime();
-    long heapLeft = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
-    long avail = Long.MAX_VALUE;
-    try {
-      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/meminfo"))) {
-        if (line.startsWith("MemAvailable:")) {
-          avail = Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-        }
-      }
-    } catch (java.io.IOException | RuntimeException e) {
-      avail = heapLeft; // not Linux: the heap alone decides
-    }
-    return Math.max(0, Math.min(avail / 4, heapLeft / 2));
-  }
-
-  /**
-   * The automatic plan keeps all activations only up to this size. Past the last-level cache
-   * the forward's stores and the backward's loads go to DRAM, and for narrow layers that costs
-   * more than the recompute it saves: 1M layers, w4 b16 (488 MiB of activations) ran at 88
-   * ms/step kept against 75 ms/step recomputed (BENCHMARKS.md).
-   */
-  public static final long AUTO_KEEP_BYTES = 32L << 20;
-
-  /**
    * @param memoryBudget bytes the step may use to keep every layer's saved input and act'(z)
    *     from the forward pass; when they fit, the backward needs no recompute (the memory
-   *     planner). Results are bit-identical either way. Negative: automatic (keep them when
-   *     they fit both {@link #AUTO_KEEP_BYTES} and {@link #defaultMemoryBudget()}).
+   *     planner). Results are bit-identical either way. 0 (the default of train): always
+   *     checkpoint and recompute, which measured faster here for every shape tried: the saves
+   *     of a segment stay in L2, all of them go to L3 or DRAM and back (BENCHMARKS.md).
    */
   public ResidualTrainer(CoreWeights core, HeadParams head, Kernels kernels, Dataset train,
       int batch, int chunkLayers, float layerLr, float headLr, int trainLimit, int threads,
@@ -214,9 +187,7 @@ public final class ResidualTrainer implements AutoCloseable {
     h0 = new float[n];
     ckpt = new float[segStart.length * n];
     this.activationBytes = layers * n * 8L;
-    this.keepAll = memoryBudget < 0
-        ? activationBytes <= Math.min(AUTO_KEEP_BYTES, defaultMemoryBudget())
-        : activationBytes <= memoryBudget;
+    this.keepAll = activationBytes <= memoryBudget;
     if (keepAll) {
       checkHeap(activationBytes);
       // one save buffer per segment, filled by the forward pass
