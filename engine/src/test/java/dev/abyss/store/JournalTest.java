@@ -52,6 +52,29 @@ class JournalTest {
     assertEquals(Journal.Outcome.NOTHING, Journal.recover(p, head));
   }
 
+  /**
+   * The forward pass loads for reading (no undo copy); the backward loads the same staged
+   * range again for update, which takes the undo copy then. A crash after its write-back still
+   * rolls back to the original bytes; a write-back of a range loaded only for reading is a
+   * programming error.
+   */
+  @Test
+  void rangeLoadedForReadingThenForUpdateRollsBack() throws Exception {
+    Path p = core("r.bin");
+    Path head = dir.resolve("r_h.bin");
+    byte[] before = Files.readAllBytes(p);
+    try (CoreWeights cw = CoreFile.openStreamed(p, true)) {
+      cw.loadForReading(0, 20);
+      cw.loadForReading(20, 30);
+      org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+          () -> cw.writeBack(20, 30));
+      scribble(cw, 20, 30); // load (same staged range, now for update), change, write back
+      scribble(cw, 0, 20);
+    } // "crash": closed without commit
+    assertEquals(Journal.Outcome.ROLLED_BACK, Journal.recover(p, head));
+    assertArrayEquals(before, Files.readAllBytes(p));
+  }
+
   @Test
   void committedIntervalSurvivesAndTornTailIsIgnored() throws Exception {
     Path p = core("b.bin");
