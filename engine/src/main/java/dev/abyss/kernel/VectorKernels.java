@@ -50,6 +50,8 @@ final class VectorKernels implements Kernels {
   private final float[] buf = new float[V * V];
   /** Sums out of the tree. */
   private final float[] sums = new float[V];
+  /** The per-layer path of width 2, batch 1 (see {@link Width2}). */
+  private final ScalarKernels scalar = new ScalarKernels();
   /** A segment's g (alpha dh act'(z)) for {@link Width4#backwardUpdate}, grown on demand. */
   private float[] gseg = new float[0];
 
@@ -270,7 +272,9 @@ final class VectorKernels implements Kernels {
   @Override
   public void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z) {
-    if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
+    if (Width2.applies(w, batch)) {
+      Width2.forward(wts, off, count, alpha, act, h);
+    } else if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
         && act == Activation.SOFTSIGN) {
       // groups of 16 samples, two at a time where there are two (eval's throughput)
       int g0 = 0;
@@ -288,7 +292,9 @@ final class VectorKernels implements Kernels {
   @Override
   public void forwardSaveChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
-    if (width4(w, batch) && act == Activation.SOFTSIGN) {
+    if (Width2.applies(w, batch)) {
+      Width2.forwardSave(wts, off, count, alpha, act, h, hSave, dSave);
+    } else if (width4(w, batch) && act == Activation.SOFTSIGN) {
       Width4.forwardSaveSoftsign(wts, off, count, alpha, h, hSave, dSave);
     } else {
       Kernels.super.forwardSaveChunk(w, batch, wts, off, count, alpha, act, h, z, hSave, dSave);
@@ -299,7 +305,9 @@ final class VectorKernels implements Kernels {
   public void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
       float[] g, float[] grads) {
-    if (width4(w, batch)) {
+    if (Width2.applies(w, batch)) {
+      Width2.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, grads);
+    } else if (width4(w, batch)) {
       if (gseg.length < 64 * count) {
         gseg = new float[64 * count];
       }
@@ -313,6 +321,10 @@ final class VectorKernels implements Kernels {
   @Override
   public void residualForward(int w, int batch, MemorySegment wts, long off, float alpha,
       Activation act, float[] h, float[] z) {
+    if (Width2.applies(w, batch)) {
+      scalar.residualForward(w, batch, wts, off, alpha, act, h, z);
+      return;
+    }
     if (batch == 1) {
       affineRow(w, wts, off, h, z);
     } else {
@@ -332,6 +344,10 @@ final class VectorKernels implements Kernels {
   @Override
   public void residualForwardSave(int w, int batch, MemorySegment wts, long off, float alpha,
       Activation act, float[] h, float[] z, float[] hSave, float[] dSave, int saveOff) {
+    if (Width2.applies(w, batch)) {
+      scalar.residualForwardSave(w, batch, wts, off, alpha, act, h, z, hSave, dSave, saveOff);
+      return;
+    }
     int n = w * batch;
     System.arraycopy(h, 0, hSave, saveOff, n);
     if (batch == 1) {
@@ -390,6 +406,11 @@ final class VectorKernels implements Kernels {
   public void residualBackward(int w, int batch, MemorySegment wts, long off, float alpha,
       float[] hSave, float[] dSave, int saveOff, float[] dh, float[] gW, float[] gb,
       float[] g) {
+    if (Width2.applies(w, batch)) {
+      // one sample in one lane: the scalar kernel, whose bits Width2 keeps
+      scalar.residualBackward(w, batch, wts, off, alpha, hSave, dSave, saveOff, dh, gW, gb, g);
+      return;
+    }
     if (batch == 1 && w > 1) {
       backwardRow(w, wts, off, alpha, hSave, dSave, saveOff, dh, gW, gb, g);
       return;
