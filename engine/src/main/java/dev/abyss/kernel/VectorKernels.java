@@ -139,6 +139,51 @@ final class VectorKernels implements Kernels {
     }
   }
 
+  /**
+   * {@link #backwardRow} then {@link #sgdUpdate} of one layer in one pass over W, for batch 1
+   * and a width that is a multiple of V: each row of W is loaded once, dotted with g for dh
+   * (old W) and updated; gW and gb are never stored unless {@code grads} asks for them (at
+   * {@code gOff}). The same operations as the two calls, so the same bits.
+   */
+  private void backwardRowUpdate(int w, MemorySegment wts, long off, float alpha, float lr,
+      float[] hSave, float[] dSave, int so, float[] dh, float[] g, float[] grads, int gOff) {
+    scaleGrad(w, alpha, dh, dSave, so, g);
+    FloatVector zero = FloatVector.zero(S);
+    long bias = off + 4L * w * w;
+    for (int o0 = 0; o0 < w; o0 += V) {
+      FloatVector gb = zero.add(FloatVector.fromArray(S, g, o0));
+      if (grads != null) {
+        gb.intoArray(grads, gOff + w * w + o0);
+      }
+      long p = bias + 4L * o0;
+      FloatVector.fromMemorySegment(S, wts, p, LE).sub(gb.mul(lr)).intoMemorySegment(wts, p, LE);
+    }
+    for (int i0 = 0; i0 < w; i0 += V) {
+      for (int j = 0; j < V; j++) {
+        int i = i0 + j;
+        long row = off + 4L * i * w;
+        float hi = hSave[so + i];
+        FloatVector acc = zero;
+        for (int o0 = 0; o0 < w; o0 += V) {
+          long p = row + 4L * o0;
+          FloatVector gv = FloatVector.fromArray(S, g, o0);
+          FloatVector wv = FloatVector.fromMemorySegment(S, wts, p, LE);
+          acc = acc.add(gv.mul(wv));
+          FloatVector gw = zero.add(gv.mul(hi));
+          if (grads != null) {
+            gw.intoArray(grads, gOff + i * w + o0);
+          }
+          wv.sub(gw.mul(lr)).intoMemorySegment(wts, p, LE);
+        }
+        acc.intoArray(buf, j * V);
+      }
+      treeReduce(V, sums, 0);
+      for (int j = 0; j < V; j++) {
+        dh[i0 + j] += sums[j];
+      }
+    }
+  }
+
   /** buf vector j = lane-wise sum over o-blocks of g[o] W[i][o] for the row at rowOff. */
   private void rowDot(int w, MemorySegment wts, long rowOff, float[] g, int j) {
     FloatVector acc = FloatVector.zero(S);
@@ -307,6 +352,14 @@ final class VectorKernels implements Kernels {
       float[] g, float[] grads) {
     if (Width2.applies(w, batch)) {
       Width2.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, grads);
+    } else if (batch == 1 && w % V == 0) {
+      // wide layers, one sample: one pass over each layer's W
+      long lb = Kernels.layerBytes(w);
+      int lf = Kernels.layerFloats(w);
+      for (int l = count - 1; l >= 0; l--) {
+        backwardRowUpdate(w, wts, off + l * lb, alpha, lr, hSave, dSave, l * w, dh, g, grads,
+            l * lf);
+      }
     } else if (width4(w, batch)) {
       if (gseg.length < 64 * count) {
         gseg = new float[64 * count];
