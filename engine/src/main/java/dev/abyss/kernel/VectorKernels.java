@@ -475,7 +475,11 @@ final class VectorKernels implements Kernels {
     // four small methods, each its own compilation unit: one big method exceeds the JIT's
     // inlining budget and then boxes the masks and vectors of the calls it could not inline
     scaleGrad(w * batch, alpha, dh, dSave, saveOff, g);
-    weightGrads(w, batch, hSave, saveOff, g, gW);
+    if (w % V == 0) {
+      weightGradsWide(w, batch, hSave, saveOff, g, gW);
+    } else {
+      weightGrads(w, batch, hSave, saveOff, g, gW);
+    }
     biasGrads(w, batch, g, gb);
     inputGrad(w, batch, wts, off, g, dh);
   }
@@ -589,6 +593,37 @@ final class VectorKernels implements Kernels {
       treeReduce(cnt, gW, p0);
     }
   }
+
+  /**
+   * gW for widths that are a multiple of V (a small matrix product, X^T G): g is transposed to
+   * sample-major once, then each row of gW is V outputs at a time, summed over the batch in
+   * order from 0 (the scalar kernel's order: bitwise equal to it, no tree). W x W/V x B
+   * multiply-adds against W x W trees of B products for {@link #weightGrads}.
+   */
+  private void weightGradsWide(int w, int batch, float[] hSave, int saveOff, float[] g,
+      float[] gW) {
+    if (gT.length < w * batch) {
+      gT = new float[w * batch];
+    }
+    for (int o = 0; o < w; o++) {
+      for (int b = 0; b < batch; b++) {
+        gT[b * w + o] = g[o * batch + b];
+      }
+    }
+    for (int i = 0; i < w; i++) {
+      int hi = saveOff + i * batch;
+      for (int o0 = 0; o0 < w; o0 += V) {
+        FloatVector acc = FloatVector.zero(S);
+        for (int b = 0; b < batch; b++) {
+          acc = acc.add(FloatVector.fromArray(S, gT, b * w + o0).mul(hSave[hi + b]));
+        }
+        acc.intoArray(gW, i * w + o0);
+      }
+    }
+  }
+
+  /** g transposed to (B, W), for {@link #weightGradsWide}; grown on demand. */
+  private float[] gT = new float[0];
 
   /** gb[o] = sum_b g[o][b]. */
   private void biasGrads(int w, int batch, float[] g, float[] gb) {
