@@ -24,7 +24,9 @@ import jdk.incubator.vector.VectorSpecies;
  *       #treeReduce}): V vectors in, one vector of V sums out, with V-1 blend/shuffle/add
  *       steps. The summation order is a fixed tree, not the scalar's left-to-right order, so
  *       these agree with the scalar kernels to a relative tolerance (tested: 1e-5 of the
- *       gradient's scale), and bit for bit run to run.
+ *       gradient's scale), and bit for bit run to run. Widths that are a multiple of V with
+ *       batch above 1 compute gW as a small matrix product in the scalar order instead
+ *       ({@link #weightGradsWide}): bitwise the scalar's.
  * </ul>
  *
  * Loaded by name by {@link KernelProvider} only after its checks pass, so that nothing touches
