@@ -265,7 +265,8 @@ final class VectorKernels implements Kernels {
    * (native, shared arena): each is called on up to {@value #WARM_LAYERS} layers until a call
    * runs at compiled speed three times in a row (under {@value #WARM_NS_PER_LAYER} ns a layer
    * at w4 b16, scaled by W^2 B; interpreted or C1-compiled Vector API code is tens of times
-   * slower), or {@value #WARM_SECONDS} s pass.
+   * slower) and the JIT has then compiled nothing for {@value #WARM_QUIET_MS} ms, or {@value
+   * #WARM_SECONDS} s pass.
    */
   @Override
   public double warmUp(int w, int batch, Activation act) {
@@ -290,9 +291,25 @@ final class VectorKernels implements Kernels {
       float[] gb = new float[w];
       float[] grads = new float[lf * n + 16];
       long deadline = t0 + (long) (WARM_SECONDS * 1e9);
-      // round robin, so that the JIT compiles the three at the same time
+      // round robin, so that the JIT compiles the three at the same time; done when each ran
+      // fast three times in a row and the JIT has compiled nothing for WARM_QUIET_MS (C1
+      // code can pass the speed test while C2 is still compiling the per-layer methods)
+      java.lang.management.CompilationMXBean jit =
+          java.lang.management.ManagementFactory.getCompilationMXBean();
+      boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
+      long jitMs = timed ? jit.getTotalCompilationTime() : 0;
+      long quietSince = System.nanoTime();
       int[] fast = new int[3];
-      while ((fast[0] < 3 || fast[1] < 3 || fast[2] < 3) && System.nanoTime() < deadline) {
+      while ((fast[0] < 3 || fast[1] < 3 || fast[2] < 3
+          || timed && System.nanoTime() - quietSince < WARM_QUIET_MS * 1_000_000L)
+          && System.nanoTime() < deadline) {
+        if (timed) {
+          long now = jit.getTotalCompilationTime();
+          if (now != jitMs) {
+            jitMs = now;
+            quietSince = System.nanoTime();
+          }
+        }
         for (int kernel = 0; kernel < 3; kernel++) {
           java.util.Arrays.fill(h, 0.5f);
           java.util.Arrays.fill(dh, 0.01f);
@@ -315,6 +332,7 @@ final class VectorKernels implements Kernels {
   private static final int WARM_LAYERS = 256;
   private static final double WARM_NS_PER_LAYER = 400;
   private static final double WARM_SECONDS = 5;
+  private static final long WARM_QUIET_MS = 150;
 
   @Override
   public void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
