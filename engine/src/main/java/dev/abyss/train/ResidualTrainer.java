@@ -416,8 +416,8 @@ public final class ResidualTrainer implements AutoCloseable {
           }
           for (int t = 0; t < segs; t++) {
             while (t - handoff.get(CONSUMED) >= RING) {
-              // ahead of the backward: sleep rather than spin, so as not to slow the core
-              // (or the sibling hardware thread) doing the backward
+              // ahead of the backward: spin (a park of 10 us slept about 60, longer than a
+              // segment's backward with the chunk kernels, and starved the main thread)
               Thread.onSpinWait();
             }
             recompute(ms, last - t, end, t % RING, kWorker, hw, zw);
