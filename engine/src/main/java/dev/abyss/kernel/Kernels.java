@@ -87,10 +87,15 @@ public interface Kernels {
   /**
    * {@code count} consecutive layers forward, in place, the first at byte offset {@code off}.
    * Same result as {@code count} calls of {@link #residualForward}; implementations may keep h
-   * in registers across layers.
+   * in registers across layers. The chunk defaults run width 2, batch 1 through {@link
+   * Width2} (the scalar per-layer operations, which both kernel sets use for that shape).
    */
   default void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z) {
+    if (Width2.applies(w, batch)) {
+      Width2.forward(wts, off, count, alpha, act, h);
+      return;
+    }
     long lb = layerBytes(w);
     for (int l = 0; l < count; l++) {
       residualForward(w, batch, wts, off + l * lb, alpha, act, h, z);
@@ -104,6 +109,10 @@ public interface Kernels {
    */
   default void forwardSaveChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
+    if (Width2.applies(w, batch)) {
+      Width2.forwardSave(wts, off, count, alpha, act, h, hSave, dSave);
+      return;
+    }
     long lb = layerBytes(w);
     int n = w * batch;
     for (int l = 0; l < count; l++) {
@@ -122,6 +131,10 @@ public interface Kernels {
   default void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
       float[] g, float[] grads) {
+    if (Width2.applies(w, batch)) {
+      Width2.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, grads);
+      return;
+    }
     long lb = layerBytes(w);
     int n = w * batch;
     int lf = layerFloats(w);

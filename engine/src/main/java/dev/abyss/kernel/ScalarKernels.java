@@ -20,38 +20,6 @@ public final class ScalarKernels implements Kernels {
   }
 
   @Override
-  public void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
-      float alpha, Activation act, float[] h, float[] z) {
-    if (Width2.applies(w, batch)) {
-      Width2.forward(wts, off, count, alpha, act, h);
-    } else {
-      Kernels.super.forwardChunk(w, batch, wts, off, count, alpha, act, h, z);
-    }
-  }
-
-  @Override
-  public void forwardSaveChunk(int w, int batch, MemorySegment wts, long off, int count,
-      float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
-    if (Width2.applies(w, batch)) {
-      Width2.forwardSave(wts, off, count, alpha, act, h, hSave, dSave);
-    } else {
-      Kernels.super.forwardSaveChunk(w, batch, wts, off, count, alpha, act, h, z, hSave, dSave);
-    }
-  }
-
-  @Override
-  public void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
-      float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
-      float[] g, float[] grads) {
-    if (Width2.applies(w, batch)) {
-      Width2.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, grads);
-    } else {
-      Kernels.super.backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave, dh,
-          gW, gb, g, grads);
-    }
-  }
-
-  @Override
   public void residualForward(
       int w, int batch, MemorySegment wts, long off, float alpha, Activation act, float[] h,
       float[] z) {

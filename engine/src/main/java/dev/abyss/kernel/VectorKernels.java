@@ -337,9 +337,7 @@ final class VectorKernels implements Kernels {
   @Override
   public void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z) {
-    if (Width2.applies(w, batch)) {
-      Width2.forward(wts, off, count, alpha, act, h);
-    } else if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
+    if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
         && act == Activation.SOFTSIGN) {
       // groups of 16 samples, two at a time where there are two (eval's throughput)
       int g0 = 0;
@@ -357,9 +355,7 @@ final class VectorKernels implements Kernels {
   @Override
   public void forwardSaveChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
-    if (Width2.applies(w, batch)) {
-      Width2.forwardSave(wts, off, count, alpha, act, h, hSave, dSave);
-    } else if (width4(w, batch) && act == Activation.SOFTSIGN) {
+    if (width4(w, batch) && act == Activation.SOFTSIGN) {
       Width4.forwardSaveSoftsign(wts, off, count, alpha, h, hSave, dSave);
     } else {
       Kernels.super.forwardSaveChunk(w, batch, wts, off, count, alpha, act, h, z, hSave, dSave);
@@ -370,9 +366,7 @@ final class VectorKernels implements Kernels {
   public void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
       float[] g, float[] grads) {
-    if (Width2.applies(w, batch)) {
-      Width2.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, grads);
-    } else if (batch == 1 && w % V == 0) {
+    if (batch == 1 && w % V == 0) {
       // wide layers, one sample: one pass over each layer's W
       long lb = Kernels.layerBytes(w);
       int lf = Kernels.layerFloats(w);

@@ -172,7 +172,7 @@ public final class ResidualRun {
     CoreHeader planned = existing != null ? existing : s.core().newHeader(s.defaults());
     long layers = planned.layers();
     checkSpace(s.weights(), planned, existing != null, s.inMemory());
-    long activations = layers * planned.width() * (long) s.batch() * 8;
+    long activations = ResidualTrainer.activationBytes(layers, planned.width(), s.batch());
     if (activations <= s.memoryBudget()) {
       ResidualTrainer.checkHeap(activations);
     }

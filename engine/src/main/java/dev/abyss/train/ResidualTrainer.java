@@ -186,7 +186,7 @@ public final class ResidualTrainer implements AutoCloseable {
     g = new float[n];
     h0 = new float[n];
     ckpt = new float[segStart.length * n];
-    this.activationBytes = layers * n * 8L;
+    this.activationBytes = activationBytes(layers, w, batch);
     this.keepAll = activationBytes <= memoryBudget;
     if (keepAll) {
       checkHeap(activationBytes);
@@ -214,6 +214,11 @@ public final class ResidualTrainer implements AutoCloseable {
       t.setDaemon(true);
       return t;
     }) : null;
+  }
+
+  /** Bytes of every layer's saved input and act'(z) for one step of this shape. */
+  static long activationBytes(long layers, int width, int batch) {
+    return layers * width * (long) batch * 8;
   }
 
   /** Refuses a plan that keeps {@code bytes} of activations the Java heap cannot hold. */
