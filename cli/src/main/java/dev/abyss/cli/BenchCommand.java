@@ -42,8 +42,9 @@ final class BenchCommand implements Callable<Integer> {
       description = "I/O chunk (default: ${DEFAULT-VALUE}).")
   int chunk;
 
-  @Option(names = "--eval-images", paramLabel = "N", defaultValue = "160",
-      description = "Images for the eval row, at the largest depth (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--eval-images", paramLabel = "N", defaultValue = "128",
+      description = "Images for the eval row, at the largest depth (default: ${DEFAULT-VALUE}: "
+          + "one group of 64 per core).")
   int evalImages;
 
   @Option(names = "--dir", paramLabel = "DIR",

@@ -5,7 +5,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * The residual layer's math, one layer per call: {@code h <- h + alpha * act(h W + b)}.
+ * The residual layer's math, one layer per call: {@code h <- h + alpha * act(h W + b)}, the
+ * forward in fused multiply-adds ({@link ScalarKernels} fixes the operation order).
  *
  * <p>Shapes (see the package legend): {@code h, z, dh}: (B, W) feature-major, element (b, j)
  * at {@code j * B + b}. The layer's weights are read from {@code wts} at byte offset
@@ -156,6 +157,15 @@ public interface Kernels {
    * @return seconds spent
    */
   default double warmUp(int w, int batch, Activation act) {
+    return 0;
+  }
+
+  /**
+   * As {@link #warmUp}, for {@link #forwardChunk} alone: what eval runs.
+   *
+   * @return seconds spent
+   */
+  default double warmUpForward(int w, int batch, Activation act) {
     return 0;
   }
 

@@ -7,9 +7,12 @@ import java.lang.foreign.MemorySegment;
  * oracle every faster implementation is tested against, and the fallback where the Vector
  * API is unavailable.
  *
- * <p>Operation order (what "bit-identical" means): z[o][b] starts at b[o] and adds
- * h[i][b] * W[i][o] for i = 0..W-1, one float multiply and one float add each (no FMA);
- * gradient sums run over b = 0..B-1 in order; dh sums run over o = 0..W-1 in order.
+ * <p>Operation order (what "bit-identical" means): the forward is fused multiply-adds,
+ * {@code z[o][b] = fma(h[i][b], W[i][o], z[o][b])} from z = b[o] for i = 0..W-1, then
+ * {@code h = fma(alpha, act(z), h)} (one rounding each: the FMA units do the work in one
+ * instruction, and eval is bound by them; docs/decisions.md). The backward is separate float
+ * multiplies and adds (no FMA): gradient sums run over b = 0..B-1 in order; dh sums run over
+ * o = 0..W-1 in order.
  */
 public final class ScalarKernels implements Kernels {
   // Not thread-safe (a scratch copy of the layer): one instance per thread, see fork().
@@ -29,19 +32,19 @@ public final class ScalarKernels implements Kernels {
     switch (act) {
       case TANH -> {
         for (int k = 0; k < n; k++) {
-          h[k] += alpha * TanhMath.tanh(z[k]);
+          h[k] = Math.fma(alpha, TanhMath.tanh(z[k]), h[k]);
         }
       }
       case SOFTSIGN -> {
         for (int k = 0; k < n; k++) {
           float zk = z[k];
-          h[k] += alpha * (zk / (1f + Math.abs(zk)));
+          h[k] = Math.fma(alpha, zk / (1f + Math.abs(zk)), h[k]);
         }
       }
       case RELU -> {
         for (int k = 0; k < n; k++) {
           float zk = z[k];
-          h[k] += alpha * (zk > 0f ? zk : 0f);
+          h[k] = Math.fma(alpha, zk > 0f ? zk : 0f, h[k]);
         }
       }
     }
@@ -60,7 +63,7 @@ public final class ScalarKernels implements Kernels {
         for (int k = 0; k < n; k++) {
           float t = TanhMath.tanh(z[k]);
           dSave[saveOff + k] = 1f - t * t;
-          h[k] += alpha * t;
+          h[k] = Math.fma(alpha, t, h[k]);
         }
       }
       case SOFTSIGN -> {
@@ -68,14 +71,14 @@ public final class ScalarKernels implements Kernels {
           float zk = z[k];
           float d = 1f + Math.abs(zk);
           dSave[saveOff + k] = 1f / (d * d);
-          h[k] += alpha * (zk / d);
+          h[k] = Math.fma(alpha, zk / d, h[k]);
         }
       }
       case RELU -> {
         for (int k = 0; k < n; k++) {
           float zk = z[k];
           dSave[saveOff + k] = zk > 0f ? 1f : 0f;
-          h[k] += alpha * (zk > 0f ? zk : 0f);
+          h[k] = Math.fma(alpha, zk > 0f ? zk : 0f, h[k]);
         }
       }
     }
@@ -98,7 +101,7 @@ public final class ScalarKernels implements Kernels {
     return layerCopy;
   }
 
-  /** z = h W + b. h: (B, W) read-only; z: (B, W) written. */
+  /** z = h W + b by fused multiply-adds, i ascending. h: (B, W) read-only; z: (B, W) written. */
   private void affine(int w, int batch, MemorySegment wts, long off, float[] h, float[] z) {
     float[] lw = layer(w, wts, off);
     int biasOff = w * w;
@@ -116,7 +119,7 @@ public final class ScalarKernels implements Kernels {
         float wio = lw[row + o];
         int zo = o * batch;
         for (int b = 0; b < batch; b++) {
-          z[zo + b] += h[hi + b] * wio;
+          z[zo + b] = Math.fma(h[hi + b], wio, z[zo + b]);
         }
       }
     }

@@ -99,15 +99,15 @@ final class VectorKernels implements Kernels {
   // With one sample the batch-in-lanes layout fills one lane of sixteen; a layer is then a
   // small vector-matrix product, vectorised along W[i][o..] (contiguous rows).
 
-  /** z[o] = b[o] + sum_i h[i] W[i][o], i ascending (the scalar order), V outputs at a time. */
+  /** z[o] = fma(h[i], W[i][o], z[o]) from z = b, i ascending (scalar order), V outputs at once. */
   private static void affineRow(int w, MemorySegment wts, long off, float[] h, float[] z) {
     long bias = off + 4L * w * w;
     for (int o0 = 0; o0 < w; o0 += V) {
       VectorMask<Float> m = S.indexInRange(o0, w);
       FloatVector acc = FloatVector.fromMemorySegment(S, wts, bias + 4L * o0, LE, m);
       for (int i = 0; i < w; i++) {
-        acc = acc.add(FloatVector.fromMemorySegment(S, wts, off + 4L * (i * w + o0), LE, m)
-            .mul(h[i]));
+        acc = FloatVector.fromMemorySegment(S, wts, off + 4L * (i * w + o0), LE, m)
+            .fma(FloatVector.broadcast(S, h[i]), acc);
       }
       acc.intoArray(z, o0, m);
     }
@@ -197,7 +197,7 @@ final class VectorKernels implements Kernels {
     acc.intoArray(buf, j * V);
   }
 
-  /** z = h W + b, per batch block, i ascending (the scalar order). */
+  /** z = h W + b by fused multiply-adds, per batch block, i ascending (the scalar order). */
   private static void affine(int w, int batch, MemorySegment wts, long off, float[] h,
       float[] z) {
     int ww = w * w;
@@ -208,7 +208,7 @@ final class VectorKernels implements Kernels {
         for (int i = 0; i < w; i++) {
           // vector body: one feature for V samples times one broadcast weight
           FloatVector hv = FloatVector.fromArray(S, h, i * batch + b0, m);
-          acc = acc.add(hv.mul(w(wts, off, i * w + o)));
+          acc = hv.fma(FloatVector.broadcast(S, w(wts, off, i * w + o)), acc);
         }
         acc.intoArray(z, o * batch + b0, m);
       }
@@ -270,6 +270,17 @@ final class VectorKernels implements Kernels {
    */
   @Override
   public double warmUp(int w, int batch, Activation act) {
+    return warm(w, batch, act, 3);
+  }
+
+  /** As {@link #warmUp}, for {@link #forwardChunk} alone (eval). */
+  @Override
+  public double warmUpForward(int w, int batch, Activation act) {
+    return warm(w, batch, act, 1);
+  }
+
+  /** Warms the first {@code kernels} of forward, forward with saves, backward + update. */
+  private double warm(int w, int batch, Activation act, int kernels) {
     long t0 = System.nanoTime();
     int nb = w * batch;
     // at most 4 MB of saves
@@ -300,6 +311,9 @@ final class VectorKernels implements Kernels {
       long jitMs = timed ? jit.getTotalCompilationTime() : 0;
       long quietSince = System.nanoTime();
       int[] fast = new int[3];
+      for (int kernel = kernels; kernel < 3; kernel++) {
+        fast[kernel] = 3;
+      }
       while ((fast[0] < 3 || fast[1] < 3 || fast[2] < 3
           || timed && System.nanoTime() - quietSince < WARM_QUIET_MS * 1_000_000L)
           && System.nanoTime() < deadline) {
@@ -310,7 +324,7 @@ final class VectorKernels implements Kernels {
             quietSince = System.nanoTime();
           }
         }
-        for (int kernel = 0; kernel < 3; kernel++) {
+        for (int kernel = 0; kernel < kernels; kernel++) {
           java.util.Arrays.fill(h, 0.5f);
           java.util.Arrays.fill(dh, 0.01f);
           long t = System.nanoTime();
@@ -398,12 +412,13 @@ final class VectorKernels implements Kernels {
       affine(w, batch, wts, off, h, z);
     }
     int n = w * batch;
+    FloatVector va = FloatVector.broadcast(S, alpha);
     // elementwise over the whole (B, W) tensor, whatever its layout
     for (int k = 0; k < n; k += V) {
       VectorMask<Float> m = S.indexInRange(k, n);
       FloatVector zv = FloatVector.fromArray(S, z, k, m);
       FloatVector hv = FloatVector.fromArray(S, h, k, m);
-      hv.add(act(act, zv).mul(alpha)).intoArray(h, k, m);
+      act(act, zv).fma(va, hv).intoArray(h, k, m);
     }
     assert n <= h.length;
   }
@@ -434,11 +449,12 @@ final class VectorKernels implements Kernels {
       float[] dSave, int saveOff) {
     FloatVector one = FloatVector.broadcast(S, 1f);
     int n = w * batch;
+    FloatVector va = FloatVector.broadcast(S, alpha);
     for (int k = 0; k < n; k += V) {
       VectorMask<Float> m = S.indexInRange(k, n);
       FloatVector a = tanh(FloatVector.fromArray(S, z, k, m));
       one.sub(a.mul(a)).intoArray(dSave, saveOff + k, m);
-      FloatVector.fromArray(S, h, k, m).add(a.mul(alpha)).intoArray(h, k, m);
+      a.fma(va, FloatVector.fromArray(S, h, k, m)).intoArray(h, k, m);
     }
   }
 
@@ -446,12 +462,13 @@ final class VectorKernels implements Kernels {
       float[] dSave, int saveOff) {
     FloatVector one = FloatVector.broadcast(S, 1f);
     int n = w * batch;
+    FloatVector va = FloatVector.broadcast(S, alpha);
     for (int k = 0; k < n; k += V) {
       VectorMask<Float> m = S.indexInRange(k, n);
       FloatVector zv = FloatVector.fromArray(S, z, k, m);
       FloatVector den = zv.abs().add(1f);
       one.div(den.mul(den)).intoArray(dSave, saveOff + k, m);
-      FloatVector.fromArray(S, h, k, m).add(zv.div(den).mul(alpha)).intoArray(h, k, m);
+      zv.div(den).fma(va, FloatVector.fromArray(S, h, k, m)).intoArray(h, k, m);
     }
   }
 
@@ -460,12 +477,13 @@ final class VectorKernels implements Kernels {
     FloatVector one = FloatVector.broadcast(S, 1f);
     FloatVector zero = FloatVector.zero(S);
     int n = w * batch;
+    FloatVector va = FloatVector.broadcast(S, alpha);
     for (int k = 0; k < n; k += V) {
       VectorMask<Float> m = S.indexInRange(k, n);
       FloatVector zv = FloatVector.fromArray(S, z, k, m);
       VectorMask<Float> pos = zv.compare(VectorOperators.GT, 0f);
       zero.blend(one, pos).intoArray(dSave, saveOff + k, m);
-      FloatVector.fromArray(S, h, k, m).add(zero.blend(zv, pos).mul(alpha)).intoArray(h, k, m);
+      zero.blend(zv, pos).fma(va, FloatVector.fromArray(S, h, k, m)).intoArray(h, k, m);
     }
   }
 
@@ -498,7 +516,7 @@ final class VectorKernels implements Kernels {
     inputGrad(w, batch, wts, off, g, dh);
   }
 
-  // ---- width 4, batch 16 at 512 bits: one full vector per feature, no masks ------------------------------------
+  // ---- width 4, batch 16 at 512 bits: one full vector per feature, no masks -------------
   // The 16 weight gradients are exactly one transpose-and-add tree (15 combines, no
   // horizontal reductions), with the pairing of treeReduce, so the results are bitwise those
   // of the generic path. C2 stops inlining past a node budget that a few dozen Vector API

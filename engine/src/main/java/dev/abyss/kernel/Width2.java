@@ -10,10 +10,11 @@ import java.lang.foreign.MemorySegment;
  * vector, so the Vector API only adds masks here (the per-layer vector kernels ran a step at
  * 197 ns/layer, the per-layer scalar ones at 144).
  *
- * <p>Every operation and its order is {@link ScalarKernels}' per layer (sums from 0f in index
- * order, {@code h + alpha * act(z)}, {@code p - lr * g}), so the results are bitwise those of
- * the scalar oracle (tested); {@link VectorKernels} uses this class for the whole shape, its
- * per-layer calls included, so both kernel sets give the same bits at width 2, batch 1.
+ * <p>Every operation and its order is {@link ScalarKernels}' per layer (the forward's fused
+ * multiply-adds, sums from 0f in index order, {@code p - lr * g}), so the results are bitwise
+ * those of the scalar oracle (tested); {@link VectorKernels} uses this class for the whole
+ * shape, its per-layer calls included, so both kernel sets give the same bits at width 2,
+ * batch 1.
  */
 final class Width2 {
   private Width2() {}
@@ -32,12 +33,12 @@ final class Width2 {
     float h1 = h[1];
     for (int l = 0; l < count; l++) {
       long p = off + l * LB;
-      float z0 = wts.get(F32, p + 16) + h0 * wts.get(F32, p);
-      float z1 = wts.get(F32, p + 20) + h0 * wts.get(F32, p + 4);
-      z0 += h1 * wts.get(F32, p + 8);
-      z1 += h1 * wts.get(F32, p + 12);
-      h0 += alpha * act.apply(z0);
-      h1 += alpha * act.apply(z1);
+      float z0 = Math.fma(h1, wts.get(F32, p + 8),
+          Math.fma(h0, wts.get(F32, p), wts.get(F32, p + 16)));
+      float z1 = Math.fma(h1, wts.get(F32, p + 12),
+          Math.fma(h0, wts.get(F32, p + 4), wts.get(F32, p + 20)));
+      h0 = Math.fma(alpha, act.apply(z0), h0);
+      h1 = Math.fma(alpha, act.apply(z1), h1);
     }
     h[0] = h0;
     h[1] = h1;
@@ -56,10 +57,10 @@ final class Width2 {
       int s = 2 * l;
       hSave[s] = h0;
       hSave[s + 1] = h1;
-      float z0 = wts.get(F32, p + 16) + h0 * wts.get(F32, p);
-      float z1 = wts.get(F32, p + 20) + h0 * wts.get(F32, p + 4);
-      z0 += h1 * wts.get(F32, p + 8);
-      z1 += h1 * wts.get(F32, p + 12);
+      float z0 = Math.fma(h1, wts.get(F32, p + 8),
+          Math.fma(h0, wts.get(F32, p), wts.get(F32, p + 16)));
+      float z1 = Math.fma(h1, wts.get(F32, p + 12),
+          Math.fma(h0, wts.get(F32, p + 4), wts.get(F32, p + 20)));
       // act and act' as the scalar kernel computes them
       float a0;
       float a1;
@@ -85,8 +86,8 @@ final class Width2 {
           a1 = z1 > 0f ? z1 : 0f;
         }
       }
-      h0 += alpha * a0;
-      h1 += alpha * a1;
+      h0 = Math.fma(alpha, a0, h0);
+      h1 = Math.fma(alpha, a1, h1);
     }
     h[0] = h0;
     h[1] = h1;

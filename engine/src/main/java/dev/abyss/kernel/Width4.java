@@ -68,25 +68,34 @@ final class Width4 {
     FloatVector h1 = FloatVector.fromArray(S, h, batch + g0);
     FloatVector h2 = FloatVector.fromArray(S, h, 2 * batch + g0);
     FloatVector h3 = FloatVector.fromArray(S, h, 3 * batch + g0);
+    FloatVector va = FloatVector.broadcast(S, alpha);
     for (int l = 0; l < count; l++) {
       long p = off + l * LB;
-      // z_o = (((b_o + h0 W0o) + h1 W1o) + h2 W2o) + h3 W3o
-      FloatVector z0 = FloatVector.broadcast(S, wts.get(F32, p + 64))
-          .add(h0.mul(wts.get(F32, p))).add(h1.mul(wts.get(F32, p + 16)))
-          .add(h2.mul(wts.get(F32, p + 32))).add(h3.mul(wts.get(F32, p + 48)));
-      FloatVector z1 = FloatVector.broadcast(S, wts.get(F32, p + 68))
-          .add(h0.mul(wts.get(F32, p + 4))).add(h1.mul(wts.get(F32, p + 20)))
-          .add(h2.mul(wts.get(F32, p + 36))).add(h3.mul(wts.get(F32, p + 52)));
-      FloatVector z2 = FloatVector.broadcast(S, wts.get(F32, p + 72))
-          .add(h0.mul(wts.get(F32, p + 8))).add(h1.mul(wts.get(F32, p + 24)))
-          .add(h2.mul(wts.get(F32, p + 40))).add(h3.mul(wts.get(F32, p + 56)));
-      FloatVector z3 = FloatVector.broadcast(S, wts.get(F32, p + 76))
-          .add(h0.mul(wts.get(F32, p + 12))).add(h1.mul(wts.get(F32, p + 28)))
-          .add(h2.mul(wts.get(F32, p + 44))).add(h3.mul(wts.get(F32, p + 60)));
-      h0 = h0.add(z0.div(z0.abs().add(1f)).mul(alpha));
-      h1 = h1.add(z1.div(z1.abs().add(1f)).mul(alpha));
-      h2 = h2.add(z2.div(z2.abs().add(1f)).mul(alpha));
-      h3 = h3.add(z3.div(z3.abs().add(1f)).mul(alpha));
+      // z_o = fma(h3, W3o, fma(h2, W2o, fma(h1, W1o, fma(h0, W0o, b_o))))
+      FloatVector z0 = FloatVector.broadcast(S, wts.get(F32, p + 64));
+      z0 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p)), z0);
+      z0 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 16)), z0);
+      z0 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 32)), z0);
+      z0 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 48)), z0);
+      FloatVector z1 = FloatVector.broadcast(S, wts.get(F32, p + 68));
+      z1 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 4)), z1);
+      z1 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 20)), z1);
+      z1 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 36)), z1);
+      z1 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 52)), z1);
+      FloatVector z2 = FloatVector.broadcast(S, wts.get(F32, p + 72));
+      z2 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 8)), z2);
+      z2 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 24)), z2);
+      z2 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 40)), z2);
+      z2 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 56)), z2);
+      FloatVector z3 = FloatVector.broadcast(S, wts.get(F32, p + 76));
+      z3 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 12)), z3);
+      z3 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 28)), z3);
+      z3 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 44)), z3);
+      z3 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 60)), z3);
+      h0 = z0.div(z0.abs().add(1f)).fma(va, h0);
+      h1 = z1.div(z1.abs().add(1f)).fma(va, h1);
+      h2 = z2.div(z2.abs().add(1f)).fma(va, h2);
+      h3 = z3.div(z3.abs().add(1f)).fma(va, h3);
     }
     h0.intoArray(h, g0);
     h1.intoArray(h, batch + g0);
@@ -115,44 +124,46 @@ final class Width4 {
     FloatVector k1 = FloatVector.fromArray(S, h, i1 + 16);
     FloatVector k2 = FloatVector.fromArray(S, h, i2 + 16);
     FloatVector k3 = FloatVector.fromArray(S, h, i3 + 16);
+    FloatVector va = FloatVector.broadcast(S, alpha);
     for (int l = 0; l < count; l++) {
       long p = off + l * LB;
-      float w00 = wts.get(F32, p);
-      float w01 = wts.get(F32, p + 4);
-      float w02 = wts.get(F32, p + 8);
-      float w03 = wts.get(F32, p + 12);
-      float w10 = wts.get(F32, p + 16);
-      float w11 = wts.get(F32, p + 20);
-      float w12 = wts.get(F32, p + 24);
-      float w13 = wts.get(F32, p + 28);
-      float w20 = wts.get(F32, p + 32);
-      float w21 = wts.get(F32, p + 36);
-      float w22 = wts.get(F32, p + 40);
-      float w23 = wts.get(F32, p + 44);
-      float w30 = wts.get(F32, p + 48);
-      float w31 = wts.get(F32, p + 52);
-      float w32 = wts.get(F32, p + 56);
-      float w33 = wts.get(F32, p + 60);
-      FloatVector b0 = FloatVector.broadcast(S, wts.get(F32, p + 64));
-      FloatVector b1 = FloatVector.broadcast(S, wts.get(F32, p + 68));
-      FloatVector b2 = FloatVector.broadcast(S, wts.get(F32, p + 72));
-      FloatVector b3 = FloatVector.broadcast(S, wts.get(F32, p + 76));
-      FloatVector z0 = b0.add(h0.mul(w00)).add(h1.mul(w10)).add(h2.mul(w20)).add(h3.mul(w30));
-      FloatVector z1 = b1.add(h0.mul(w01)).add(h1.mul(w11)).add(h2.mul(w21)).add(h3.mul(w31));
-      FloatVector z2 = b2.add(h0.mul(w02)).add(h1.mul(w12)).add(h2.mul(w22)).add(h3.mul(w32));
-      FloatVector z3 = b3.add(h0.mul(w03)).add(h1.mul(w13)).add(h2.mul(w23)).add(h3.mul(w33));
-      FloatVector y0 = b0.add(k0.mul(w00)).add(k1.mul(w10)).add(k2.mul(w20)).add(k3.mul(w30));
-      FloatVector y1 = b1.add(k0.mul(w01)).add(k1.mul(w11)).add(k2.mul(w21)).add(k3.mul(w31));
-      FloatVector y2 = b2.add(k0.mul(w02)).add(k1.mul(w12)).add(k2.mul(w22)).add(k3.mul(w32));
-      FloatVector y3 = b3.add(k0.mul(w03)).add(k1.mul(w13)).add(k2.mul(w23)).add(k3.mul(w33));
-      h0 = h0.add(z0.div(z0.abs().add(1f)).mul(alpha));
-      h1 = h1.add(z1.div(z1.abs().add(1f)).mul(alpha));
-      h2 = h2.add(z2.div(z2.abs().add(1f)).mul(alpha));
-      h3 = h3.add(z3.div(z3.abs().add(1f)).mul(alpha));
-      k0 = k0.add(y0.div(y0.abs().add(1f)).mul(alpha));
-      k1 = k1.add(y1.div(y1.abs().add(1f)).mul(alpha));
-      k2 = k2.add(y2.div(y2.abs().add(1f)).mul(alpha));
-      k3 = k3.add(y3.div(y3.abs().add(1f)).mul(alpha));
+      // per output: its five weights broadcast once, used by both groups
+      FloatVector c0 = FloatVector.broadcast(S, wts.get(F32, p + 64));
+      FloatVector u00 = FloatVector.broadcast(S, wts.get(F32, p + 0));
+      FloatVector u10 = FloatVector.broadcast(S, wts.get(F32, p + 16));
+      FloatVector u20 = FloatVector.broadcast(S, wts.get(F32, p + 32));
+      FloatVector u30 = FloatVector.broadcast(S, wts.get(F32, p + 48));
+      FloatVector z0 = h3.fma(u30, h2.fma(u20, h1.fma(u10, h0.fma(u00, c0))));
+      FloatVector y0 = k3.fma(u30, k2.fma(u20, k1.fma(u10, k0.fma(u00, c0))));
+      FloatVector c1 = FloatVector.broadcast(S, wts.get(F32, p + 68));
+      FloatVector u01 = FloatVector.broadcast(S, wts.get(F32, p + 4));
+      FloatVector u11 = FloatVector.broadcast(S, wts.get(F32, p + 20));
+      FloatVector u21 = FloatVector.broadcast(S, wts.get(F32, p + 36));
+      FloatVector u31 = FloatVector.broadcast(S, wts.get(F32, p + 52));
+      FloatVector z1 = h3.fma(u31, h2.fma(u21, h1.fma(u11, h0.fma(u01, c1))));
+      FloatVector y1 = k3.fma(u31, k2.fma(u21, k1.fma(u11, k0.fma(u01, c1))));
+      FloatVector c2 = FloatVector.broadcast(S, wts.get(F32, p + 72));
+      FloatVector u02 = FloatVector.broadcast(S, wts.get(F32, p + 8));
+      FloatVector u12 = FloatVector.broadcast(S, wts.get(F32, p + 24));
+      FloatVector u22 = FloatVector.broadcast(S, wts.get(F32, p + 40));
+      FloatVector u32 = FloatVector.broadcast(S, wts.get(F32, p + 56));
+      FloatVector z2 = h3.fma(u32, h2.fma(u22, h1.fma(u12, h0.fma(u02, c2))));
+      FloatVector y2 = k3.fma(u32, k2.fma(u22, k1.fma(u12, k0.fma(u02, c2))));
+      FloatVector c3 = FloatVector.broadcast(S, wts.get(F32, p + 76));
+      FloatVector u03 = FloatVector.broadcast(S, wts.get(F32, p + 12));
+      FloatVector u13 = FloatVector.broadcast(S, wts.get(F32, p + 28));
+      FloatVector u23 = FloatVector.broadcast(S, wts.get(F32, p + 44));
+      FloatVector u33 = FloatVector.broadcast(S, wts.get(F32, p + 60));
+      FloatVector z3 = h3.fma(u33, h2.fma(u23, h1.fma(u13, h0.fma(u03, c3))));
+      FloatVector y3 = k3.fma(u33, k2.fma(u23, k1.fma(u13, k0.fma(u03, c3))));
+      h0 = z0.div(z0.abs().add(1f)).fma(va, h0);
+      h1 = z1.div(z1.abs().add(1f)).fma(va, h1);
+      h2 = z2.div(z2.abs().add(1f)).fma(va, h2);
+      h3 = z3.div(z3.abs().add(1f)).fma(va, h3);
+      k0 = y0.div(y0.abs().add(1f)).fma(va, k0);
+      k1 = y1.div(y1.abs().add(1f)).fma(va, k1);
+      k2 = y2.div(y2.abs().add(1f)).fma(va, k2);
+      k3 = y3.div(y3.abs().add(1f)).fma(va, k3);
     }
     h0.intoArray(h, i0);
     h1.intoArray(h, i1);
@@ -175,6 +186,7 @@ final class Width4 {
     FloatVector h1 = FloatVector.fromArray(S, h, 16);
     FloatVector h2 = FloatVector.fromArray(S, h, 32);
     FloatVector h3 = FloatVector.fromArray(S, h, 48);
+    FloatVector va = FloatVector.broadcast(S, alpha);
     for (int l = 0; l < count; l++) {
       long p = off + l * LB;
       int s = 64 * l;
@@ -182,18 +194,26 @@ final class Width4 {
       h1.intoArray(hSave, s + 16);
       h2.intoArray(hSave, s + 32);
       h3.intoArray(hSave, s + 48);
-      FloatVector z0 = FloatVector.broadcast(S, wts.get(F32, p + 64))
-          .add(h0.mul(wts.get(F32, p))).add(h1.mul(wts.get(F32, p + 16)))
-          .add(h2.mul(wts.get(F32, p + 32))).add(h3.mul(wts.get(F32, p + 48)));
-      FloatVector z1 = FloatVector.broadcast(S, wts.get(F32, p + 68))
-          .add(h0.mul(wts.get(F32, p + 4))).add(h1.mul(wts.get(F32, p + 20)))
-          .add(h2.mul(wts.get(F32, p + 36))).add(h3.mul(wts.get(F32, p + 52)));
-      FloatVector z2 = FloatVector.broadcast(S, wts.get(F32, p + 72))
-          .add(h0.mul(wts.get(F32, p + 8))).add(h1.mul(wts.get(F32, p + 24)))
-          .add(h2.mul(wts.get(F32, p + 40))).add(h3.mul(wts.get(F32, p + 56)));
-      FloatVector z3 = FloatVector.broadcast(S, wts.get(F32, p + 76))
-          .add(h0.mul(wts.get(F32, p + 12))).add(h1.mul(wts.get(F32, p + 28)))
-          .add(h2.mul(wts.get(F32, p + 44))).add(h3.mul(wts.get(F32, p + 60)));
+      FloatVector z0 = FloatVector.broadcast(S, wts.get(F32, p + 64));
+      z0 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p)), z0);
+      z0 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 16)), z0);
+      z0 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 32)), z0);
+      z0 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 48)), z0);
+      FloatVector z1 = FloatVector.broadcast(S, wts.get(F32, p + 68));
+      z1 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 4)), z1);
+      z1 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 20)), z1);
+      z1 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 36)), z1);
+      z1 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 52)), z1);
+      FloatVector z2 = FloatVector.broadcast(S, wts.get(F32, p + 72));
+      z2 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 8)), z2);
+      z2 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 24)), z2);
+      z2 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 40)), z2);
+      z2 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 56)), z2);
+      FloatVector z3 = FloatVector.broadcast(S, wts.get(F32, p + 76));
+      z3 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 12)), z3);
+      z3 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 28)), z3);
+      z3 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 44)), z3);
+      z3 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 60)), z3);
       FloatVector d0 = z0.abs().add(1f);
       FloatVector d1 = z1.abs().add(1f);
       FloatVector d2 = z2.abs().add(1f);
@@ -202,10 +222,10 @@ final class Width4 {
       one.div(d1.mul(d1)).intoArray(dSave, s + 16);
       one.div(d2.mul(d2)).intoArray(dSave, s + 32);
       one.div(d3.mul(d3)).intoArray(dSave, s + 48);
-      h0 = h0.add(z0.div(d0).mul(alpha));
-      h1 = h1.add(z1.div(d1).mul(alpha));
-      h2 = h2.add(z2.div(d2).mul(alpha));
-      h3 = h3.add(z3.div(d3).mul(alpha));
+      h0 = z0.div(d0).fma(va, h0);
+      h1 = z1.div(d1).fma(va, h1);
+      h2 = z2.div(d2).fma(va, h2);
+      h3 = z3.div(d3).fma(va, h3);
     }
     h0.intoArray(h, 0);
     h1.intoArray(h, 16);

@@ -1,6 +1,7 @@
 package dev.abyss.train;
 
 import dev.abyss.data.Dataset;
+import dev.abyss.kernel.Activation;
 import dev.abyss.kernel.Kernels;
 import dev.abyss.nn.HeadParams;
 import dev.abyss.nn.ResidualHead;
@@ -18,10 +19,40 @@ import java.util.function.LongConsumer;
  * results do not depend on B or on the chunk size.
  */
 public final class ResidualEvaluator {
-  /** The smallest group of images pushed through the core together. */
+  /**
+   * The smallest group of images pushed through the core together: four vectors of 16 at 512
+   * bits, two passes of the width-4 eval kernel (which interleaves two).
+   */
   public static final int MIN_GROUP = 64;
 
   private ResidualEvaluator() {}
+
+  /**
+   * The minibatch eval uses for a requested {@code batch}: at least {@link #MIN_GROUP} images.
+   * A group narrower than the vector width wastes lanes (the reference's default of 8 would use
+   * half of a 512-bit register), one vector per group leaves the units idle, and per-image
+   * results do not depend on the grouping.
+   */
+  public static int group(int batch) {
+    return Math.max(batch, MIN_GROUP);
+  }
+
+  /**
+   * Warms the JIT on the forward kernels an evaluation of {@code samples} images at this
+   * {@code batch} will run: full groups and the last, partial one (different kernels at width
+   * 4). Best effort, changes nothing a run can see.
+   *
+   * @return seconds spent
+   */
+  public static double warmUp(Kernels k, int w, Activation act, int samples, int batch) {
+    int g = group(batch);
+    double s = k.warmUpForward(w, Math.min(g, samples), act);
+    int tail = samples % g;
+    if (samples > g && tail > 0) {
+      s += k.warmUpForward(w, tail, act);
+    }
+    return s;
+  }
 
   /**
    * @param progress receives the number of layers done, after each chunk (may be null)
@@ -33,10 +64,7 @@ public final class ResidualEvaluator {
     int w = hd.width();
     long layers = hd.layers();
     int chunk = (int) Math.min(chunkLayers, layers);
-    // group at least MIN_GROUP images: a group narrower than the vector width wastes lanes
-    // (the reference's default of 8 would use half of a 512-bit register), and per-image
-    // results do not depend on the grouping
-    batch = Math.max(batch, MIN_GROUP);
+    batch = group(batch);
     int nb = (samples + batch - 1) / batch;
     float[][] hs = new float[nb][];
     float[] x = new float[batch * HeadParams.INPUTS];

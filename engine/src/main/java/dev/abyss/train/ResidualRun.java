@@ -182,16 +182,7 @@ public final class ResidualRun {
     }
     // the JIT compiles the step's kernels on the other core while the data loads
     int batch = s.batch();
-    Thread warm = Thread.ofPlatform().daemon().name("abyss-warm-up").start(
-        () -> {
-          try {
-            k.warmUp(planned.width(), batch, planned.activation());
-          } catch (RuntimeException e) {
-            // best effort: the run compiles the kernels itself, only its first step is slower
-            java.util.logging.Logger.getLogger(ResidualRun.class.getName())
-                .fine("kernel warm-up failed: " + e);
-          }
-        });
+    Thread warm = startWarmUp(() -> k.warmUp(planned.width(), batch, planned.activation()));
     Dataset train = data.get();
     if (s.trainLimit() > train.count()) {
       throw new AbyssException("--train-limit " + s.trainLimit() + " exceeds the "
@@ -250,12 +241,7 @@ public final class ResidualRun {
       long committed = first;
       long lastCommit = System.nanoTime();
       MetricsLog metrics = null;
-      try {
-        warm.join();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new AbyssException("interrupted");
-      }
+      join(warm);
       try (ResidualTrainer tr = new ResidualTrainer(core, head, k, train, s.batch(),
           s.chunkLayers(), s.layerLr(), s.headLr(), s.trainLimit(), s.threads(),
           s.memoryBudget())) {
@@ -336,6 +322,28 @@ public final class ResidualRun {
     }
   }
 
+  /** Runs a kernel warm-up on a daemon thread (best effort). */
+  private static Thread startWarmUp(Runnable warmUp) {
+    return Thread.ofPlatform().daemon().name("abyss-warm-up").start(() -> {
+      try {
+        warmUp.run();
+      } catch (RuntimeException e) {
+        // best effort: the run compiles the kernels itself, only its start is slower
+        java.util.logging.Logger.getLogger(ResidualRun.class.getName())
+            .fine("kernel warm-up failed: " + e);
+      }
+    });
+  }
+
+  private static void join(Thread warm) {
+    try {
+      warm.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AbyssException("interrupted");
+    }
+  }
+
   /** Evaluates the model on the first {@code samples} images of {@code test}. */
   public static EvalResult eval(Path weights, Path head, CoreSpec spec, boolean inMemory,
       int samples, int batch, int chunkLayers, java.util.function.Supplier<Dataset> data,
@@ -349,6 +357,9 @@ public final class ResidualRun {
     CoreHeader hd = CoreFile.readHeader(weights);
     spec.check(weights, hd);
     HeadParams hp = loadHead(head, weights, hd);
+    // the JIT compiles the eval kernel on the other core while the data loads
+    Thread warm = startWarmUp(() -> ResidualEvaluator.warmUp(k, hd.width(), hd.activation(),
+        samples, batch));
     Dataset test = data.get();
     if (samples > test.count()) {
       throw new AbyssException("--samples " + samples + " exceeds the " + test.count()
@@ -356,6 +367,7 @@ public final class ResidualRun {
     }
     try (CoreWeights core = inMemory
         ? CoreFile.openInMemory(weights) : CoreFile.openStreamed(weights, false)) {
+      join(warm);
       return ResidualEvaluator.evaluate(core, hp, k, test, samples, batch, chunkLayers,
           progress);
     }

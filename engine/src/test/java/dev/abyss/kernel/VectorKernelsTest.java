@@ -54,7 +54,7 @@ class VectorKernelsTest {
     for (Kernels k : new Kernels[] {new VectorKernels(), new ScalarKernels()}) {
       try (Arena arena = Arena.ofConfined()) {
         for (int w : new int[] {2, 4, 5, 16, 32}) {
-          for (int batch : new int[] {1, 3, v - 1, v, v + 1, 2 * v + 5, 32, 48, 64}) {
+          for (int batch : new int[] {1, 3, v - 1, v, v + 1, 2 * v + 5, 32, 48, 64, 80, 96}) {
             for (Activation act : Activation.values()) {
               int count = 37;
               int n = w * batch;
