@@ -25,6 +25,17 @@ public final class ResidualEvaluator {
    */
   public static final int MIN_GROUP = 64;
 
+  /**
+   * Image-layers below which an evaluation is over in a fraction of a second, sooner than a
+   * warm-up would end: {@link #worthWarming}.
+   */
+  static final double WARM_MIN_WORK = 2e9;
+
+  /** Whether evaluating {@code samples} images through {@code layers} layers merits a warm-up. */
+  public static boolean worthWarming(int samples, long layers) {
+    return (double) samples * layers >= WARM_MIN_WORK;
+  }
+
   private ResidualEvaluator() {}
 
   /**

@@ -358,8 +358,11 @@ public final class ResidualRun {
     spec.check(weights, hd);
     HeadParams hp = loadHead(head, weights, hd);
     // the JIT compiles the eval kernel on the other core while the data loads
-    Thread warm = startWarmUp(() -> ResidualEvaluator.warmUp(k, hd.width(), hd.activation(),
-        samples, batch));
+    Thread warm = startWarmUp(() -> {
+      if (ResidualEvaluator.worthWarming(samples, hd.layers())) {
+        ResidualEvaluator.warmUp(k, hd.width(), hd.activation(), samples, batch);
+      }
+    });
     Dataset test = data.get();
     if (samples > test.count()) {
       throw new AbyssException("--samples " + samples + " exceeds the " + test.count()
