@@ -10,7 +10,10 @@ import java.util.Locale;
 public enum Activation {
   /** tanh(z); derivative 1 - tanh(z)^2. */
   TANH(0),
-  /** z / (1 + |z|); derivative 1 / (1 + |z|)^2. */
+  /**
+   * z / (1 + |z|); derivative 1 / (1 + |z|)^2, computed as (1 - |a|)^2 from a = act(z) (the
+   * same value: 1 - |z| / (1 + |z|) = 1 / (1 + |z|)), which needs no second division.
+   */
   SOFTSIGN(1),
   /** max(0, z); derivative 1 for z &gt; 0, else 0. */
   RELU(2);
@@ -38,8 +41,8 @@ public enum Activation {
         yield 1f - t * t;
       }
       case SOFTSIGN -> {
-        float d = 1f + Math.abs(z);
-        yield 1f / (d * d);
+        float r = 1f - Math.abs(z / (1f + Math.abs(z)));
+        yield r * r;
       }
       case RELU -> z > 0f ? 1f : 0f;
     };

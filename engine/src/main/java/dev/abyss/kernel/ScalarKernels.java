@@ -10,9 +10,10 @@ import java.lang.foreign.MemorySegment;
  * <p>Operation order (what "bit-identical" means): the forward is fused multiply-adds,
  * {@code z[o][b] = fma(h[i][b], W[i][o], z[o][b])} from z = b[o] for i = 0..W-1, then
  * {@code h = fma(alpha, act(z), h)} (one rounding each: the FMA units do the work in one
- * instruction, and eval is bound by them; docs/decisions.md). The backward is separate float
- * multiplies and adds (no FMA): gradient sums run over b = 0..B-1 in order; dh sums run over
- * o = 0..W-1 in order.
+ * instruction, and eval is bound by them; docs/decisions.md). In the backward, dh is fused
+ * multiply-adds too, {@code dh[i][b] = fma(g[o][b], W[i][o], dh[i][b])} for o = 0..W-1 (the
+ * chain from one layer to the next: one instruction a term); the gradient sums are separate
+ * float multiplies and adds, over b = 0..B-1 in order.
  */
 public final class ScalarKernels implements Kernels {
   // Not thread-safe (a scratch copy of the layer): one instance per thread, see fork().
@@ -69,9 +70,10 @@ public final class ScalarKernels implements Kernels {
       case SOFTSIGN -> {
         for (int k = 0; k < n; k++) {
           float zk = z[k];
-          float d = 1f + Math.abs(zk);
-          dSave[saveOff + k] = 1f / (d * d);
-          h[k] = Math.fma(alpha, zk / d, h[k]);
+          float a = zk / (1f + Math.abs(zk));
+          float r = 1f - Math.abs(a);
+          dSave[saveOff + k] = r * r;
+          h[k] = Math.fma(alpha, a, h[k]);
         }
       }
       case RELU -> {
@@ -160,7 +162,7 @@ public final class ScalarKernels implements Kernels {
         float wio = lw[row + o];
         int go = o * batch;
         for (int b = 0; b < batch; b++) {
-          dh[di + b] += g[go + b] * wio;
+          dh[di + b] = Math.fma(g[go + b], wio, dh[di + b]);
         }
       }
     }

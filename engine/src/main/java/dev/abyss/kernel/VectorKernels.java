@@ -16,8 +16,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Agreement with {@link ScalarKernels} (the oracle):
  *
  * <ul>
- *   <li>Forward, the saved act'(z), dh and the SGD update use the scalar operation order (no
- *       FMA, sums in index order): <b>bitwise equal</b> for every activation (tanh is {@link
+ *   <li>Forward, the saved act'(z), dh and the SGD update use the scalar operation order (the
+ *       same FMAs, sums in index order): <b>bitwise equal</b> for every activation (tanh is {@link
  *       TanhMath} in both).
  *   <li>gW and gb are batch reductions. Instead of one horizontal reduction per weight, the
  *       products of up to V weights are folded together by a transpose-and-add tree ({@link
@@ -466,9 +466,10 @@ final class VectorKernels implements Kernels {
     for (int k = 0; k < n; k += V) {
       VectorMask<Float> m = S.indexInRange(k, n);
       FloatVector zv = FloatVector.fromArray(S, z, k, m);
-      FloatVector den = zv.abs().add(1f);
-      one.div(den.mul(den)).intoArray(dSave, saveOff + k, m);
-      zv.div(den).fma(va, FloatVector.fromArray(S, h, k, m)).intoArray(h, k, m);
+      FloatVector a = zv.div(zv.abs().add(1f));
+      FloatVector r = one.sub(a.abs());
+      r.mul(r).intoArray(dSave, saveOff + k, m);
+      a.fma(va, FloatVector.fromArray(S, h, k, m)).intoArray(h, k, m);
     }
   }
 
@@ -590,16 +591,16 @@ final class VectorKernels implements Kernels {
     c8(c4(c2(c1(g0, g1), c1(g2, g3)), zero), zero).intoArray(gb, 0, FIRST4);
   }
 
-  /** dh_i += g0 W[i][0] + g1 W[i][1] + g2 W[i][2] + g3 W[i][3] (o ascending). */
+  /** dh_i = fma(g_o, W[i][o], dh_i) for o = 0..3 (the scalar order). */
   private static void dh4(int batch, MemorySegment wts, long off, float[] g, float[] dh,
       int i) {
     int r = 4 * i;
-    FloatVector.fromArray(S, dh, i * batch)
-        .add(FloatVector.fromArray(S, g, 0).mul(w(wts, off, r)))
-        .add(FloatVector.fromArray(S, g, batch).mul(w(wts, off, r + 1)))
-        .add(FloatVector.fromArray(S, g, 2 * batch).mul(w(wts, off, r + 2)))
-        .add(FloatVector.fromArray(S, g, 3 * batch).mul(w(wts, off, r + 3)))
-        .intoArray(dh, i * batch);
+    FloatVector acc = FloatVector.fromArray(S, dh, i * batch);
+    for (int o = 0; o < 4; o++) {
+      FloatVector wio = FloatVector.broadcast(S, w(wts, off, r + o));
+      acc = FloatVector.fromArray(S, g, o * batch).fma(wio, acc);
+    }
+    acc.intoArray(dh, i * batch);
   }
 
   /** g = alpha * dh * act'(z), in the scalar order. */
@@ -673,7 +674,7 @@ final class VectorKernels implements Kernels {
     }
   }
 
-  /** dh[i][b] += sum_o g[o][b] W[i][o], o ascending (the scalar order). */
+  /** dh[i][b] = fma(g[o][b], W[i][o], dh[i][b]), o ascending (the scalar order). */
   private static void inputGrad(int w, int batch, MemorySegment wts, long off, float[] g,
       float[] dh) {
     for (int i = 0; i < w; i++) {
@@ -682,8 +683,8 @@ final class VectorKernels implements Kernels {
         int di = i * batch + b0;
         FloatVector acc = FloatVector.fromArray(S, dh, di, m);
         for (int o = 0; o < w; o++) {
-          acc = acc.add(FloatVector.fromArray(S, g, o * batch + b0, m)
-              .mul(w(wts, off, i * w + o)));
+          FloatVector wio = FloatVector.broadcast(S, w(wts, off, i * w + o));
+          acc = FloatVector.fromArray(S, g, o * batch + b0, m).fma(wio, acc);
         }
         acc.intoArray(dh, di, m);
       }

@@ -72,12 +72,12 @@ final class Width2 {
           dSave[s + 1] = 1f - a1 * a1;
         }
         case SOFTSIGN -> {
-          float d0 = 1f + Math.abs(z0);
-          float d1 = 1f + Math.abs(z1);
-          dSave[s] = 1f / (d0 * d0);
-          dSave[s + 1] = 1f / (d1 * d1);
-          a0 = z0 / d0;
-          a1 = z1 / d1;
+          a0 = z0 / (1f + Math.abs(z0));
+          a1 = z1 / (1f + Math.abs(z1));
+          float r0 = 1f - Math.abs(a0);
+          float r1 = 1f - Math.abs(a1);
+          dSave[s] = r0 * r0;
+          dSave[s + 1] = r1 * r1;
         }
         default -> {
           dSave[s] = z0 > 0f ? 1f : 0f;
@@ -119,10 +119,10 @@ final class Width2 {
       float w01 = wts.get(F32, p + 4);
       float w10 = wts.get(F32, p + 8);
       float w11 = wts.get(F32, p + 12);
-      dh0 += g0 * w00;
-      dh0 += g1 * w01;
-      dh1 += g0 * w10;
-      dh1 += g1 * w11;
+      dh0 = Math.fma(g0, w00, dh0);
+      dh0 = Math.fma(g1, w01, dh0);
+      dh1 = Math.fma(g0, w10, dh1);
+      dh1 = Math.fma(g1, w11, dh1);
       if (grads != null) {
         int q = 6 * l;
         grads[q] = gw00;

@@ -177,7 +177,7 @@ final class Width4 {
 
   /**
    * {@code count} softsign layers forward, saving layer l's input at {@code hSave[64 l]} and
-   * act'(z) = 1 / (1 + |z|)^2 at {@code dSave[64 l]}.
+   * act'(z) = (1 - |a|)^2 at {@code dSave[64 l]}.
    */
   static void forwardSaveSoftsign(MemorySegment wts, long off, int count, float alpha,
       float[] h, float[] hSave, float[] dSave) {
@@ -214,18 +214,23 @@ final class Width4 {
       z3 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 28)), z3);
       z3 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 44)), z3);
       z3 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 60)), z3);
-      FloatVector d0 = z0.abs().add(1f);
-      FloatVector d1 = z1.abs().add(1f);
-      FloatVector d2 = z2.abs().add(1f);
-      FloatVector d3 = z3.abs().add(1f);
-      one.div(d0.mul(d0)).intoArray(dSave, s);
-      one.div(d1.mul(d1)).intoArray(dSave, s + 16);
-      one.div(d2.mul(d2)).intoArray(dSave, s + 32);
-      one.div(d3.mul(d3)).intoArray(dSave, s + 48);
-      h0 = z0.div(d0).fma(va, h0);
-      h1 = z1.div(d1).fma(va, h1);
-      h2 = z2.div(d2).fma(va, h2);
-      h3 = z3.div(d3).fma(va, h3);
+      FloatVector a0 = z0.div(z0.abs().add(1f));
+      FloatVector a1 = z1.div(z1.abs().add(1f));
+      FloatVector a2 = z2.div(z2.abs().add(1f));
+      FloatVector a3 = z3.div(z3.abs().add(1f));
+      h0 = a0.fma(va, h0);
+      h1 = a1.fma(va, h1);
+      h2 = a2.fma(va, h2);
+      h3 = a3.fma(va, h3);
+      // act'(z) = (1 - |a|)^2, off the chain from one layer to the next
+      FloatVector r0 = one.sub(a0.abs());
+      FloatVector r1 = one.sub(a1.abs());
+      FloatVector r2 = one.sub(a2.abs());
+      FloatVector r3 = one.sub(a3.abs());
+      r0.mul(r0).intoArray(dSave, s);
+      r1.mul(r1).intoArray(dSave, s + 16);
+      r2.mul(r2).intoArray(dSave, s + 32);
+      r3.mul(r3).intoArray(dSave, s + 48);
     }
     h0.intoArray(h, 0);
     h1.intoArray(h, 16);
@@ -262,15 +267,23 @@ final class Width4 {
       g1.intoArray(gs, s + 16);
       g2.intoArray(gs, s + 32);
       g3.intoArray(gs, s + 48);
-      // dh_i += g0 W[i][0] + g1 W[i][1] + g2 W[i][2] + g3 W[i][3], W before the update
-      dh0 = dh0.add(g0.mul(wts.get(F32, p))).add(g1.mul(wts.get(F32, p + 4)))
-          .add(g2.mul(wts.get(F32, p + 8))).add(g3.mul(wts.get(F32, p + 12)));
-      dh1 = dh1.add(g0.mul(wts.get(F32, p + 16))).add(g1.mul(wts.get(F32, p + 20)))
-          .add(g2.mul(wts.get(F32, p + 24))).add(g3.mul(wts.get(F32, p + 28)));
-      dh2 = dh2.add(g0.mul(wts.get(F32, p + 32))).add(g1.mul(wts.get(F32, p + 36)))
-          .add(g2.mul(wts.get(F32, p + 40))).add(g3.mul(wts.get(F32, p + 44)));
-      dh3 = dh3.add(g0.mul(wts.get(F32, p + 48))).add(g1.mul(wts.get(F32, p + 52)))
-          .add(g2.mul(wts.get(F32, p + 56))).add(g3.mul(wts.get(F32, p + 60)));
+      // dh_i = fma(g_o, W[i][o], dh_i) for o = 0..3, W before the update
+      dh0 = g0.fma(FloatVector.broadcast(S, wts.get(F32, p)), dh0);
+      dh0 = g1.fma(FloatVector.broadcast(S, wts.get(F32, p + 4)), dh0);
+      dh0 = g2.fma(FloatVector.broadcast(S, wts.get(F32, p + 8)), dh0);
+      dh0 = g3.fma(FloatVector.broadcast(S, wts.get(F32, p + 12)), dh0);
+      dh1 = g0.fma(FloatVector.broadcast(S, wts.get(F32, p + 16)), dh1);
+      dh1 = g1.fma(FloatVector.broadcast(S, wts.get(F32, p + 20)), dh1);
+      dh1 = g2.fma(FloatVector.broadcast(S, wts.get(F32, p + 24)), dh1);
+      dh1 = g3.fma(FloatVector.broadcast(S, wts.get(F32, p + 28)), dh1);
+      dh2 = g0.fma(FloatVector.broadcast(S, wts.get(F32, p + 32)), dh2);
+      dh2 = g1.fma(FloatVector.broadcast(S, wts.get(F32, p + 36)), dh2);
+      dh2 = g2.fma(FloatVector.broadcast(S, wts.get(F32, p + 40)), dh2);
+      dh2 = g3.fma(FloatVector.broadcast(S, wts.get(F32, p + 44)), dh2);
+      dh3 = g0.fma(FloatVector.broadcast(S, wts.get(F32, p + 48)), dh3);
+      dh3 = g1.fma(FloatVector.broadcast(S, wts.get(F32, p + 52)), dh3);
+      dh3 = g2.fma(FloatVector.broadcast(S, wts.get(F32, p + 56)), dh3);
+      dh3 = g3.fma(FloatVector.broadcast(S, wts.get(F32, p + 60)), dh3);
     }
     dh0.intoArray(dh, 0);
     dh1.intoArray(dh, 16);
