@@ -41,6 +41,24 @@ public record Dataset(String name, int count, int inputs, byte[] pixels, int bas
     }
   }
 
+  /**
+   * Runs {@link #fill} on scratch images until the JIT has compiled it (fifty batches of
+   * {@code batch} MNIST-sized images), so that a run's first step does not convert its batch
+   * in the interpreter. Changes nothing a run can see.
+   */
+  public static void warmUp(int batch) {
+    int n = Math.max(1, batch);
+    Dataset d = new Dataset("warm-up", n, 784, new byte[n * 784], new byte[n]);
+    int[] idx = new int[n];
+    for (int i = 0; i < n; i++) {
+      idx[i] = i;
+    }
+    float[] x = new float[n * 784];
+    for (int r = 0; r < 50; r++) {
+      d.fill(idx, n, x);
+    }
+  }
+
   /** The pixel (0..255) {@code p} of image {@code i}. */
   public int pixel(int i, int p) {
     return pixels[base + i * inputs + p] & 0xff;

@@ -50,6 +50,49 @@ public final class Mlp {
   }
 
   /**
+   * Runs forward, backward and both SGD halves of this shape on scratch parameters and random
+   * sparse inputs until three steps in a row run within 1.25x of the fastest step so far (at
+   * least ten steps, at most two seconds), so that the JIT has compiled them before a run's
+   * first step: without it the first step of {@code train-mlp} took 5.8x the median
+   * (docs/decisions.md). Changes nothing a run can see.
+   *
+   * @return seconds spent
+   */
+  public static double warmUp(int hidden, int batch) {
+    long t0 = System.nanoTime();
+    long deadline = t0 + 2_000_000_000L;
+    HeadParams hp = HeadParams.glorot(hidden, 1);
+    HeadParams grad = hp.zerosLike();
+    float[] x = new float[batch * HeadParams.INPUTS];
+    java.util.SplittableRandom r = new java.util.SplittableRandom(1);
+    for (int i = 0; i < x.length; i++) {
+      x[i] = r.nextInt(5) == 0 ? r.nextFloat() : 0f;
+    }
+    float[] a = new float[batch * hidden];
+    float[] da = new float[batch * hidden];
+    float[] logits = new float[batch * HeadParams.CLASSES];
+    float[] dl = new float[batch * HeadParams.CLASSES];
+    int[] labels = new int[batch];
+    for (int b = 0; b < batch; b++) {
+      labels[b] = b % HeadParams.CLASSES;
+    }
+    long best = Long.MAX_VALUE;
+    int steady = 0;
+    for (int step = 0; (step < 10 || steady < 3) && System.nanoTime() < deadline; step++) {
+      long t = System.nanoTime();
+      forward(hp, x, batch, a, logits);
+      SoftmaxCrossEntropy.forwardBackward(logits, batch, labels, dl, null);
+      backward(hp, x, batch, a, dl, grad, da);
+      hp.sgdFirst(0.01f, grad);
+      hp.sgdSecond(0.01f, grad);
+      t = System.nanoTime() - t;
+      best = Math.min(best, t);
+      steady = t <= best * 5 / 4 ? steady + 1 : 0;
+    }
+    return (System.nanoTime() - t0) / 1e9;
+  }
+
+  /**
    * Gradients of all parameters from dl (the gradient of the loss w.r.t. the logits).
    *
    * @param a (B, H) from forward, read-only

@@ -7,6 +7,7 @@ import dev.abyss.kernel.Kernels;
 import dev.abyss.nn.HeadParams;
 import dev.abyss.nn.Mlp;
 import dev.abyss.nn.SoftmaxCrossEntropy;
+import dev.abyss.store.Bf16;
 import dev.abyss.store.CoreFile;
 import dev.abyss.store.CoreHeader;
 import dev.abyss.store.CoreWeights;
@@ -112,7 +113,16 @@ public final class Bench {
     } finally {
       Files.deleteIfExists(w32);
     }
+    // what train-mlp does while MNIST loads
+    long tw = System.nanoTime();
+    Mlp.warmUp(128, 128);
+    Dataset.warmUp(128);
+    add.accept(new Row("JIT warm-up, MLP step", "s", (System.nanoTime() - tw) / 1e9,
+        Double.NaN, Double.NaN, 1));
     add.accept(mlp(data, Math.max(o.steps(), 50)));
+    // what train does for a bf16 core, besides the kernels'
+    add.accept(new Row("JIT warm-up, bf16 conversions", "s", Bf16.warmUp(), Double.NaN,
+        Double.NaN, 1));
     // last, so that they do not change the JIT profiles the rows above were measured with
     for (long depth : o.depths()) {
       // the same core stored in bf16: the cost of widening and stochastic rounding

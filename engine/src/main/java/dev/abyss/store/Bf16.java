@@ -134,6 +134,39 @@ public final class Bf16 {
     }
   }
 
+  /** Values per warm-up call: 1 MB of bf16, 2 MB of f32. */
+  private static final int WARM_VALUES = 1 << 19;
+
+  /**
+   * Runs {@link #widen(MemorySegment, long, MemorySegment, long, long)} and {@link
+   * #round(MemorySegment, long, MemorySegment, long, long, long, long)} on scratch segments of
+   * the kind the cores use (native, shared arena) until both run at compiled speed three times
+   * in a row (under 6 and 12 ns a value; interpreted they take 50 and more) or two seconds
+   * pass. Without it a bf16 run's first step pays for their compilation: 0.56-0.60 s against
+   * 0.22 s for the next steps at 1M layers (docs/decisions.md). Changes nothing a run can see.
+   *
+   * @return seconds spent
+   */
+  public static double warmUp() {
+    long t0 = System.nanoTime();
+    long deadline = t0 + 2_000_000_000L;
+    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
+      MemorySegment b = arena.allocate(2L * WARM_VALUES, 64);
+      MemorySegment f = arena.allocate(4L * WARM_VALUES, 64);
+      int fast = 0;
+      for (long r = 0; fast < 3 && System.nanoTime() < deadline; r++) {
+        long t = System.nanoTime();
+        widen(b, 0, f, 0, WARM_VALUES);
+        long tw = System.nanoTime() - t;
+        t = System.nanoTime();
+        round(f, 0, b, 0, WARM_VALUES, r, r * WARM_VALUES);
+        long tr = System.nanoTime() - t;
+        fast = tw < 6L * WARM_VALUES && tr < 12L * WARM_VALUES ? fast + 1 : 0;
+      }
+    }
+    return (System.nanoTime() - t0) / 1e9;
+  }
+
   /** bf16 {@code dst} = f32 {@code src} rounded to nearest, {@code n} values. */
   public static void nearest(MemorySegment src, long srcOff, MemorySegment dst, long dstOff,
       long n) {

@@ -64,7 +64,13 @@ public final class MlpRun {
     HeadFile.Contents c = load(s.file(), s.hidden());
     HeadHeader hh = c.header();
     HeadParams hp = new HeadParams(hh.mid(), c.payload());
+    // the JIT compiles the step on the other core while the data loads
+    Thread warm = ResidualRun.startWarmUp(() -> {
+      Mlp.warmUp(hh.mid(), s.batch());
+      Dataset.warmUp(s.batch());
+    });
     Dataset train = data.get();
+    ResidualRun.join(warm);
     if (s.trainLimit() > train.count()) {
       throw new AbyssException("--train-limit " + s.trainLimit() + " exceeds the "
           + train.count() + " training images");

@@ -6,9 +6,11 @@ import dev.abyss.kernel.Kernels;
 import dev.abyss.nn.HeadParams;
 import dev.abyss.run.MetricsLog;
 import dev.abyss.store.AtomicFiles;
+import dev.abyss.store.Bf16;
 import dev.abyss.store.CoreFile;
 import dev.abyss.store.CoreHeader;
 import dev.abyss.store.CoreWeights;
+import dev.abyss.store.Dtype;
 import dev.abyss.store.HeadFile;
 import dev.abyss.store.HeadHeader;
 import dev.abyss.store.Journal;
@@ -182,7 +184,12 @@ public final class ResidualRun {
     }
     // the JIT compiles the step's kernels on the other core while the data loads
     int batch = s.batch();
-    Thread warm = startWarmUp(() -> k.warmUp(planned.width(), batch, planned.activation()));
+    Thread warm = startWarmUp(() -> {
+      k.warmUp(planned.width(), batch, planned.activation());
+      if (planned.dtype() == Dtype.BF16) {
+        Bf16.warmUp();
+      }
+    });
     Dataset train = data.get();
     if (s.trainLimit() > train.count()) {
       throw new AbyssException("--train-limit " + s.trainLimit() + " exceeds the "
@@ -323,7 +330,7 @@ public final class ResidualRun {
   }
 
   /** Runs a kernel warm-up on a daemon thread (best effort). */
-  private static Thread startWarmUp(Runnable warmUp) {
+  static Thread startWarmUp(Runnable warmUp) {
     return Thread.ofPlatform().daemon().name("abyss-warm-up").start(() -> {
       try {
         warmUp.run();
@@ -335,7 +342,7 @@ public final class ResidualRun {
     });
   }
 
-  private static void join(Thread warm) {
+  static void join(Thread warm) {
     try {
       warm.join();
     } catch (InterruptedException e) {
@@ -361,6 +368,9 @@ public final class ResidualRun {
     Thread warm = startWarmUp(() -> {
       if (ResidualEvaluator.worthWarming(samples, hd.layers())) {
         ResidualEvaluator.warmUp(k, hd.width(), hd.activation(), samples, batch);
+        if (hd.dtype() == Dtype.BF16) {
+          Bf16.warmUp();
+        }
       }
     });
     Dataset test = data.get();
