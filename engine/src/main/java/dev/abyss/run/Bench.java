@@ -14,6 +14,7 @@ import dev.abyss.store.CoreWeights;
 import dev.abyss.store.Dtype;
 import dev.abyss.train.EvalResult;
 import dev.abyss.train.ResidualEvaluator;
+import dev.abyss.train.ResidualRun;
 import dev.abyss.train.ResidualTrainer;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -87,6 +88,12 @@ public final class Bench {
         try (CoreWeights cw = CoreFile.openInMemory(wf)) {
           add.accept(forward(cw, depth, o));
           add.accept(steps("step w4 b16 " + depth + " in-memory", cw, data, 16, o));
+          if (depth == o.depths()[0]) {
+            // what a step costs when it also measures the gradient-flow figures (train's
+            // first step, and every --diagnostics-every steps)
+            add.accept(steps("step w4 b16 " + depth + " in-memory, diagnostics", cw, data, 16,
+                o, 0, ResidualRun.BUCKETS));
+          }
         }
         try (CoreWeights cw = CoreFile.openStreamed(wf, true)) {
           add.accept(steps("step w4 b16 " + depth + " streamed", cw, data, 16, o));
@@ -169,12 +176,21 @@ public final class Bench {
 
   private static Row steps(String name, CoreWeights cw, Dataset data, int batch, Options o)
       throws IOException {
-    return steps(name, cw, data, batch, o, 0);
+    return steps(name, cw, data, batch, o, 0, 0);
   }
 
-  /** Steps with a memory budget (0, train's default: checkpoint and recompute). */
+  /** Steps with a memory budget. */
   private static Row steps(String name, CoreWeights cw, Dataset data, int batch, Options o,
       long memoryBudget) throws IOException {
+    return steps(name, cw, data, batch, o, memoryBudget, 0);
+  }
+
+  /**
+   * Steps with a memory budget (0, train's default: checkpoint and recompute), each measuring
+   * the diagnostics in {@code buckets} depth buckets (0: none).
+   */
+  private static Row steps(String name, CoreWeights cw, Dataset data, int batch, Options o,
+      long memoryBudget, int buckets) throws IOException {
     CoreHeader h = cw.header();
     HeadParams hp = HeadParams.glorot(h.width(), 3);
     try (ResidualTrainer tr = new ResidualTrainer(cw, hp, KernelProvider.get(), data, batch,
@@ -184,7 +200,7 @@ public final class Bench {
       }
       double[] t = new double[o.steps() + 1];
       for (int s = 0; s <= o.steps(); s++) {
-        t[s] = tr.step(h.step() + s).seconds();
+        t[s] = tr.step(h.step() + s, buckets).seconds();
       }
       double med = median(Arrays.copyOfRange(t, 1, t.length));
       return new Row(name, "s/step", med, med * 1e9 / h.layers(), t[0], o.steps());

@@ -282,6 +282,12 @@ public final class ResidualTrainer implements AutoCloseable {
         }
 
         @Override
+        public void coreRange(long first, int count, float[] grads, int w) {
+          saved.coreRange(first, count, grads, w);
+          col.coreRange(first, count, grads, w);
+        }
+
+        @Override
         public void head(HeadParams grad, boolean second) {
           saved.head(grad, second);
           col.head(grad, second);
@@ -477,11 +483,7 @@ public final class ResidualTrainer implements AutoCloseable {
     k.backwardUpdateChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, layerLr,
         hSave[buf], dSave[buf], dh, gW, gb, g, grads);
     if (tap != null) {
-      for (int l = len - 1; l >= 0; l--) {
-        System.arraycopy(grads, l * lf, gW, 0, w * w);
-        System.arraycopy(grads, l * lf + w * w, gb, 0, w);
-        tap.core(segStart[j] + l, gW, gb);
-      }
+      tap.coreRange(segStart[j], len, grads, w);
     }
   }
 

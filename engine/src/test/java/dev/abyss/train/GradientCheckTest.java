@@ -14,8 +14,6 @@ import dev.abyss.store.CoreHeader;
 import dev.abyss.store.CoreWeights;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.util.HashMap;
-import java.util.Map;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -82,27 +80,11 @@ class GradientCheckTest {
     ReferenceNet ref = new ReferenceNet(W, act, h.alpha(), core, hp);
 
     // engine gradients, learning rates 0 so nothing moves
-    Map<Long, float[]> coreGrads = new HashMap<>();
-    float[] headGrad = new float[head.p.length];
+    GradientRecorder rec = new GradientRecorder(W, head.p.length);
     try (CoreWeights cw = CoreFile.openStreamed(wf, true)) {
       ResidualTrainer tr = new ResidualTrainer(cw, head, kernels, data, B, 4, 0f, 0f,
           data.count(), 2);
-      tr.setTap(new GradientTap() {
-        @Override
-        public void core(long layer, float[] gW, float[] gb) {
-          float[] g = new float[W * W + W];
-          System.arraycopy(gW, 0, g, 0, W * W);
-          System.arraycopy(gb, 0, g, W * W, W);
-          coreGrads.put(layer, g);
-        }
-
-        @Override
-        public void head(HeadParams grad, boolean second) {
-          int from = second ? grad.w2 : grad.w1;
-          int to = second ? grad.p.length : grad.w2;
-          System.arraycopy(grad.p, from, headGrad, from, to - from);
-        }
-      });
+      tr.setTap(rec);
       tr.step(0);
       cw.commit(1);
     }
@@ -110,13 +92,13 @@ class GradientCheckTest {
     StringBuilder report = new StringBuilder(kernels.name() + " " + act + ":");
     double worst = 0;
     for (int l = 0; l < L; l++) {
-      double d = maxDiff(ref, x, labels, core[l], 0, core[l].length, coreGrads.get((long) l), 0);
+      double d = maxDiff(ref, x, labels, core[l], 0, core[l].length, rec.core.get((long) l), 0);
       report.append(String.format(" core[%d] %.2e", l, d));
       worst = Math.max(worst, d);
     }
     int w2 = head.w2;
-    double dIn = maxDiff(ref, x, labels, hp, 0, w2, headGrad, 0);
-    double dOut = maxDiff(ref, x, labels, hp, w2, hp.length, headGrad, w2);
+    double dIn = maxDiff(ref, x, labels, hp, 0, w2, rec.head, 0);
+    double dOut = maxDiff(ref, x, labels, hp, w2, hp.length, rec.head, w2);
     report.append(String.format(" input-projection %.2e classifier %.2e", dIn, dOut));
     System.out.println("gradient check " + report);
     worst = Math.max(worst, Math.max(dIn, dOut));
