@@ -72,11 +72,11 @@ final class BenchCommand implements Callable<Integer> {
     Map<String, Object> prov = Provenance.collect();
     out.println("abyss bench: " + prov.get("kernels") + ", " + th + " thread(s), " + prov.get("cpu")
         + ", " + prov.get("jdk"));
-    out.println(String.format(Locale.ROOT, "%-42s %12s %-9s %10s %10s", "benchmark", "median",
+    out.println(String.format(Locale.ROOT, "%-48s %12s %-9s %10s %10s", "benchmark", "median",
         "unit", "ns/layer", "first/med"));
     List<Bench.Row> rows = Bench.run(new Bench.Options(depths, steps, th, chunk, evalImages,
         Files.createDirectories(d.resolve("abyss-bench"))), r -> {
-          out.println(String.format(Locale.ROOT, "%-42s %12.4f %-9s %10s %10s", r.name(),
+          out.println(String.format(Locale.ROOT, "%-48s %12.4f %-9s %10s %10s", r.name(),
               r.median(), r.unit(), Double.isNaN(r.perLayerNs()) ? "-"
                   : String.format(Locale.ROOT, "%.1f", r.perLayerNs()),
               r.unit().equals("images/s") || Double.isNaN(r.first()) ? "-"

@@ -24,11 +24,12 @@ class BenchCommandTest {
         "step w4 b16 3000 in-memory, diagnostics", "step w4 b16 3000 streamed",
         "eval 16 images", "step w4 b16 3000 bf16 in-memory",
         "step w4 b16 3000 bf16 streamed", "step w32 b1 10000", "MLP step", "JIT warm-up, MLP step",
-        "JIT warm-up, bf16 conversions", "JIT warm-up"}) {
+        "JIT warm-up, bf16 conversions", "JIT warm-up", "vector division", "vector FMA",
+        "eval division floor at 3000 layers"}) {
       assertTrue(r.out().contains(row), row + " missing:\n" + r.out());
     }
     JsonNode doc = new ObjectMapper().readTree(json.toFile());
-    assertEquals(14, doc.get("rows").size());
+    assertEquals(17, doc.get("rows").size());
     assertTrue(doc.get("provenance").get("kernels").asText().matches("scalar|vector-\\d+"));
     assertTrue(doc.get("provenance").has("jdk"));
     for (JsonNode row : doc.get("rows")) {

@@ -4,6 +4,7 @@ import dev.abyss.data.Dataset;
 import dev.abyss.kernel.Activation;
 import dev.abyss.kernel.KernelProvider;
 import dev.abyss.kernel.Kernels;
+import dev.abyss.kernel.Rates;
 import dev.abyss.nn.HeadParams;
 import dev.abyss.nn.Mlp;
 import dev.abyss.nn.SoftmaxCrossEntropy;
@@ -76,6 +77,12 @@ public final class Bench {
     };
     Dataset data = synthetic(4096, 1);
     Files.createDirectories(o.dir());
+    // the two rates the width-4 kernels wait on: the hardware estimate's inputs
+    Rates.Result rates = Rates.measure();
+    add.accept(new Row("vector division, " + rates.bits() + "-bit, issue interval", "ns",
+        rates.divisionNs(), Double.NaN, Double.NaN, 5));
+    add.accept(new Row("vector FMA, " + rates.bits() + "-bit, issue interval", "ns",
+        rates.fmaNs(), Double.NaN, Double.NaN, 5));
     // what train does before its first step (on the other core, while the data loads)
     add.accept(new Row("JIT warm-up, w4 b16 kernels", "s", KernelProvider.get().warmUp(4, 16,
         Activation.SOFTSIGN), Double.NaN, Double.NaN, 1));
@@ -101,6 +108,13 @@ public final class Bench {
         }
         if (depth == o.depths()[o.depths().length - 1]) {
           add.accept(eval(wf, depth, data, o));
+          // eval cannot beat its divisions: 4 per image-layer, one vector of lanes at a time,
+          // on every core (what BENCHMARKS.md calls the division floor)
+          int cores = Runtime.getRuntime().availableProcessors();
+          double perImageLayerNs = 4.0 / (rates.bits() / 32) * rates.divisionNs() / cores;
+          add.accept(new Row("eval division floor at " + depth + " layers, " + cores
+              + " cores", "images/s", 1e9 / (perImageLayerNs * depth), perImageLayerNs,
+              Double.NaN, 1));
         }
       } finally {
         Files.deleteIfExists(wf);
