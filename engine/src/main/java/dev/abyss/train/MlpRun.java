@@ -64,10 +64,12 @@ public final class MlpRun {
     HeadFile.Contents c = load(s.file(), s.hidden());
     HeadHeader hh = c.header();
     HeadParams hp = new HeadParams(hh.mid(), c.payload());
-    // the JIT compiles the step on the other core while the data loads
+    // the JIT compiles the step on the other core while the data loads (on at most 256
+    // samples: the compiled code is the same, the scratch arrays stay small)
+    int warmBatch = Math.min(s.batch(), 256);
     Thread warm = ResidualRun.startWarmUp(() -> {
-      Mlp.warmUp(hh.mid(), s.batch());
-      Dataset.warmUp(s.batch());
+      Mlp.warmUp(hh.mid(), warmBatch);
+      Dataset.warmUp(warmBatch);
     });
     Dataset train = data.get();
     ResidualRun.join(warm);
