@@ -53,8 +53,13 @@ final class StreamedCore implements CoreWeights {
   private CoreHeader header;
   private MemorySegment staging;
   private MemorySegment pristine;
-  /** Whether pristine holds the stored bytes of the staged range (not after loadForReading). */
+  /** Whether the staged range was loaded for update (not by loadForReading). */
   private boolean pristineValid;
+  /**
+   * Whether pristine holds the stored bytes of the staged range: only needed, and only copied,
+   * when a block of it has no undo record yet in this commit interval (its first step).
+   */
+  private boolean pristineCopied;
   /** What the kernels see: the staging buffer itself for f32, its widened copy for bf16. */
   private MemorySegment work;
   private long stagedFirst = -1;
@@ -196,13 +201,11 @@ final class StreamedCore implements CoreWeights {
     if (first == stagedFirst && end - first == stagedLayers) {
       if (forUpdate && writable && !pristineValid) {
         // staged for reading, unchanged since: its stored bytes are still in staging
-        pristine = grow(pristine, end - first, lb);
-        MemorySegment.copy(staging, 0, pristine, 0, (end - first) * lb);
         pristineValid = true;
+        copyPristine(first, end);
       }
       return work;
     }
-    long bytes = (end - first) * lb;
     stagedFirst = -1;
     if (first == aheadFirst && end == aheadEnd) {
       Future<?> f = ahead;
@@ -226,9 +229,9 @@ final class StreamedCore implements CoreWeights {
       readVerified(staging, first, end, table, 0);
     }
     pristineValid = writable && forUpdate;
+    pristineCopied = false;
     if (pristineValid) {
-      pristine = grow(pristine, end - first, lb);
-      MemorySegment.copy(staging, 0, pristine, 0, bytes);
+      copyPristine(first, end);
     }
     if (bf16) {
       work = grow(work, end - first, wlb); // never the staging buffer in bf16
@@ -239,6 +242,22 @@ final class StreamedCore implements CoreWeights {
     stagedFirst = first;
     stagedLayers = end - first;
     return work;
+  }
+
+  /**
+   * Copies the staged range's stored bytes to pristine if a block of it has no undo record
+   * yet: after the first step of a commit interval every block has one, and the 8 MB copy a
+   * chunk would be for nothing (docs/decisions.md).
+   */
+  private void copyPristine(long first, long end) {
+    long bl = header.blockLayers();
+    int b0 = (int) (first / bl);
+    int b1 = (int) ((end - 1) / bl) + 1;
+    pristineCopied = logged.nextClearBit(b0) < b1;
+    if (pristineCopied) {
+      pristine = grow(pristine, end - first, lb);
+      MemorySegment.copy(staging, 0, pristine, 0, (end - first) * lb);
+    }
   }
 
   @Override
@@ -286,6 +305,9 @@ final class StreamedCore implements CoreWeights {
         logged.set(b, e);
         b = e;
       }
+      if (!runs.isEmpty() && !pristineCopied) {
+        throw new IllegalStateException("undo records due but no pristine copy was taken");
+      }
       for (long l = first; l < end; l += bl) {
         long n = Math.min(bl, end - l);
         table[(int) (l / bl)] = Crc.of(staging, (l - first) * lb, n * lb);
@@ -316,6 +338,7 @@ final class StreamedCore implements CoreWeights {
         undo = undoBuf;
       }
       pristineValid = false;
+      pristineCopied = false;
       MemorySegment undoSrc = undo;
       Journal.Writer jw = journal;
       long pos = header.dataOffset() + first * lb;

@@ -41,7 +41,9 @@ class JournalTest {
     try (CoreWeights cw = CoreFile.openStreamed(p, true)) {
       scribble(cw, 30, 13);
       scribble(cw, 10, 11);
-      scribble(cw, 30, 13); // a block logged already is not logged again
+      scribble(cw, 30, 13); // a block logged already is not logged again (nor copied)
+      scribble(cw, 26, 8); // blocks 6..8: 7 and 8 logged already, 6 not
+      scribble(cw, 10, 11);
     } // "crash": closed without commit
     assertTrue(Files.exists(Journal.pathFor(p)));
     Files.write(Journal.pendingHead(head), new byte[] {1, 2, 3}); // a half-written head
