@@ -30,9 +30,10 @@ import java.util.concurrent.Future;
  * rethrown by the next call.
  *
  * <p>Resident memory: staging, read-ahead, write-behind and undo buffers and the pristine copy
- * (five times the largest chunk plus blocks). A bf16 core adds an f32 working copy of the
- * staged layers (widened on load, rounded back by {@link Bf16#round} on write-back); staging,
- * pristine copy, journal and checksums stay in bf16.
+ * (five times the largest chunk plus blocks). A bf16 core adds two f32 working copies, of the
+ * staged layers and of the read-ahead (widened on the I/O thread after the read, rounded back
+ * by {@link Bf16#round} on write-back); staging, pristine copy, journal and checksums stay in
+ * bf16.
  */
 final class StreamedCore implements CoreWeights {
   private final Path path;
@@ -68,6 +69,8 @@ final class StreamedCore implements CoreWeights {
 
   // read-ahead: [aheadFirst, aheadEnd) into aheadBuf, verified by the task
   private MemorySegment aheadBuf;
+  /** bf16: the read-ahead widened to f32 by the same task (never the staged work buffer). */
+  private MemorySegment aheadWork;
   private Future<?> ahead;
   private long aheadFirst = -1;
   private long aheadEnd;
@@ -165,8 +168,19 @@ final class StreamedCore implements CoreWeights {
     int b0 = (int) (first / header.blockLayers());
     int[] crcs = java.util.Arrays.copyOfRange(table, b0,
         (int) ((end - 1) / header.blockLayers()) + 1);
+    MemorySegment wbuf = null;
+    if (bf16) {
+      aheadWork = grow(aheadWork, end - first, wlb);
+      wbuf = aheadWork;
+    }
+    MemorySegment widened = wbuf;
+    long floats = (end - first) * header.layerFloats();
     ahead = io.submit(() -> {
       readVerified(buf, first, end, crcs, b0);
+      if (widened != null) {
+        // off the compute thread: 1-1.5 ns a value there (docs/decisions.md)
+        Bf16.widen(buf, 0, widened, 0, floats);
+      }
       return null;
     });
   }
@@ -207,6 +221,7 @@ final class StreamedCore implements CoreWeights {
       return work;
     }
     stagedFirst = -1;
+    boolean widened = false;
     if (first == aheadFirst && end == aheadEnd) {
       Future<?> f = ahead;
       ahead = null;
@@ -215,12 +230,22 @@ final class StreamedCore implements CoreWeights {
       MemorySegment t = staging;
       staging = aheadBuf;
       aheadBuf = t;
+      if (bf16) {
+        t = work;
+        work = aheadWork;
+        aheadWork = t;
+        widened = true;
+      }
       // blocks written after this read was submitted: take them from the write buffer
       long a = Math.max(first, writtenFirst);
       long b = Math.min(end, writtenEnd);
       if (aheadStale && a < b) {
         MemorySegment.copy(writeBuf, (a - writtenFirst) * lb, staging, (a - first) * lb,
             (b - a) * lb);
+        if (bf16) {
+          Bf16.widen(staging, (a - first) * lb, work, (a - first) * wlb,
+              (b - a) * header.layerFloats());
+        }
       }
     } else {
       dropAhead();
@@ -234,8 +259,10 @@ final class StreamedCore implements CoreWeights {
       copyPristine(first, end);
     }
     if (bf16) {
-      work = grow(work, end - first, wlb); // never the staging buffer in bf16
-      Bf16.widen(staging, 0, work, 0, (end - first) * header.layerFloats());
+      if (!widened) {
+        work = grow(work, end - first, wlb); // never the staging buffer in bf16
+        Bf16.widen(staging, 0, work, 0, (end - first) * header.layerFloats());
+      }
     } else {
       work = staging;
     }
