@@ -10,7 +10,9 @@ import java.nio.file.Path;
  * the whole file anew beside the old one and renames it into place, so the file on disk is
  * always either the old model or the new one. A bf16 core is held in bf16 (half the RAM);
  * {@link #load} widens the range into an f32 working buffer and {@link #writeBack} rounds it
- * back ({@link Bf16#round}), exactly as the streamed core does.
+ * back ({@link Bf16#round}), exactly as the streamed core does. A {@link #prefetch}ed range is
+ * widened on a helper thread into a second working buffer while the caller works on the
+ * current one.
  */
 final class InMemoryCore implements CoreWeights {
   private final Path path;
@@ -20,7 +22,18 @@ final class InMemoryCore implements CoreWeights {
   private final boolean bf16;
   private MemorySegment work;
   private long workFirst;
+  private int workCount;
+  /** Whether work holds the widened stored values of its range (false after writeBack). */
+  private boolean workValid;
   private long roundKey;
+  // bf16 read-ahead: [aheadFirst, aheadFirst + aheadCount) widened into aheadWork by ahead
+  private java.util.concurrent.ExecutorService helper;
+  private java.util.concurrent.Future<?> ahead;
+  private MemorySegment aheadWork;
+  private long aheadFirst = -1;
+  private int aheadCount;
+  /** A writeBack overlapped the read-ahead's range after it was submitted. */
+  private boolean aheadStale;
 
   InMemoryCore(Path path, CoreFile.Opened o) throws IOException {
     this.path = path;
@@ -73,6 +86,26 @@ final class InMemoryCore implements CoreWeights {
     if (!bf16) {
       return data;
     }
+    if (workValid && start == workFirst && count == workCount) {
+      return work; // the range loaded last, not written back since
+    }
+    if (ahead != null && start == aheadFirst && count == aheadCount) {
+      java.util.concurrent.Future<?> f = ahead;
+      ahead = null;
+      aheadFirst = -1;
+      await(f);
+      if (!aheadStale) {
+        MemorySegment t = work;
+        work = aheadWork;
+        aheadWork = t;
+        workFirst = start;
+        workCount = count;
+        workValid = true;
+        return work;
+      }
+    } else {
+      dropAhead();
+    }
     long wlb = header.workLayerBytes();
     if (work == null || work.byteSize() < count * wlb) {
       work = arena.allocate(count * wlb, 64);
@@ -80,7 +113,65 @@ final class InMemoryCore implements CoreWeights {
     long lf = header.layerFloats();
     Bf16.widen(data, start * header.layerBytes(), work, 0, count * lf);
     workFirst = start;
+    workCount = count;
+    workValid = true;
     return work;
+  }
+
+  /**
+   * bf16: widens the range on a helper thread into a second working buffer (never the one the
+   * caller holds), so that the next {@link #load} of it only swaps buffers: the widening was a
+   * tenth of a bf16 step in memory (docs/decisions.md). f32: nothing to do.
+   */
+  @Override
+  public void prefetch(long start, int count) {
+    if (!bf16 || (workValid && start == workFirst && count == workCount)
+        || (ahead != null && start == aheadFirst && count == aheadCount)) {
+      return;
+    }
+    dropAhead();
+    long wlb = header.workLayerBytes();
+    if (aheadWork == null || aheadWork.byteSize() < count * wlb) {
+      aheadWork = arena.allocate(count * wlb, 64);
+    }
+    if (helper == null) {
+      helper = java.util.concurrent.Executors.newSingleThreadExecutor(r ->
+          Thread.ofPlatform().daemon().name("abyss-widen").unstarted(r));
+    }
+    MemorySegment dst = aheadWork;
+    long src = start * header.layerBytes();
+    long n = count * header.layerFloats();
+    aheadFirst = start;
+    aheadCount = count;
+    aheadStale = false;
+    ahead = helper.submit(() -> Bf16.widen(data, src, dst, 0, n));
+  }
+
+  /** Waits for a read-ahead nobody will take, and forgets it. */
+  private void dropAhead() {
+    if (ahead != null) {
+      java.util.concurrent.Future<?> f = ahead;
+      ahead = null;
+      aheadFirst = -1;
+      await(f);
+    }
+  }
+
+  private static void await(java.util.concurrent.Future<?> f) {
+    try {
+      f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while widening a bf16 range", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
+      }
+      if (e.getCause() instanceof Error er) {
+        throw er;
+      }
+      throw new IllegalStateException(e.getCause());
+    }
   }
 
   @Override
@@ -97,6 +188,10 @@ final class InMemoryCore implements CoreWeights {
       }
       long lf = header.layerFloats();
       Bf16.round(work, 0, data, start * header.layerBytes(), count * lf, roundKey, start * lf);
+      workValid = false; // work holds the values before rounding
+      if (ahead != null && start < aheadFirst + aheadCount && aheadFirst < start + count) {
+        aheadStale = true;
+      }
     }
   }
 
@@ -118,6 +213,16 @@ final class InMemoryCore implements CoreWeights {
 
   @Override
   public void close() {
-    arena.close();
+    try {
+      if (helper != null) {
+        try {
+          dropAhead();
+        } finally {
+          helper.shutdown();
+        }
+      }
+    } finally {
+      arena.close();
+    }
   }
 }
