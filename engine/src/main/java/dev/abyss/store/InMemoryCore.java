@@ -10,9 +10,10 @@ import java.nio.file.Path;
  * the whole file anew beside the old one and renames it into place, so the file on disk is
  * always either the old model or the new one. A bf16 core is held in bf16 (half the RAM);
  * {@link #load} widens the range into an f32 working buffer and {@link #writeBack} rounds it
- * back ({@link Bf16#round}), exactly as the streamed core does. A {@link #prefetch}ed range is
- * widened on a helper thread into a second working buffer while the caller works on the
- * current one.
+ * back ({@link Bf16#round}), exactly as the streamed core does. Both run on a helper thread
+ * when they can: a {@link #prefetch}ed range is widened into a second working buffer while the
+ * caller works on the current one, and a write-back's rounding runs while the caller goes on
+ * (a commit, a close, or a load that needs its buffer or its range waits for it).
  */
 final class InMemoryCore implements CoreWeights {
   private final Path path;
@@ -34,6 +35,12 @@ final class InMemoryCore implements CoreWeights {
   private int aheadCount;
   /** A writeBack overlapped the read-ahead's range after it was submitted. */
   private boolean aheadStale;
+  /**
+   * The last write-back's rounding, on the helper thread: it reads the working buffer it was
+   * given and writes its range of data. Tasks run in order on the one helper, so a later
+   * widening into that buffer, or of that range, runs after it.
+   */
+  private java.util.concurrent.Future<?> rounding;
 
   InMemoryCore(Path path, CoreFile.Opened o) throws IOException {
     this.path = path;
@@ -106,6 +113,7 @@ final class InMemoryCore implements CoreWeights {
     } else {
       dropAhead();
     }
+    awaitRounding(); // it may be reading work, or writing this range of data
     long wlb = header.workLayerBytes();
     if (work == null || work.byteSize() < count * wlb) {
       work = arena.allocate(count * wlb, 64);
@@ -134,17 +142,30 @@ final class InMemoryCore implements CoreWeights {
     if (aheadWork == null || aheadWork.byteSize() < count * wlb) {
       aheadWork = arena.allocate(count * wlb, 64);
     }
-    if (helper == null) {
-      helper = java.util.concurrent.Executors.newSingleThreadExecutor(r ->
-          Thread.ofPlatform().daemon().name("abyss-widen").unstarted(r));
-    }
     MemorySegment dst = aheadWork;
     long src = start * header.layerBytes();
     long n = count * header.layerFloats();
     aheadFirst = start;
     aheadCount = count;
     aheadStale = false;
-    ahead = helper.submit(() -> Bf16.widen(data, src, dst, 0, n));
+    ahead = helper().submit(() -> Bf16.widen(data, src, dst, 0, n));
+  }
+
+  private java.util.concurrent.ExecutorService helper() {
+    if (helper == null) {
+      helper = java.util.concurrent.Executors.newSingleThreadExecutor(r ->
+          Thread.ofPlatform().daemon().name("abyss-bf16").unstarted(r));
+    }
+    return helper;
+  }
+
+  /** Waits for the last write-back's rounding (rethrowing its failure). */
+  private void awaitRounding() {
+    if (rounding != null) {
+      java.util.concurrent.Future<?> f = rounding;
+      rounding = null;
+      await(f);
+    }
   }
 
   /** Waits for a read-ahead nobody will take, and forgets it. */
@@ -162,7 +183,7 @@ final class InMemoryCore implements CoreWeights {
       f.get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while widening a bf16 range", e);
+      throw new IllegalStateException("interrupted while converting a bf16 range", e);
     } catch (java.util.concurrent.ExecutionException e) {
       if (e.getCause() instanceof RuntimeException re) {
         throw re;
@@ -187,7 +208,12 @@ final class InMemoryCore implements CoreWeights {
         throw new IllegalStateException("writeBack of a range that is not the one loaded");
       }
       long lf = header.layerFloats();
-      Bf16.round(work, 0, data, start * header.layerBytes(), count * lf, roundKey, start * lf);
+      awaitRounding();
+      MemorySegment src = work;
+      long dst = start * header.layerBytes();
+      long key = roundKey;
+      rounding = helper().submit(() ->
+          Bf16.round(src, 0, data, dst, count * lf, key, start * lf));
       workValid = false; // work holds the values before rounding
       if (ahead != null && start < aheadFirst + aheadCount && aheadFirst < start + count) {
         aheadStale = true;
@@ -197,6 +223,7 @@ final class InMemoryCore implements CoreWeights {
 
   @Override
   public void commit(long step, Path head, byte[] headBytes) throws IOException {
+    awaitRounding();
     CoreHeader h = header.withStep(step);
     long lb = h.layerBytes();
     // core to its temporary file, head to its pending file, then the two renames; recovery
@@ -217,6 +244,7 @@ final class InMemoryCore implements CoreWeights {
       if (helper != null) {
         try {
           dropAhead();
+          awaitRounding();
         } finally {
           helper.shutdown();
         }
