@@ -128,8 +128,8 @@ final class InMemoryCore implements CoreWeights {
 
   /**
    * bf16: widens the range on a helper thread into a second working buffer (never the one the
-   * caller holds), so that the next {@link #load} of it only swaps buffers: the widening was a
-   * tenth of a bf16 step in memory (docs/decisions.md). f32: nothing to do.
+   * caller holds), so that the next {@link #load} of it only swaps buffers (the figures are in
+   * docs/decisions.md). f32: nothing to do.
    */
   @Override
   public void prefetch(long start, int count) {
