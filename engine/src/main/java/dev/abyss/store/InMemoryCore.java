@@ -4,6 +4,10 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * A core held whole in (off-heap) memory: loaded and verified once; {@link #commit} writes
@@ -28,8 +32,8 @@ final class InMemoryCore implements CoreWeights {
   private boolean workValid;
   private long roundKey;
   // bf16 read-ahead: [aheadFirst, aheadFirst + aheadCount) widened into aheadWork by ahead
-  private java.util.concurrent.ExecutorService helper;
-  private java.util.concurrent.Future<?> ahead;
+  private ExecutorService helper;
+  private Future<?> ahead;
   private MemorySegment aheadWork;
   private long aheadFirst = -1;
   private int aheadCount;
@@ -40,7 +44,7 @@ final class InMemoryCore implements CoreWeights {
    * given and writes its range of data. Tasks run in order on the one helper, so a later
    * widening into that buffer, or of that range, runs after it.
    */
-  private java.util.concurrent.Future<?> rounding;
+  private Future<?> rounding;
 
   InMemoryCore(Path path, CoreFile.Opened o) throws IOException {
     this.path = path;
@@ -97,7 +101,7 @@ final class InMemoryCore implements CoreWeights {
       return work; // the range loaded last, not written back since
     }
     if (ahead != null && start == aheadFirst && count == aheadCount) {
-      java.util.concurrent.Future<?> f = ahead;
+      Future<?> f = ahead;
       ahead = null;
       aheadFirst = -1;
       await(f);
@@ -151,9 +155,9 @@ final class InMemoryCore implements CoreWeights {
     ahead = helper().submit(() -> Bf16.widen(data, src, dst, 0, n));
   }
 
-  private java.util.concurrent.ExecutorService helper() {
+  private ExecutorService helper() {
     if (helper == null) {
-      helper = java.util.concurrent.Executors.newSingleThreadExecutor(r ->
+      helper = Executors.newSingleThreadExecutor(r ->
           Thread.ofPlatform().daemon().name("abyss-bf16").unstarted(r));
     }
     return helper;
@@ -162,7 +166,7 @@ final class InMemoryCore implements CoreWeights {
   /** Waits for the last write-back's rounding (rethrowing its failure). */
   private void awaitRounding() {
     if (rounding != null) {
-      java.util.concurrent.Future<?> f = rounding;
+      Future<?> f = rounding;
       rounding = null;
       await(f);
     }
@@ -171,20 +175,20 @@ final class InMemoryCore implements CoreWeights {
   /** Waits for a read-ahead nobody will take, and forgets it. */
   private void dropAhead() {
     if (ahead != null) {
-      java.util.concurrent.Future<?> f = ahead;
+      Future<?> f = ahead;
       ahead = null;
       aheadFirst = -1;
       await(f);
     }
   }
 
-  private static void await(java.util.concurrent.Future<?> f) {
+  private static void await(Future<?> f) {
     try {
       f.get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while converting a bf16 range", e);
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (ExecutionException e) {
       if (e.getCause() instanceof RuntimeException re) {
         throw re;
       }

@@ -168,12 +168,10 @@ final class StreamedCore implements CoreWeights {
     int b0 = (int) (first / header.blockLayers());
     int[] crcs = java.util.Arrays.copyOfRange(table, b0,
         (int) ((end - 1) / header.blockLayers()) + 1);
-    MemorySegment wbuf = null;
     if (bf16) {
       aheadWork = grow(aheadWork, end - first, wlb);
-      wbuf = aheadWork;
     }
-    MemorySegment widened = wbuf;
+    MemorySegment widened = bf16 ? aheadWork : null;
     long floats = (end - first) * header.layerFloats();
     ahead = io.submit(() -> {
       readVerified(buf, first, end, crcs, b0);
