@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -41,6 +42,24 @@ final class Width4 {
   private static final FloatVector I4 = pairIndex(4);
   private static final FloatVector I8 = pairIndex(8);
   private static final VectorMask<Float> FIRST4 = S.indexInRange(0, 4);
+  // B<k>: every lane takes lane k
+  private static final VectorShuffle<Float> B0 = VectorShuffle.fromOp(S, l -> 0);
+  private static final VectorShuffle<Float> B1 = VectorShuffle.fromOp(S, l -> 1);
+  private static final VectorShuffle<Float> B2 = VectorShuffle.fromOp(S, l -> 2);
+  private static final VectorShuffle<Float> B3 = VectorShuffle.fromOp(S, l -> 3);
+  private static final VectorShuffle<Float> B4 = VectorShuffle.fromOp(S, l -> 4);
+  private static final VectorShuffle<Float> B5 = VectorShuffle.fromOp(S, l -> 5);
+  private static final VectorShuffle<Float> B6 = VectorShuffle.fromOp(S, l -> 6);
+  private static final VectorShuffle<Float> B7 = VectorShuffle.fromOp(S, l -> 7);
+  private static final VectorShuffle<Float> B8 = VectorShuffle.fromOp(S, l -> 8);
+  private static final VectorShuffle<Float> B9 = VectorShuffle.fromOp(S, l -> 9);
+  private static final VectorShuffle<Float> B10 = VectorShuffle.fromOp(S, l -> 10);
+  private static final VectorShuffle<Float> B11 = VectorShuffle.fromOp(S, l -> 11);
+  private static final VectorShuffle<Float> B12 = VectorShuffle.fromOp(S, l -> 12);
+  private static final VectorShuffle<Float> B13 = VectorShuffle.fromOp(S, l -> 13);
+  private static final VectorShuffle<Float> B14 = VectorShuffle.fromOp(S, l -> 14);
+  private static final VectorShuffle<Float> B15 = VectorShuffle.fromOp(S, l -> 15);
+
 
   private static FloatVector pairIndex(int d) {
     float[] idx = new float[16];
@@ -267,23 +286,26 @@ final class Width4 {
       g1.intoArray(gs, s + 16);
       g2.intoArray(gs, s + 32);
       g3.intoArray(gs, s + 48);
-      // dh_i = fma(g_o, W[i][o], dh_i) for o = 0..3, W before the update
-      dh0 = g0.fma(FloatVector.broadcast(S, wts.get(F32, p)), dh0);
-      dh0 = g1.fma(FloatVector.broadcast(S, wts.get(F32, p + 4)), dh0);
-      dh0 = g2.fma(FloatVector.broadcast(S, wts.get(F32, p + 8)), dh0);
-      dh0 = g3.fma(FloatVector.broadcast(S, wts.get(F32, p + 12)), dh0);
-      dh1 = g0.fma(FloatVector.broadcast(S, wts.get(F32, p + 16)), dh1);
-      dh1 = g1.fma(FloatVector.broadcast(S, wts.get(F32, p + 20)), dh1);
-      dh1 = g2.fma(FloatVector.broadcast(S, wts.get(F32, p + 24)), dh1);
-      dh1 = g3.fma(FloatVector.broadcast(S, wts.get(F32, p + 28)), dh1);
-      dh2 = g0.fma(FloatVector.broadcast(S, wts.get(F32, p + 32)), dh2);
-      dh2 = g1.fma(FloatVector.broadcast(S, wts.get(F32, p + 36)), dh2);
-      dh2 = g2.fma(FloatVector.broadcast(S, wts.get(F32, p + 40)), dh2);
-      dh2 = g3.fma(FloatVector.broadcast(S, wts.get(F32, p + 44)), dh2);
-      dh3 = g0.fma(FloatVector.broadcast(S, wts.get(F32, p + 48)), dh3);
-      dh3 = g1.fma(FloatVector.broadcast(S, wts.get(F32, p + 52)), dh3);
-      dh3 = g2.fma(FloatVector.broadcast(S, wts.get(F32, p + 56)), dh3);
-      dh3 = g3.fma(FloatVector.broadcast(S, wts.get(F32, p + 60)), dh3);
+      // dh_i = fma(g_o, W[i][o], dh_i) for o = 0..3, W before the update: the layer's 16
+      // weights in one load, each broadcast by a permute (16 scalar segment reads made this
+      // loop too big for C2's inlining budget, and one read became a call)
+      FloatVector wv = FloatVector.fromMemorySegment(S, wts, p, LE);
+      dh0 = g0.fma(wv.rearrange(B0), dh0);
+      dh0 = g1.fma(wv.rearrange(B1), dh0);
+      dh0 = g2.fma(wv.rearrange(B2), dh0);
+      dh0 = g3.fma(wv.rearrange(B3), dh0);
+      dh1 = g0.fma(wv.rearrange(B4), dh1);
+      dh1 = g1.fma(wv.rearrange(B5), dh1);
+      dh1 = g2.fma(wv.rearrange(B6), dh1);
+      dh1 = g3.fma(wv.rearrange(B7), dh1);
+      dh2 = g0.fma(wv.rearrange(B8), dh2);
+      dh2 = g1.fma(wv.rearrange(B9), dh2);
+      dh2 = g2.fma(wv.rearrange(B10), dh2);
+      dh2 = g3.fma(wv.rearrange(B11), dh2);
+      dh3 = g0.fma(wv.rearrange(B12), dh3);
+      dh3 = g1.fma(wv.rearrange(B13), dh3);
+      dh3 = g2.fma(wv.rearrange(B14), dh3);
+      dh3 = g3.fma(wv.rearrange(B15), dh3);
     }
     dh0.intoArray(dh, 0);
     dh1.intoArray(dh, 16);

@@ -36,8 +36,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * gW, gb and dh with the layer's weights as they were, update the layer; write the chunk
  * back; (4) input projection gradients from dh_0, then update it.
  *
- * <p>With two threads the recompute of segment j-1 runs on a worker while the main thread
- * runs the backward of segment j (they touch disjoint layers). Every parameter gets the true
+ * <p>With two threads the main thread and a worker take a chunk's segments in turns: one
+ * recomputes its segment while the other runs the backward of the segment above it (they
+ * touch disjoint layers), and only dh passes between them. Every parameter gets the true
  * gradient of the minibatch loss, and the bits do not depend on C, S, the thread count or
  * where the weights live: the same kernels run in the same order on the same values.
  */
@@ -54,6 +55,9 @@ public final class ResidualTrainer implements AutoCloseable {
   private Kernels kWorker;
   private float[] hw;
   private float[] zw;
+  private float[] gw;
+  private float[] gWw;
+  private float[] gbw;
   private final Dataset train;
   private final BatchOrder order;
   private final int w;
@@ -70,15 +74,15 @@ public final class ResidualTrainer implements AutoCloseable {
   private final ExecutorService worker;
   private GradientTap tap;
   /**
-   * Segments recomputed (index {@link #PRODUCED}) and consumed ({@link #CONSUMED}) in the
-   * current chunk: the worker hand-off, 128 bytes apart so that neither shares a cache line
-   * with the other or with this object's fields.
+   * The two threads' hand-off: at index {@link #TURN}, the segment of the current chunk (0 =
+   * its top one) whose backward may run next, 128 bytes from either end so that it shares a
+   * cache line with nothing else.
    */
-  private final AtomicLongArray handoff = new AtomicLongArray(48);
-  private static final int PRODUCED = 16;
-  private static final int CONSUMED = 32;
-  /** Save buffers in the recompute ring. */
-  static final int RING = 3;
+  private final AtomicLongArray handoff = new AtomicLongArray(32);
+  private static final int TURN = 16;
+  private static final long ABORT = -1;
+  /** Save buffers with two threads: one each. */
+  static final int RING = 2;
 
   private final boolean keepAll;
   private final long activationBytes;
@@ -126,8 +130,8 @@ public final class ResidualTrainer implements AutoCloseable {
   /**
    * @param chunkLayers layers per I/O chunk (C)
    * @param trainLimit minibatches are drawn from the first trainLimit training images
-   * @param threads 1: everything on the calling thread; 2 or more: a worker recomputes the
-   *     next segment during each backward
+   * @param threads 1: everything on the calling thread; 2 or more: the main thread and a worker
+   *     take the segments in turns, one's recompute overlapping the other's backward
    */
   public ResidualTrainer(CoreWeights core, HeadParams head, Kernels kernels, Dataset train,
       int batch, int chunkLayers, float layerLr, float headLr, int trainLimit, int threads) {
@@ -410,46 +414,7 @@ public final class ResidualTrainer implements AutoCloseable {
           backwardSegment(ms, q - t, end, 0);
         }
       } else {
-        // the worker recomputes segments q, q-1, ... into a ring of RING buffers, at most
-        // RING ahead of the backward; handing over through two counters (no locks, no
-        // per-segment task) keeps the hand-off far cheaper than a segment's work
-        handoff.set(PRODUCED, 0);
-        handoff.set(CONSUMED, 0);
-        int last = q;
-        Future<?> f = worker.submit(() -> {
-          if (kWorker == null) {
-            // allocated here, in the worker's own allocation buffer: scratch written every
-            // layer must not share cache lines with the main thread's (false sharing made the
-            // pipeline slower than one thread)
-            kWorker = k.fork();
-            hw = new float[w * batch + 32];
-            zw = new float[w * batch + 32];
-          }
-          for (int t = 0; t < segs; t++) {
-            while (t - handoff.get(CONSUMED) >= RING) {
-              // ahead of the backward: spin. A park sleeps at least Linux's timer slack (50 us
-              // by default), longer than a segment's backward with the chunk kernels (512
-              // layers x ~35 ns at w4 b16)
-              Thread.onSpinWait();
-            }
-            recompute(ms, last - t, end, t % RING, kWorker, hw, zw);
-            handoff.set(PRODUCED, t + 1);
-          }
-        });
-        for (int t = 0; t < segs; t++) {
-          while (handoff.get(PRODUCED) <= t) {
-            if (f.isDone()) {
-              await(f); // rethrows the worker's failure
-              if (handoff.get(PRODUCED) <= t) {
-                throw new IllegalStateException("recompute worker stopped early");
-              }
-            }
-            Thread.onSpinWait();
-          }
-          backwardSegment(ms, last - t, end, t % RING);
-          handoff.set(CONSUMED, t + 1);
-        }
-        await(f);
+        inTurns(ms, q, segs, end);
       }
       q = first - 1;
       core.writeBack(start, count);
@@ -469,8 +434,88 @@ public final class ResidualTrainer implements AutoCloseable {
         (System.nanoTime() - t0) / 1e9);
   }
 
+  /**
+   * Two threads take the chunk's segments in turns, the main thread the 1st, 3rd, ... of them
+   * (from the top), the worker the 2nd, 4th, ...: each recomputes its next segment into its own
+   * save buffer, waits until the backward has reached that segment, runs its backward with dh
+   * as the other thread left it, and passes the turn on. So one thread's recompute overlaps the
+   * other's backward, while the saves never leave the core that wrote them: only dh (W x B
+   * floats) and the turn cross between the cores, once a segment.
+   */
+  private void inTurns(MemorySegment ms, int last, int segs, long end) throws IOException {
+    handoff.set(TURN, 0);
+    Future<?> f = worker.submit(() -> {
+      if (kWorker == null) {
+        // allocated here, in the worker's own allocation buffer: scratch written every layer
+        // must not share cache lines with the main thread's
+        int n = w * batch;
+        kWorker = k.fork();
+        hw = new float[n + 32];
+        zw = new float[n + 32];
+        gw = new float[n + 32];
+        gWw = new float[w * w + 32];
+        gbw = new float[w + 32];
+      }
+      for (int t = 1; t < segs; t += 2) {
+        recompute(ms, last - t, end, 1, kWorker, hw, zw);
+        if (!awaitTurn(t, null)) {
+          return null;
+        }
+        backwardSegment(kWorker, ms, last - t, end, 1, gWw, gbw, gw);
+        handoff.set(TURN, t + 1);
+      }
+      return null;
+    });
+    try {
+      for (int t = 0; t < segs; t += 2) {
+        recompute(ms, last - t, end, 0, k, h, z);
+        awaitTurn(t, f);
+        backwardSegment(k, ms, last - t, end, 0, gW, gb, g);
+        handoff.set(TURN, t + 1);
+      }
+      await(f);
+    } catch (RuntimeException | Error | IOException e) {
+      handoff.set(TURN, ABORT);
+      try {
+        f.get(); // the worker is not left running on this chunk
+      } catch (InterruptedException | ExecutionException ignored) {
+        // the first failure is the one reported
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Spins until it is segment t's turn. On the worker ({@code f} null) returns false when the
+   * main thread gave up; on the main thread, rethrows the worker's failure.
+   */
+  private boolean awaitTurn(int t, Future<?> f) throws IOException {
+    long turn;
+    // a park sleeps at least Linux's timer slack (50 us by default), a large share of a
+    // segment's backward (512 layers x ~35 ns at w4 b16): spin
+    while ((turn = handoff.get(TURN)) != t) {
+      if (turn == ABORT || (f == null && Thread.currentThread().isInterrupted())) {
+        return false;
+      }
+      if (f != null && f.isDone()) {
+        await(f);
+        if (handoff.get(TURN) != t) {
+          throw new IllegalStateException("recompute worker stopped early");
+        }
+      }
+      Thread.onSpinWait();
+    }
+    return true;
+  }
+
   /** Backward and update over segment j's layers in reverse, from save buffer buf. */
   private void backwardSegment(MemorySegment ms, int j, long chunkEnd, int buf) {
+    backwardSegment(k, ms, j, chunkEnd, buf, gW, gb, g);
+  }
+
+  /** The same with the given kernels and scratch (each thread its own). */
+  private void backwardSegment(Kernels kk, MemorySegment ms, int j, long chunkEnd, int buf,
+      float[] sW, float[] sb, float[] sg) {
     int len = segLen(j, chunkEnd);
     float[] grads = null;
     int lf = w * w + w;
@@ -480,8 +525,8 @@ public final class ResidualTrainer implements AutoCloseable {
       }
       grads = tapGrads;
     }
-    k.backwardUpdateChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, layerLr,
-        hSave[buf], dSave[buf], dh, gW, gb, g, grads);
+    kk.backwardUpdateChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, layerLr,
+        hSave[buf], dSave[buf], dh, sW, sb, sg, grads);
     if (tap != null) {
       tap.coreRange(segStart[j], len, grads, w);
     }

@@ -3,6 +3,7 @@ package dev.abyss.train;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.abyss.TestData;
 import dev.abyss.data.Dataset;
@@ -49,9 +50,15 @@ class BitIdentityTest {
 
   private Result run(String name, int chunk, boolean inMemory, Activation act, Kernels k,
       int width, int batch, int threads, Dtype dtype, long memoryBudget) throws Exception {
+    return run(name, L, chunk, inMemory, act, k, width, batch, threads, dtype, memoryBudget);
+  }
+
+  private Result run(String name, long layers, int chunk, boolean inMemory, Activation act,
+      Kernels k, int width, int batch, int threads, Dtype dtype, long memoryBudget)
+      throws Exception {
     // blocks of 4 layers: chunk ranges start and end inside checksum blocks
-    CoreHeader h = new CoreHeader(width, L, act, (float) (1 / Math.sqrt(L)), 0.3f, 11, 0, 3, 4,
-        dtype);
+    CoreHeader h = new CoreHeader(width, layers, act, (float) (1 / Math.sqrt(layers)), 0.3f, 11,
+        0, 3, 4, dtype);
     Path wf = dir.resolve(name + ".bin");
     CoreFile.create(wf, h, null);
     HeadParams head = HeadParams.glorot(width, 13);
@@ -95,6 +102,36 @@ class BitIdentityTest {
                 1, Dtype.F32, Long.MAX_VALUE);
             String what = k.name() + " kept w" + wb[0] + " b" + wb[1] + " chunk " + chunk + " "
                 + (mem ? "in memory" : "streamed");
+            assertArrayEquals(ref.core(), r.core(), what);
+            assertArrayEquals(ref.head(), r.head(), what);
+            assertArrayEquals(ref.losses(), r.losses(), what);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Two threads take a chunk's segments in turns (512 layers a segment at w4 b16), each
+   * recomputing its own and handing dh to the other: chunks of two, three and six segments
+   * (the last one short), both kernel sets, f32 and bf16, give the one-thread bits.
+   */
+  @Test
+  void twoThreadsTakingSegmentsInTurnsGiveTheOneThreadBits() throws Exception {
+    long layers = 2600;
+    for (Kernels k : new Kernels[] {KernelProvider.scalar(), KernelProvider.get()}) {
+      for (Dtype dt : new Dtype[] {Dtype.F32, Dtype.BF16}) {
+        Result ref = run("turns-ref", layers, (int) layers, true, Activation.SOFTSIGN, k, 4, 16,
+            1, dt, 0);
+        for (int chunk : new int[] {1024, 1100, (int) layers}) {
+          int seg = ResidualTrainer.plan(layers, 4, 16, chunk,
+              ResidualTrainer.DEFAULT_CHECKPOINT_BYTES).segment();
+          assertTrue(2 * seg <= chunk, "chunk " + chunk + " holds two segments or more");
+          for (boolean mem : new boolean[] {false, true}) {
+            Result r = run("turns-" + chunk + mem, layers, chunk, mem, Activation.SOFTSIGN, k,
+                4, 16, 2, dt, 0);
+            String what = k.name() + " " + dt + " chunk " + chunk + " "
+                + (mem ? "in memory" : "streamed") + " threads 2";
             assertArrayEquals(ref.core(), r.core(), what);
             assertArrayEquals(ref.head(), r.head(), what);
             assertArrayEquals(ref.losses(), r.losses(), what);

@@ -77,8 +77,13 @@ class DiagnosticsTest {
 
   private Run run(String name, int chunk, boolean inMemory, int threads, Kernels k)
       throws Exception {
-    CoreHeader h = new CoreHeader(W, L, Activation.SOFTSIGN, (float) (1 / Math.sqrt(L)), 0.3f,
-        11, 0, 3, 4);
+    return run(name, L, chunk, inMemory, threads, k);
+  }
+
+  private Run run(String name, long layers, int chunk, boolean inMemory, int threads, Kernels k)
+      throws Exception {
+    CoreHeader h = new CoreHeader(W, layers, Activation.SOFTSIGN,
+        (float) (1 / Math.sqrt(layers)), 0.3f, 11, 0, 3, 4);
     Path wf = dir.resolve(name + ".bin");
     CoreFile.create(wf, h, null);
     HeadParams head = HeadParams.glorot(W, 13);
@@ -130,6 +135,29 @@ class DiagnosticsTest {
           assertEquals(ref.d().firstLayerMeanAbsGrad(), r.d().firstLayerMeanAbsGrad(), what);
           assertEquals(ref.d().inputMeanAbsGrad(), r.d().inputMeanAbsGrad(), what);
         }
+      }
+    }
+  }
+
+  /**
+   * With two threads taking a chunk's segments in turns, each thread's backward feeds the tap:
+   * over chunks of several segments the figures and every layer's gradients are those of one
+   * thread.
+   */
+  @Test
+  void twoThreadsTakingSegmentsInTurnsFeedTheSameFigures() throws Exception {
+    long layers = 2600; // 512-layer segments: chunks of 1100 hold three, then one
+    Kernels k = KernelProvider.get();
+    Run one = run("one", layers, 1100, true, 1, k);
+    assertEquals(layers, one.grads().size(), "the tap saw every layer");
+    for (boolean mem : new boolean[] {false, true}) {
+      Run two = run("two" + mem, layers, 1100, mem, 2, k);
+      String what = (mem ? "in memory" : "streamed") + ", threads 2";
+      assertArrayEquals(one.d().gradNorm(), two.d().gradNorm(), what);
+      assertEquals(one.d().firstLayerMeanAbsGrad(), two.d().firstLayerMeanAbsGrad(), what);
+      assertEquals(layers, two.grads().size(), what + ": the tap saw every layer");
+      for (long l = 0; l < layers; l++) {
+        assertArrayEquals(one.grads().get(l), two.grads().get(l), what + ", layer " + l);
       }
     }
   }
