@@ -60,7 +60,6 @@ final class Width4 {
   private static final VectorShuffle<Float> B14 = VectorShuffle.fromOp(S, l -> 14);
   private static final VectorShuffle<Float> B15 = VectorShuffle.fromOp(S, l -> 15);
 
-
   private static FloatVector pairIndex(int d) {
     float[] idx = new float[16];
     for (int l = 0; l < 16; l++) {

@@ -478,7 +478,9 @@ public final class ResidualTrainer implements AutoCloseable {
       handoff.set(TURN, ABORT);
       try {
         f.get(); // the worker is not left running on this chunk
-      } catch (InterruptedException | ExecutionException ignored) {
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+      } catch (ExecutionException ignored) {
         // the first failure is the one reported
       }
       throw e;
