@@ -15,8 +15,11 @@ import jdk.incubator.vector.VectorSpecies;
  * registers from layer to layer.
  *
  * <p>Each method is one loop whose body calls only the Vector API (all of it {@code
- * ForceInline}): C2 refuses to inline our own helpers past its node budget, and a vector that
- * crosses a call it did not inline is boxed. The operations and their order are those of
+ * ForceInline}) and scalar segment reads: C2 refuses to inline our own helpers past its node
+ * budget, and a vector that crosses a call it did not inline is boxed. The segment reads are
+ * not all {@code ForceInline} (their endian conversion is not), so a loop with many of them can
+ * still end with a call: the backward's dh loop did, and now loads each layer's weights as one
+ * vector instead (docs/decisions.md). The operations and their order are those of
  * {@link VectorKernels}' per-layer path (the scalar order for the forward, the act'(z) saved
  * and dh; the same transpose-and-add tree for the gradients; the update's {@code p - lr * g}),
  * so results are bitwise those of one {@link Kernels#residualForward} /
