@@ -262,7 +262,7 @@ final class VectorKernels implements Kernels {
 
   /**
    * Warms the chunk kernels of this shape on a scratch segment of the kind the cores use
-   * (native, shared arena): each is called on up to {@value #WARM_LAYERS} layers until a call
+   * (native, shared arena): each is called on {@value #WARM_LAYERS} layers until a call
    * runs at compiled speed three times in a row (under {@value #WARM_NS_PER_LAYER} ns a layer
    * at w4 b16, scaled by W^2 B; interpreted or C1-compiled Vector API code is tens of times
    * slower) and the JIT has then compiled nothing for {@value #WARM_QUIET_MS} ms, or {@value
@@ -283,8 +283,7 @@ final class VectorKernels implements Kernels {
   private double warm(int w, int batch, Activation act, int kernels) {
     long t0 = System.nanoTime();
     int nb = w * batch;
-    // at most 4 MB of saves
-    int n = (int) Math.max(16, Math.min(WARM_LAYERS, (4L << 20) / (8L * nb)));
+    int n = WARM_LAYERS;
     long slow = (long) (n * WARM_NS_PER_LAYER * Math.max(1.0, w * (double) w * batch / 256));
     int lf = Kernels.layerFloats(w);
     try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
@@ -343,7 +342,13 @@ final class VectorKernels implements Kernels {
     return (System.nanoTime() - t0) / 1e9;
   }
 
-  private static final int WARM_LAYERS = 256;
+  /**
+   * Layers a warm-up call runs. Few, so that the calls are many: C2 takes a method once it has
+   * been called about 900 times with 16 layers a call, or once its loop has run 40,000 times,
+   * and at C1's speed for these kernels (10-50 us a layer) 256-layer calls took over a second to
+   * get there: the backward's C2 code then sometimes arrived during the first step.
+   */
+  private static final int WARM_LAYERS = 16;
   private static final double WARM_NS_PER_LAYER = 400;
   private static final double WARM_SECONDS = 5;
   private static final long WARM_QUIET_MS = 150;

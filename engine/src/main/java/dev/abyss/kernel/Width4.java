@@ -5,6 +5,8 @@ import static dev.abyss.kernel.Kernels.F32;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
@@ -33,18 +35,6 @@ final class Width4 {
   /** Bytes per layer: 16 weights then 4 biases. */
   private static final long LB = 80;
 
-  private static final VectorMask<Float> M1 = bitMask(1);
-  private static final VectorMask<Float> M2 = bitMask(2);
-  private static final VectorMask<Float> M4 = bitMask(4);
-  private static final VectorMask<Float> M8 = bitMask(8);
-  // Tree level at lane distance d combines a and b into a.blend(b, Md) + Id.selectFrom(a, b):
-  // lane l with bit d clear gets a[l] + a[l ^ d], with bit d set b[l] + b[l ^ d]. Id picks
-  // a[l ^ d] or b[l ^ d] from the pair in one two-source permute.
-  private static final FloatVector I1 = pairIndex(1);
-  private static final FloatVector I2 = pairIndex(2);
-  private static final FloatVector I4 = pairIndex(4);
-  private static final FloatVector I8 = pairIndex(8);
-  private static final VectorMask<Float> FIRST4 = S.indexInRange(0, 4);
   // B<k>: every lane takes lane k
   private static final VectorShuffle<Float> B0 = VectorShuffle.fromOp(S, l -> 0);
   private static final VectorShuffle<Float> B1 = VectorShuffle.fromOp(S, l -> 1);
@@ -62,22 +52,6 @@ final class Width4 {
   private static final VectorShuffle<Float> B13 = VectorShuffle.fromOp(S, l -> 13);
   private static final VectorShuffle<Float> B14 = VectorShuffle.fromOp(S, l -> 14);
   private static final VectorShuffle<Float> B15 = VectorShuffle.fromOp(S, l -> 15);
-
-  private static FloatVector pairIndex(int d) {
-    float[] idx = new float[16];
-    for (int l = 0; l < 16; l++) {
-      idx[l] = (l & d) == 0 ? (l ^ d) : 16 + (l ^ d);
-    }
-    return FloatVector.fromArray(S, idx, 0);
-  }
-
-  private static VectorMask<Float> bitMask(int d) {
-    boolean[] b = new boolean[16];
-    for (int l = 0; l < 16; l++) {
-      b[l] = (l & d) != 0;
-    }
-    return VectorMask.fromArray(S, b, 0);
-  }
 
   /**
    * {@code count} softsign layers forward from byte offset {@code off} for the 16 samples
@@ -316,10 +290,38 @@ final class Width4 {
     updates(wts, off, count, lr, hSave, gs, grads);
   }
 
-  /** gW and gb of each layer from its input and g, by the tree; then W -= lr gW, b -= lr gb. */
-  private static void updates(MemorySegment wts, long off, int count, float lr, float[] hSave,
-      float[] gs, float[] grads) {
+  /**
+   * gW and gb of each layer from its input and g, by the tree; then W -= lr gW, b -= lr gb.
+   *
+   * <p>The tree's permute indices and lane masks are computed here from lane numbers, not read
+   * from static vectors: C2 cannot hoist a read of a vector's backing array out of a loop that
+   * stores to a memory segment, so static constants were reloaded, and float indices converted
+   * to ints, in every layer. The first level is {@code x P + swap1(x) Q}, with P and Q built
+   * once a layer from the g's: the same products and the same sums as {@code blend(a, b) +
+   * permute(a, b)} of {@code a = x g0, b = x g1}, so the same bits (docs/decisions.md).
+   */
+  private static void updates(MemorySegment wts, long off, int count, float lr,
+      float[] hSave, float[] gs, float[] grads) {
+    IntVector iota = IntVector.zero(IntVector.SPECIES_512).addIndex(1);
     FloatVector zero = FloatVector.zero(S);
+    // A tree level at lane distance d combines a and b into a.blend(b, md) + id.selectFrom(a,
+    // b): lane l with bit d clear gets a[l] + a[l ^ d], with bit d set b[l] + b[l ^ d]. The
+    // two-source permute's index id is l ^ d, plus 16 (the second source) where bit d is set.
+    VectorMask<Float> m1 = iota.and(1).compare(VectorOperators.NE, 0).cast(S);
+    VectorMask<Float> m2 = iota.and(2).compare(VectorOperators.NE, 0).cast(S);
+    VectorMask<Float> m4 = iota.and(4).compare(VectorOperators.NE, 0).cast(S);
+    VectorMask<Float> m8 = iota.and(8).compare(VectorOperators.NE, 0).cast(S);
+    VectorMask<Float> first4 = iota.compare(VectorOperators.LT, 4).cast(S);
+    VectorShuffle<Float> sw1 = ((FloatVector) iota.lanewise(VectorOperators.XOR, 1)
+        .convert(VectorOperators.I2F, 0)).toShuffle();
+    FloatVector i1 = (FloatVector) iota.lanewise(VectorOperators.XOR, 1)
+        .or(iota.and(1).lanewise(VectorOperators.LSHL, 4)).convert(VectorOperators.I2F, 0);
+    FloatVector i2 = (FloatVector) iota.lanewise(VectorOperators.XOR, 2)
+        .or(iota.and(2).lanewise(VectorOperators.LSHL, 3)).convert(VectorOperators.I2F, 0);
+    FloatVector i4 = (FloatVector) iota.lanewise(VectorOperators.XOR, 4)
+        .or(iota.and(4).lanewise(VectorOperators.LSHL, 2)).convert(VectorOperators.I2F, 0);
+    FloatVector i8 = (FloatVector) iota.lanewise(VectorOperators.XOR, 8)
+        .or(iota.and(8).lanewise(VectorOperators.LSHL, 1)).convert(VectorOperators.I2F, 0);
     for (int l = 0; l < count; l++) {
       long p = off + l * LB;
       int s = 64 * l;
@@ -327,66 +329,54 @@ final class Width4 {
       FloatVector g1 = FloatVector.fromArray(S, gs, s + 16);
       FloatVector g2 = FloatVector.fromArray(S, gs, s + 32);
       FloatVector g3 = FloatVector.fromArray(S, gs, s + 48);
-      // gW[i][o] = sum_b x_i g_o: 16 vectors folded by the transpose-and-add tree
       FloatVector x0 = FloatVector.fromArray(S, hSave, s);
       FloatVector x1 = FloatVector.fromArray(S, hSave, s + 16);
       FloatVector x2 = FloatVector.fromArray(S, hSave, s + 32);
       FloatVector x3 = FloatVector.fromArray(S, hSave, s + 48);
-      FloatVector a;
-      FloatVector b;
+      // gW[i][o] = sum_b x_i g_o, 16 sums folded by the tree. Level 1 of row i combines
+      // a = x_i g0 and b = x_i g1: blend(a, b) = x_i P01 and permute(a, b) = swap1(x_i) Q01
+      // with P01 = blend(g0, g1), Q01 = permute(g0, g1); likewise g2, g3.
+      FloatVector p01 = g0.blend(g1, m1);
+      FloatVector q01 = i1.selectFrom(g0, g1);
+      FloatVector p23 = g2.blend(g3, m1);
+      FloatVector q23 = i1.selectFrom(g2, g3);
+      FloatVector y;
       FloatVector c;
       FloatVector d;
-      FloatVector e;
-      FloatVector f;
-      // row 0
-      a = x0.mul(g0);
-      b = x0.mul(g1);
-      c = a.blend(b, M1).add(I1.selectFrom(a, b));
-      a = x0.mul(g2);
-      b = x0.mul(g3);
-      d = a.blend(b, M1).add(I1.selectFrom(a, b));
-      FloatVector r0 = c.blend(d, M2).add(I2.selectFrom(c, d));
-      // row 1
-      a = x1.mul(g0);
-      b = x1.mul(g1);
-      c = a.blend(b, M1).add(I1.selectFrom(a, b));
-      a = x1.mul(g2);
-      b = x1.mul(g3);
-      d = a.blend(b, M1).add(I1.selectFrom(a, b));
-      FloatVector r1 = c.blend(d, M2).add(I2.selectFrom(c, d));
-      // row 2
-      a = x2.mul(g0);
-      b = x2.mul(g1);
-      c = a.blend(b, M1).add(I1.selectFrom(a, b));
-      a = x2.mul(g2);
-      b = x2.mul(g3);
-      d = a.blend(b, M1).add(I1.selectFrom(a, b));
-      FloatVector r2 = c.blend(d, M2).add(I2.selectFrom(c, d));
-      // row 3
-      a = x3.mul(g0);
-      b = x3.mul(g1);
-      c = a.blend(b, M1).add(I1.selectFrom(a, b));
-      a = x3.mul(g2);
-      b = x3.mul(g3);
-      d = a.blend(b, M1).add(I1.selectFrom(a, b));
-      FloatVector r3 = c.blend(d, M2).add(I2.selectFrom(c, d));
-      e = r0.blend(r1, M4).add(I4.selectFrom(r0, r1));
-      f = r2.blend(r3, M4).add(I4.selectFrom(r2, r3));
-      FloatVector gw = e.blend(f, M8).add(I8.selectFrom(e, f));
-      // gb[o] = sum_b g_o (the tree with zero padding, as the per-layer path)
-      c = g0.blend(g1, M1).add(I1.selectFrom(g0, g1));
-      d = g2.blend(g3, M1).add(I1.selectFrom(g2, g3));
-      e = c.blend(d, M2).add(I2.selectFrom(c, d));
-      e = e.blend(zero, M4).add(I4.selectFrom(e, zero));
-      FloatVector gb = e.blend(zero, M8).add(I8.selectFrom(e, zero));
+      y = x0.rearrange(sw1);
+      c = x0.mul(p01).add(y.mul(q01));
+      d = x0.mul(p23).add(y.mul(q23));
+      FloatVector r0 = c.blend(d, m2).add(i2.selectFrom(c, d));
+      y = x1.rearrange(sw1);
+      c = x1.mul(p01).add(y.mul(q01));
+      d = x1.mul(p23).add(y.mul(q23));
+      FloatVector r1 = c.blend(d, m2).add(i2.selectFrom(c, d));
+      y = x2.rearrange(sw1);
+      c = x2.mul(p01).add(y.mul(q01));
+      d = x2.mul(p23).add(y.mul(q23));
+      FloatVector r2 = c.blend(d, m2).add(i2.selectFrom(c, d));
+      y = x3.rearrange(sw1);
+      c = x3.mul(p01).add(y.mul(q01));
+      d = x3.mul(p23).add(y.mul(q23));
+      FloatVector r3 = c.blend(d, m2).add(i2.selectFrom(c, d));
+      FloatVector e = r0.blend(r1, m4).add(i4.selectFrom(r0, r1));
+      FloatVector f = r2.blend(r3, m4).add(i4.selectFrom(r2, r3));
+      FloatVector gw = e.blend(f, m8).add(i8.selectFrom(e, f));
+      // gb[o] = sum_b g_o (the tree with zero padding, as the per-layer path); its level 1 is
+      // blend(g0, g1) + permute(g0, g1) = P01 + Q01
+      c = p01.add(q01);
+      d = p23.add(q23);
+      e = c.blend(d, m2).add(i2.selectFrom(c, d));
+      e = e.blend(zero, m4).add(i4.selectFrom(e, zero));
+      FloatVector gb = e.blend(zero, m8).add(i8.selectFrom(e, zero));
       if (grads != null) {
         gw.intoArray(grads, 20 * l);
-        gb.intoArray(grads, 20 * l + 16, FIRST4);
+        gb.intoArray(grads, 20 * l + 16, first4);
       }
       FloatVector wv = FloatVector.fromMemorySegment(S, wts, p, LE);
       wv.sub(gw.mul(lr)).intoMemorySegment(wts, p, LE);
-      FloatVector bv = FloatVector.fromMemorySegment(S, wts, p + 64, LE, FIRST4);
-      bv.sub(gb.mul(lr)).intoMemorySegment(wts, p + 64, LE, FIRST4);
+      FloatVector bv = FloatVector.fromMemorySegment(S, wts, p + 64, LE, first4);
+      bv.sub(gb.mul(lr)).intoMemorySegment(wts, p + 64, LE, first4);
     }
   }
 }
