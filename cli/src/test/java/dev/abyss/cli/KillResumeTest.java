@@ -19,9 +19,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * kill -9 at random instants: a training run in a child JVM is killed (seeded delays), the
- * files are checked to be one consistent model, the same command with --resume finishes the
- * run, and the weights equal an uninterrupted run's, bit for bit. Streamed and in memory.
+ * kill -9 at random instants: a training run in a child JVM is killed (seeded delays; half
+ * from its start, which falls in the init and the warm-up, half after its first step, which
+ * falls between the steps' write-backs), the files are checked to be one consistent model, the
+ * same command with --resume finishes the run, and the weights equal an uninterrupted run's,
+ * bit for bit. Streamed and in memory.
  */
 class KillResumeTest {
   static final int TRIALS = 8;
@@ -53,6 +55,7 @@ class KillResumeTest {
     String java = ProcessHandle.current().info().command().orElse("java");
     SplittableRandom rnd = new SplittableRandom(inMemory ? 11 : 7);
     List<String> killedAt = new ArrayList<>();
+    int midTraining = 0;
     for (int t = 0; t < TRIALS; t++) {
       Path w = dir.resolve("t" + t + "_w.bin");
       Path h = dir.resolve("t" + t + "_h.bin");
@@ -63,7 +66,16 @@ class KillResumeTest {
       cmd.addAll(List.of(command(w, h, inMemory)));
       Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
           .redirectOutput(log.toFile()).start();
-      long delayMs = 700 + rnd.nextInt(2600);
+      long delayMs;
+      if (t % 2 == 0) {
+        // from the start: the JVM start, the init (the model's files being created), the data
+        // and the JIT warm-up take seconds, so these kills land before the first step
+        delayMs = 700 + rnd.nextInt(2600);
+      } else {
+        // inside the training: after the first step is reported, while steps write back
+        waitForFirstStep(p, log);
+        delayMs = rnd.nextInt(400);
+      }
       boolean finished = p.waitFor(delayMs, TimeUnit.MILLISECONDS);
       if (!finished) {
         p.destroyForcibly(); // SIGKILL
@@ -71,6 +83,9 @@ class KillResumeTest {
       }
       String out = Files.exists(log) ? Files.readString(log) : "";
       long stepsSeen = out.lines().filter(l -> l.startsWith("step ")).count();
+      if (!finished && stepsSeen > 0) {
+        midTraining++;
+      }
       killedAt.add(finished ? "finished" : delayMs + " ms/after " + stepsSeen + " steps");
       if (Files.exists(w)) {
         // one consistent model on disk once recovered: every block verifies, head matches
@@ -101,5 +116,20 @@ class KillResumeTest {
     }
     System.out.println("kill -9 trials (" + (inMemory ? "in memory" : "streamed") + "): "
         + TRIALS + " bit-identical after resume; killed at " + killedAt);
+    // the trials must include kills between steps, not only before training starts
+    assertTrue(midTraining >= TRIALS / 4, "only " + midTraining + " kills during training: "
+        + killedAt);
+  }
+
+  /** Waits until the child reports its first step (or exits), at most two minutes. */
+  private static void waitForFirstStep(Process p, Path log) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+    while (p.isAlive() && System.nanoTime() < deadline) {
+      if (Files.exists(log)
+          && Files.readString(log).lines().anyMatch(l -> l.startsWith("step "))) {
+        return;
+      }
+      Thread.sleep(5);
+    }
   }
 }
