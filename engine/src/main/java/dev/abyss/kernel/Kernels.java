@@ -148,20 +148,6 @@ public interface Kernels {
       sgdUpdate(w, wts, off + l * lb, lr, gW, gb);
     }
   }
-  /**
-   * {@link #backwardUpdateChunk} of the segment at {@code off} (no diagnostics), then {@link
-   * #forwardSaveChunk} of the {@code count} layers at {@code offNext} from {@code h} into {@code
-   * hSaveNext} and {@code dSaveNext}: the trainer's next two calls, in one, for kernels that can
-   * overlap the update of one segment with the recompute of the one below it. The two ranges
-   * must not overlap. Returns false, having done nothing, when this kernel set has no such form
-   * for the shape; the caller then makes the two calls. Results are those of the two calls.
-   */
-  default boolean backwardUpdateThenRecompute(int w, int batch, MemorySegment wts, long off,
-      int count, float alpha, float lr, Activation act, float[] hSave, float[] dSave,
-      float[] dh, long offNext, float[] h, float[] hSaveNext, float[] dSaveNext) {
-    return false;
-  }
-
 
   /**
    * Runs the kernels a training or eval run of this shape will use on scratch data until the

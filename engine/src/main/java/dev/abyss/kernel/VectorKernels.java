@@ -270,7 +270,7 @@ final class VectorKernels implements Kernels {
    */
   @Override
   public double warmUp(int w, int batch, Activation act) {
-    return warm(w, batch, act, 4);
+    return warm(w, batch, act, 3);
   }
 
   /** As {@link #warmUp}, for {@link #forwardChunk} alone (eval). */
@@ -279,10 +279,7 @@ final class VectorKernels implements Kernels {
     return warm(w, batch, act, 1);
   }
 
-  /**
-   * Warms the first {@code kernels} of: forward, forward with saves, backward + update, and
-   * backward + update then the recompute of another segment.
-   */
+  /** Warms the first {@code kernels} of forward, forward with saves, backward + update. */
   private double warm(int w, int batch, Activation act, int kernels) {
     long t0 = System.nanoTime();
     int nb = w * batch;
@@ -290,9 +287,7 @@ final class VectorKernels implements Kernels {
     long slow = (long) (n * WARM_NS_PER_LAYER * Math.max(1.0, w * (double) w * batch / 256));
     int lf = Kernels.layerFloats(w);
     try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
-      // two segments of n layers: the backward's and, for the fourth kernel, the recompute's
-      MemorySegment ws = arena.allocate(2 * n * Kernels.layerBytes(w), 64);
-      long second = n * Kernels.layerBytes(w);
+      MemorySegment ws = arena.allocate(n * Kernels.layerBytes(w), 64);
       for (long o = 0; o < ws.byteSize(); o += 4) {
         ws.set(F32, o, (float) ((o * 2654435761L) % 997) * 1e-4f - 0.05f);
       }
@@ -302,13 +297,11 @@ final class VectorKernels implements Kernels {
       float[] g = new float[nb];
       float[] hs = new float[nb * n];
       float[] ds = new float[nb * n];
-      float[] hs2 = new float[nb * n];
-      float[] ds2 = new float[nb * n];
       float[] gW = new float[w * w];
       float[] gb = new float[w];
       float[] grads = new float[lf * n + 16];
       long deadline = t0 + (long) (WARM_SECONDS * 1e9);
-      // round robin, so that the JIT compiles them at the same time; done when each ran
+      // round robin, so that the JIT compiles the three at the same time; done when each ran
       // fast three times in a row and the JIT has compiled nothing for WARM_QUIET_MS (C1
       // code can pass the speed test while C2 is still compiling the per-layer methods)
       java.lang.management.CompilationMXBean jit =
@@ -316,11 +309,11 @@ final class VectorKernels implements Kernels {
       boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
       long jitMs = timed ? jit.getTotalCompilationTime() : 0;
       long quietSince = System.nanoTime();
-      int[] fast = new int[4];
-      for (int kernel = kernels; kernel < 4; kernel++) {
+      int[] fast = new int[3];
+      for (int kernel = kernels; kernel < 3; kernel++) {
         fast[kernel] = 3;
       }
-      while ((fast[0] < 3 || fast[1] < 3 || fast[2] < 3 || fast[3] < 3
+      while ((fast[0] < 3 || fast[1] < 3 || fast[2] < 3
           || timed && System.nanoTime() - quietSince < WARM_QUIET_MS * 1_000_000L)
           && System.nanoTime() < deadline) {
         if (timed) {
@@ -339,18 +332,11 @@ final class VectorKernels implements Kernels {
             case 1 -> forwardSaveChunk(w, batch, ws, 0, n, 0.01f, act, h, z, hs, ds);
             // with and without the diagnostics' gradient copy, so that neither path is
             // compiled as never taken (which would deoptimise a run's first diagnostic step)
-            case 2 -> backwardUpdateChunk(w, batch, ws, second, n, 0.01f, 0f, hs, ds, dh, gW, gb,
-                g, (fast[2] & 1) == 0 ? null : grads);
-            default -> backwardUpdateThenRecompute(w, batch, ws, second, n, 0.01f, 0f, act, hs,
-                ds, dh, 0, h, hs2, ds2);
+            default -> backwardUpdateChunk(w, batch, ws, 0, n, 0.01f, 0f, hs, ds, dh, gW, gb, g,
+                (fast[2] & 1) == 0 ? null : grads);
           }
-          // the fourth does two segments' work
-          fast[kernel] = System.nanoTime() - t < (kernel == 3 ? 2 * slow : slow)
-              ? fast[kernel] + 1 : 0;
+          fast[kernel] = System.nanoTime() - t < slow ? fast[kernel] + 1 : 0;
         }
-      }
-      if (kernels > 3 && fast[3] < 3) {
-        fusedSlow = true;
       }
     }
     return (System.nanoTime() - t0) / 1e9;
@@ -393,30 +379,6 @@ final class VectorKernels implements Kernels {
     } else {
       Kernels.super.forwardSaveChunk(w, batch, wts, off, count, alpha, act, h, z, hSave, dSave);
     }
-  }
-
-  /**
-   * Set by a warm-up whose fourth kernel (the one-call backward and recompute) never reached
-   * compiled speed. That method is too large for C1 ("out of virtual registers"); the launcher
-   * keeps C1 off it (scripts/jit-directives.json) so that C2 compiles it from the interpreter's
-   * profile, but without that C1's tier 2 can compile it and the tiered JIT may then leave it
-   * there, at tens of times the compiled cost. A run then makes the two calls instead.
-   */
-  private volatile boolean fusedSlow;
-
-  @Override
-  public boolean backwardUpdateThenRecompute(int w, int batch, MemorySegment wts, long off,
-      int count, float alpha, float lr, Activation act, float[] hSave, float[] dSave,
-      float[] dh, long offNext, float[] h, float[] hSaveNext, float[] dSaveNext) {
-    if (!width4(w, batch) || act != Activation.SOFTSIGN || fusedSlow) {
-      return false;
-    }
-    if (gseg.length < 64 * count) {
-      gseg = new float[64 * count];
-    }
-    Width4.backwardUpdateThenRecompute(wts, off, count, alpha, lr, hSave, dSave, dh, gseg,
-        offNext, h, hSaveNext, dSaveNext);
-    return true;
   }
 
   @Override

@@ -246,28 +246,6 @@ final class Width4 {
    */
   static void backwardUpdate(MemorySegment wts, long off, int count, float alpha, float lr,
       float[] hSave, float[] dSave, float[] dh, float[] gs, float[] grads) {
-    dhChain(wts, off, count, alpha, dSave, dh, gs);
-    updates(wts, off, count, lr, hSave, gs, grads);
-  }
-
-  /**
-   * {@link #backwardUpdate} of the segment at {@code off} without diagnostics, then {@link
-   * #forwardSaveSoftsign} of the {@code count} layers at {@code offNext} from {@code h}: the
-   * dh loop, then one loop that updates layer l of the first segment and recomputes layer l of
-   * the second. The update waits on shuffles and adds, the recompute on the divider, so in one
-   * loop each fills the other's idle units (docs/decisions.md). Same operations on the same
-   * values as the two calls, so the same bits.
-   */
-  static void backwardUpdateThenRecompute(MemorySegment wts, long off, int count, float alpha,
-      float lr, float[] hSave, float[] dSave, float[] dh, float[] gs, long offNext, float[] h,
-      float[] hSaveNext, float[] dSaveNext) {
-    dhChain(wts, off, count, alpha, dSave, dh, gs);
-    updateAndRecompute(wts, off, count, lr, hSave, gs, offNext, alpha, h, hSaveNext, dSaveNext);
-  }
-
-  /** The backward's dh chain over a segment, last layer first; keeps each layer's g in gs. */
-  private static void dhChain(MemorySegment wts, long off, int count, float alpha,
-      float[] dSave, float[] dh, float[] gs) {
     FloatVector dh0 = FloatVector.fromArray(S, dh, 0);
     FloatVector dh1 = FloatVector.fromArray(S, dh, 16);
     FloatVector dh2 = FloatVector.fromArray(S, dh, 32);
@@ -309,6 +287,7 @@ final class Width4 {
     dh1.intoArray(dh, 16);
     dh2.intoArray(dh, 32);
     dh3.intoArray(dh, 48);
+    updates(wts, off, count, lr, hSave, gs, grads);
   }
 
   /**
@@ -406,143 +385,5 @@ final class Width4 {
       wv.sub(gw.mul(lr)).intoMemorySegment(wts, p, LE);
       bv.sub(gb.mul(lr)).intoMemorySegment(wts, p + 16, LE, last4);
     }
-  }
-
-  /**
-   * {@link #updates} of the {@code count} layers at {@code offU} (saves in hSaveU, g in gs) and
-   * {@link #forwardSaveSoftsign} of the {@code count} layers at {@code offR}, layer l of each in
-   * iteration l: the two bodies, unchanged, one after the other.
-   */
-  private static void updateAndRecompute(MemorySegment wts, long offU, int count, float lr,
-      float[] hSaveU, float[] gs, long offR, float alpha, float[] h, float[] hSave,
-      float[] dSave) {
-    IntVector iota = IntVector.zero(IntVector.SPECIES_512).addIndex(1);
-    FloatVector zero = FloatVector.zero(S);
-    // A tree level at lane distance d combines a and b into a.blend(b, md) + id.selectFrom(a,
-    // b): lane l with bit d clear gets a[l] + a[l ^ d], with bit d set b[l] + b[l ^ d]. The
-    // two-source permute's index id is l ^ d, plus 16 (the second source) where bit d is set.
-    VectorMask<Float> m1 = iota.and(1).compare(VectorOperators.NE, 0).cast(S);
-    VectorMask<Float> m2 = iota.and(2).compare(VectorOperators.NE, 0).cast(S);
-    VectorMask<Float> m4 = iota.and(4).compare(VectorOperators.NE, 0).cast(S);
-    VectorMask<Float> m8 = iota.and(8).compare(VectorOperators.NE, 0).cast(S);
-    VectorMask<Float> last4 = iota.compare(VectorOperators.GE, 12).cast(S);
-    VectorShuffle<Float> sw1 = ((FloatVector) iota.lanewise(VectorOperators.XOR, 1)
-        .convert(VectorOperators.I2F, 0)).toShuffle();
-    FloatVector i1 = (FloatVector) iota.lanewise(VectorOperators.XOR, 1)
-        .or(iota.and(1).lanewise(VectorOperators.LSHL, 4)).convert(VectorOperators.I2F, 0);
-    FloatVector i2 = (FloatVector) iota.lanewise(VectorOperators.XOR, 2)
-        .or(iota.and(2).lanewise(VectorOperators.LSHL, 3)).convert(VectorOperators.I2F, 0);
-    FloatVector i4 = (FloatVector) iota.lanewise(VectorOperators.XOR, 4)
-        .or(iota.and(4).lanewise(VectorOperators.LSHL, 2)).convert(VectorOperators.I2F, 0);
-    FloatVector i8 = (FloatVector) iota.lanewise(VectorOperators.XOR, 8)
-        .or(iota.and(8).lanewise(VectorOperators.LSHL, 1)).convert(VectorOperators.I2F, 0);
-    FloatVector one = FloatVector.broadcast(S, 1f);
-    FloatVector h0 = FloatVector.fromArray(S, h, 0);
-    FloatVector h1 = FloatVector.fromArray(S, h, 16);
-    FloatVector h2 = FloatVector.fromArray(S, h, 32);
-    FloatVector h3 = FloatVector.fromArray(S, h, 48);
-    FloatVector va = FloatVector.broadcast(S, alpha);
-    for (int l = 0; l < count; l++) {
-      long p = offR + l * LB;
-      int s = 64 * l;
-      h0.intoArray(hSave, s);
-      h1.intoArray(hSave, s + 16);
-      h2.intoArray(hSave, s + 32);
-      h3.intoArray(hSave, s + 48);
-      FloatVector z0 = FloatVector.broadcast(S, wts.get(F32, p + 64));
-      z0 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p)), z0);
-      z0 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 16)), z0);
-      z0 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 32)), z0);
-      z0 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 48)), z0);
-      FloatVector z1 = FloatVector.broadcast(S, wts.get(F32, p + 68));
-      z1 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 4)), z1);
-      z1 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 20)), z1);
-      z1 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 36)), z1);
-      z1 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 52)), z1);
-      FloatVector z2 = FloatVector.broadcast(S, wts.get(F32, p + 72));
-      z2 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 8)), z2);
-      z2 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 24)), z2);
-      z2 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 40)), z2);
-      z2 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 56)), z2);
-      FloatVector z3 = FloatVector.broadcast(S, wts.get(F32, p + 76));
-      z3 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 12)), z3);
-      z3 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 28)), z3);
-      z3 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 44)), z3);
-      z3 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 60)), z3);
-      FloatVector a0 = z0.div(z0.abs().add(1f));
-      FloatVector a1 = z1.div(z1.abs().add(1f));
-      FloatVector a2 = z2.div(z2.abs().add(1f));
-      FloatVector a3 = z3.div(z3.abs().add(1f));
-      h0 = a0.fma(va, h0);
-      h1 = a1.fma(va, h1);
-      h2 = a2.fma(va, h2);
-      h3 = a3.fma(va, h3);
-      // act'(z) = (1 - |a|)^2, off the chain from one layer to the next
-      FloatVector r0 = one.sub(a0.abs());
-      FloatVector r1 = one.sub(a1.abs());
-      FloatVector r2 = one.sub(a2.abs());
-      FloatVector r3 = one.sub(a3.abs());
-      r0.mul(r0).intoArray(dSave, s);
-      r1.mul(r1).intoArray(dSave, s + 16);
-      r2.mul(r2).intoArray(dSave, s + 32);
-      r3.mul(r3).intoArray(dSave, s + 48);
-      // the update of layer l of the other segment
-      long pu = offU + l * LB;
-      int su = 64 * l;
-      FloatVector g0 = FloatVector.fromArray(S, gs, su);
-      FloatVector g1 = FloatVector.fromArray(S, gs, su + 16);
-      FloatVector g2 = FloatVector.fromArray(S, gs, su + 32);
-      FloatVector g3 = FloatVector.fromArray(S, gs, su + 48);
-      FloatVector x0 = FloatVector.fromArray(S, hSaveU, su);
-      FloatVector x1 = FloatVector.fromArray(S, hSaveU, su + 16);
-      FloatVector x2 = FloatVector.fromArray(S, hSaveU, su + 32);
-      FloatVector x3 = FloatVector.fromArray(S, hSaveU, su + 48);
-      // gW[i][o] = sum_b x_i g_o, 16 sums folded by the tree. Level 1 of row i combines
-      // a = x_i g0 and b = x_i g1: blend(a, b) = x_i P01 and permute(a, b) = swap1(x_i) Q01
-      // with P01 = blend(g0, g1), Q01 = permute(g0, g1); likewise g2, g3.
-      FloatVector p01 = g0.blend(g1, m1);
-      FloatVector q01 = i1.selectFrom(g0, g1);
-      FloatVector p23 = g2.blend(g3, m1);
-      FloatVector q23 = i1.selectFrom(g2, g3);
-      FloatVector y;
-      FloatVector c;
-      FloatVector d;
-      y = x0.rearrange(sw1);
-      c = x0.mul(p01).add(y.mul(q01));
-      d = x0.mul(p23).add(y.mul(q23));
-      FloatVector u0 = c.blend(d, m2).add(i2.selectFrom(c, d));
-      y = x1.rearrange(sw1);
-      c = x1.mul(p01).add(y.mul(q01));
-      d = x1.mul(p23).add(y.mul(q23));
-      FloatVector u1 = c.blend(d, m2).add(i2.selectFrom(c, d));
-      y = x2.rearrange(sw1);
-      c = x2.mul(p01).add(y.mul(q01));
-      d = x2.mul(p23).add(y.mul(q23));
-      FloatVector u2 = c.blend(d, m2).add(i2.selectFrom(c, d));
-      y = x3.rearrange(sw1);
-      c = x3.mul(p01).add(y.mul(q01));
-      d = x3.mul(p23).add(y.mul(q23));
-      FloatVector u3 = c.blend(d, m2).add(i2.selectFrom(c, d));
-      FloatVector e = u0.blend(u1, m4).add(i4.selectFrom(u0, u1));
-      FloatVector f = u2.blend(u3, m4).add(i4.selectFrom(u2, u3));
-      FloatVector gw = e.blend(f, m8).add(i8.selectFrom(e, f));
-      // gb[o] = sum_b g_o (the tree with zero padding, as the per-layer path); its level 1 is
-      // blend(g0, g1) + permute(g0, g1) = P01 + Q01. The zero-padded levels take zero as their
-      // first operand, so the sums land in lanes 12-15 instead of 0-3: the same sums with their
-      // two terms swapped, and a + b is b + a exactly.
-      c = p01.add(q01);
-      d = p23.add(q23);
-      e = c.blend(d, m2).add(i2.selectFrom(c, d));
-      e = zero.blend(e, m4).add(i4.selectFrom(zero, e));
-      FloatVector gb = zero.blend(e, m8).add(i8.selectFrom(zero, e));
-      FloatVector wv = FloatVector.fromMemorySegment(S, wts, pu, LE);
-      FloatVector bv = FloatVector.fromMemorySegment(S, wts, pu + 16, LE, last4);
-      wv.sub(gw.mul(lr)).intoMemorySegment(wts, pu, LE);
-      bv.sub(gb.mul(lr)).intoMemorySegment(wts, pu + 16, LE, last4);
-    }
-    h0.intoArray(h, 0);
-    h1.intoArray(h, 16);
-    h2.intoArray(h, 32);
-    h3.intoArray(h, 48);
   }
 }

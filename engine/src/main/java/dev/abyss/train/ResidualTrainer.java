@@ -36,11 +36,6 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * gW, gb and dh with the layer's weights as they were, update the layer; write the chunk
  * back; (4) input projection gradients from dh_0, then update it.
  *
- * <p>With one thread, where the kernels have the form ({@link
- * Kernels#backwardUpdateThenRecompute}), a segment's update and the recompute of the segment
- * below it run as one loop, layer l of each in an iteration, into the second of two save
- * buffers: the update's shuffles and adds fill the units the recompute's divisions leave idle.
- *
  * <p>With two threads the main thread and a worker take a chunk's segments in turns: one
  * recomputes its segment while the other runs the backward of the segment above it (they
  * touch disjoint layers), and only dh passes between them. Every parameter gets the true
@@ -86,10 +81,7 @@ public final class ResidualTrainer implements AutoCloseable {
   private final AtomicLongArray handoff = new AtomicLongArray(32);
   private static final int TURN = 16;
   private static final long ABORT = -1;
-  /**
-   * Save buffers: with two threads one each; with one, the segment in its backward and the one
-   * being recomputed below it.
-   */
+  /** Save buffers with two threads: one each. */
   static final int RING = 2;
 
   private final boolean keepAll;
@@ -211,9 +203,7 @@ public final class ResidualTrainer implements AutoCloseable {
         dSave[j] = new float[segLen(j, chunkEnd) * n];
       }
     } else {
-      // two save buffers with one thread too: one segment's update reads one while the
-      // recompute of the segment below fills the other (Kernels#backwardUpdateThenRecompute)
-      int ring = RING;
+      int ring = threads > 1 ? RING : 1;
       hSave = new float[ring][seg * n];
       dSave = new float[ring][seg * n];
     }
@@ -419,16 +409,9 @@ public final class ResidualTrainer implements AutoCloseable {
           backwardSegment(ms, q - t, end, q - t);
         }
       } else if (worker == null) {
-        recompute(ms, q, end, 0, k, h, z);
         for (int t = 0; t < segs; t++) {
-          int j = q - t;
-          int buf = t & 1;
-          if (t + 1 == segs) {
-            backwardSegment(ms, j, end, buf);
-          } else if (!backwardThenRecompute(ms, j, end, buf)) {
-            backwardSegment(ms, j, end, buf);
-            recompute(ms, j - 1, end, buf ^ 1, k, h, z);
-          }
+          recompute(ms, q - t, end, 0, k, h, z);
+          backwardSegment(ms, q - t, end, 0);
         }
       } else {
         inTurns(ms, q, segs, end);
@@ -557,24 +540,6 @@ public final class ResidualTrainer implements AutoCloseable {
   private int segLen(int q, long chunkEnd) {
     long next = q + 1 < segStart.length ? Math.min(segStart[q + 1], chunkEnd) : chunkEnd;
     return (int) (next - segStart[q]);
-  }
-
-  /**
-   * The backward of segment j from save buffer {@code buf} and the recompute of segment j - 1
-   * into the other buffer, in one kernel call where the kernels have one for this shape, the
-   * segments have the same length and no diagnostics are being taken; otherwise false, having
-   * done nothing.
-   */
-  private boolean backwardThenRecompute(MemorySegment ms, int j, long chunkEnd, int buf) {
-    int len = segLen(j, chunkEnd);
-    if (tap != null || segLen(j - 1, chunkEnd) != len) {
-      return false;
-    }
-    int n = w * batch;
-    System.arraycopy(ckpt, (j - 1) * n, h, 0, n);
-    return k.backwardUpdateThenRecompute(w, batch, ms, core.offsetOf(segStart[j]), len, alpha,
-        layerLr, act, hSave[buf], dSave[buf], dh, core.offsetOf(segStart[j - 1]), h,
-        hSave[buf ^ 1], dSave[buf ^ 1]);
   }
 
   /** Recomputes segment q from its checkpoint into save buffer {@code buf}. */

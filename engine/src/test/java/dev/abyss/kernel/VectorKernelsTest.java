@@ -51,7 +51,6 @@ class VectorKernelsTest {
   void chunkKernelsEqualPerLayerCalls() {
     int v = VectorKernels.V;
     SplittableRandom r = new SplittableRandom(7);
-    int fused = 0;
     for (Kernels k : new Kernels[] {new VectorKernels(), new ScalarKernels()}) {
       try (Arena arena = Arena.ofConfined()) {
         for (int w : new int[] {2, 4, 5, 16, 32}) {
@@ -111,45 +110,11 @@ class VectorKernelsTest {
               assertEquals(-1, java.util.Arrays.mismatch(dh1, dh2), where + " backwardUpdate dh");
               assertEquals(-1, w1.mismatch(w2), where + " backwardUpdate weights");
               assertTrue(w1.mismatch(ws) >= 0, where + " the update changed nothing");
-              // the backward of one segment, then the recompute of the one below it, in one
-              // call: the bits of the two calls, or nothing done where the shape has no such form
-              MemorySegment two = arena.allocate(2 * count * lb + 8, 4);
-              for (long o = 0; o < two.byteSize(); o += 4) {
-                two.set(Kernels.F32, o, (float) (r.nextDouble() - 0.5));
-              }
-              MemorySegment t1 = arena.allocate(two.byteSize(), 4).copyFrom(two);
-              MemorySegment t2 = arena.allocate(two.byteSize(), 4).copyFrom(two);
-              long upper = 8 + count * lb;
-              float[] dh3 = rand(r, n, 1f);
-              float[] dh4 = dh3.clone();
-              float[] h3 = rand(r, n, 2f);
-              float[] h4 = h3.clone();
-              float[] hn1 = new float[count * n];
-              float[] dn1 = new float[count * n];
-              float[] hn2 = new float[count * n];
-              float[] dn2 = new float[count * n];
-              if (k.backwardUpdateThenRecompute(w, batch, t1, upper, count, 0.2f, 0.05f, act,
-                  hs1, ds1, dh3, 8, h3, hn1, dn1)) {
-                k.backwardUpdateChunk(w, batch, t2, upper, count, 0.2f, 0.05f, hs1, ds1, dh4, gW,
-                    gb, g, null);
-                k.forwardSaveChunk(w, batch, t2, 8, count, 0.2f, act, h4, z, hn2, dn2);
-                assertEquals(-1, t1.mismatch(t2), where + " fused weights");
-                assertEquals(-1, java.util.Arrays.mismatch(dh3, dh4), where + " fused dh");
-                assertEquals(-1, java.util.Arrays.mismatch(h3, h4), where + " fused h");
-                assertEquals(-1, java.util.Arrays.mismatch(hn1, hn2), where + " fused saved h");
-                assertEquals(-1, java.util.Arrays.mismatch(dn1, dn2), where + " fused act'");
-                fused++;
-              } else {
-                assertEquals(-1, t1.mismatch(two), where + " not fused, yet changed");
-                assertEquals(-1, java.util.Arrays.mismatch(h3, h4), where + " not fused, h");
-              }
             }
           }
         }
       }
     }
-    // width 4, batch 16, softsign at 512 bits has the one-call form (Width4)
-    assertEquals(VectorKernels.V == 16 ? 1 : 0, fused, "fused cases");
   }
 
   private static void check(Arena arena, SplittableRandom r, Kernels vk, Kernels sk, int w,
