@@ -502,7 +502,7 @@ public final class ResidualTrainer implements AutoCloseable {
       if (f != null && f.isDone()) {
         await(f);
         if (handoff.get(TURN) != t) {
-          throw new IllegalStateException("recompute worker stopped early");
+          throw new IllegalStateException("the second training thread stopped early");
         }
       }
       Thread.onSpinWait();
