@@ -70,11 +70,11 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
 
   @Option(names = "--memory-budget", paramLabel = "SIZE", converter = SizeConverter.class,
       description = "Memory a step may use to keep every layer's activations from the forward"
-          + " pass, so that the backward recomputes nothing (e.g. 512m, 4g). Default 0:"
-          + " checkpoint every segment and recompute it, which measured faster on this kind of"
-          + " machine for every shape tried (a segment's activations stay in the L2 cache; all"
-          + " of them go to memory and back), see BENCHMARKS.md. Results are bit-identical"
-          + " either way.")
+          + " pass, so that the backward recomputes nothing (e.g. 512m, 4g; 0 always"
+          + " recomputes). Default: keep them if they fit in a quarter of the Java heap (64m"
+          + " when streamed), except at width 4, batch 16, softsign, whose checkpoint-and-"
+          + "recompute kernels measured faster than writing every activation to memory and"
+          + " reading it back (BENCHMARKS.md). Results are bit-identical either way.")
   Long memoryBudget;
 
   @Option(names = "--resume",
@@ -125,7 +125,7 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
         trainLimit, threads != null ? threads : 1, resume,
         checkpointSeconds != null ? checkpointSeconds : -1, runDirectory(),
         diagnosticsEvery != null ? diagnosticsEvery : reportEvery,
-        memoryBudget != null ? memoryBudget : 0);
+        memoryBudget != null ? memoryBudget : ResidualRun.TrainSpec.DEFAULT_BUDGET);
     // the signal is released only after the last line is printed: a Ctrl-C waits for it
     try (StopSignal stop = StopSignal.install();
         ProgressDisplay bar = ProgressDisplay.open(cmd.name(), steps, quiet || json)) {

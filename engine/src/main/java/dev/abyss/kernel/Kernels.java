@@ -150,6 +150,17 @@ public interface Kernels {
   }
 
   /**
+   * Whether, for this shape, checkpointing and recomputing each segment runs faster than
+   * keeping every layer's activations from the forward pass: true where the recompute is a
+   * chunk kernel so fast that writing all the saves to memory and reading them back costs
+   * more (the memory planner's default, {@code ResidualTrainer.defaultBudget}). Measured, not
+   * derived; false by default.
+   */
+  default boolean prefersRecompute(int w, int batch, Activation act) {
+    return false;
+  }
+
+  /**
    * Runs the kernels a training or eval run of this shape will use on scratch data until the
    * JIT has compiled them (bounded in time), so that the first step is not paid in
    * interpreted or half-compiled code. Changes nothing a run can see; may be a no-op.

@@ -353,6 +353,17 @@ final class VectorKernels implements Kernels {
   private static final double WARM_SECONDS = 5;
   private static final long WARM_QUIET_MS = 150;
 
+  /**
+   * The width-4, batch-16 softsign chunk kernels: keeping every activation (512 bytes a layer,
+   * written and read back) ran 1.41x slower than the recompute at 1M layers in memory; every
+   * other shape measured ran faster with them kept (docs/decisions.md, "The memory planner's
+   * default").
+   */
+  @Override
+  public boolean prefersRecompute(int w, int batch, Activation act) {
+    return width4(w, batch) && act == Activation.SOFTSIGN;
+  }
+
   @Override
   public void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z) {

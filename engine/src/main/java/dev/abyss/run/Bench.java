@@ -128,9 +128,11 @@ public final class Bench {
           Activation.SOFTSIGN), Double.NaN, Double.NaN, 1));
       Options w32o = new Options(o.depths(), Math.max(o.steps(), 20), o.threads(), 1000, 0,
           o.dir());
-      add.accept(steps("step w32 b1 10000 in-memory", cw, data, 1, w32o));
-      // the same with every activation kept (the memory planner with a budget that holds them)
-      add.accept(steps("step w32 b1 10000 in-memory", cw, data, 1, w32o, 64L << 20));
+      // train's default plan (for this shape: every activation kept), then the same with
+      // checkpoints and a recompute
+      add.accept(steps("step w32 b1 10000 in-memory", cw, data, 1, w32o,
+          ResidualTrainer.defaultBudget(KernelProvider.get(), 32, 1, Activation.SOFTSIGN, true)));
+      add.accept(steps("step w32 b1 10000 in-memory, recomputed", cw, data, 1, w32o, 0));
     } finally {
       Files.deleteIfExists(w32);
     }
@@ -200,8 +202,8 @@ public final class Bench {
   }
 
   /**
-   * Steps with a memory budget (0, train's default: checkpoint and recompute), each measuring
-   * the diagnostics in {@code buckets} depth buckets (0: none).
+   * Steps with a memory budget (0: checkpoint and recompute, train's default for w4 b16),
+   * each measuring the diagnostics in {@code buckets} depth buckets (0: none).
    */
   private static Row steps(String name, CoreWeights cw, Dataset data, int batch, Options o,
       long memoryBudget, int buckets) throws IOException {

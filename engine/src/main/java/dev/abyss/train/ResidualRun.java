@@ -79,6 +79,10 @@ public final class ResidualRun {
       boolean resume, double checkpointSeconds, Path runDir, int diagnosticsEvery,
       long memoryBudget) {
 
+    /** {@link #memoryBudget} for the memory planner's default, {@link
+     * ResidualTrainer#defaultBudget}. */
+    public static final long DEFAULT_BUDGET = -1;
+
     /** As the canonical constructor, with no memory budget (checkpoint and recompute). */
     public TrainSpec(Path weights, Path head, CoreSpec core, CoreSpec.Defaults defaults,
         boolean initIfMissing, boolean inMemory, long steps, int batch, int chunkLayers,
@@ -175,7 +179,10 @@ public final class ResidualRun {
     long layers = planned.layers();
     checkSpace(s.weights(), planned, existing != null, s.inMemory());
     long activations = ResidualTrainer.activationBytes(layers, planned.width(), s.batch());
-    if (activations <= s.memoryBudget()) {
+    boolean budgetGiven = s.memoryBudget() >= 0;
+    long budget = budgetGiven ? s.memoryBudget() : ResidualTrainer.defaultBudget(k,
+        planned.width(), s.batch(), planned.activation(), s.inMemory());
+    if (budgetGiven && activations <= budget) {
       ResidualTrainer.checkHeap(activations);
     }
     if (s.chunkGiven() && s.chunkLayers() > layers) {
@@ -249,18 +256,23 @@ public final class ResidualRun {
       long lastCommit = System.nanoTime();
       MetricsLog metrics = null;
       join(warm);
+      if (!budgetGiven && activations <= budget && !ResidualTrainer.heapHolds(activations)) {
+        budget = 0; // the default plan falls back to the recompute
+      }
       try (ResidualTrainer tr = new ResidualTrainer(core, head, k, train, s.batch(),
           s.chunkLayers(), s.layerLr(), s.headLr(), s.trainLimit(), s.threads(),
-          s.memoryBudget())) {
-        if (s.memoryBudget() > 0) {
+          budget)) {
+        if (budgetGiven && budget > 0) {
           l.info(tr.keepsActivations()
               ? "memory plan: all activations kept (" + AtomicFiles.human(tr.activationBytes())
-                  + ", within --memory-budget " + AtomicFiles.human(s.memoryBudget())
-                  + "), no recompute"
+                  + ", within --memory-budget " + AtomicFiles.human(budget) + "), no recompute"
               : "memory plan: a checkpoint every " + tr.plan().segment() + " layers and a"
                   + " recompute (all activations would take "
                   + AtomicFiles.human(tr.activationBytes()) + ", over --memory-budget "
-                  + AtomicFiles.human(s.memoryBudget()) + ")");
+                  + AtomicFiles.human(budget) + ")");
+        } else if (tr.keepsActivations()) {
+          l.info("memory plan: all activations kept (" + AtomicFiles.human(tr.activationBytes())
+              + "), no recompute: faster for this shape; --memory-budget 0 recomputes");
         }
         tr.setProgressListener(l);
         if (s.runDir() != null) {
@@ -277,6 +289,7 @@ public final class ResidualRun {
           cfg.put("threads", s.threads());
           cfg.put("inMemory", s.inMemory());
           cfg.put("plan", tr.plan());
+          cfg.put("activationsKept", tr.keepsActivations());
           metrics = new MetricsLog(s.runDir(), cfg, hd.layers(), s.layerLr(), s.headLr());
           l.info("run directory: " + s.runDir() + " (manifest.json, metrics.jsonl; abyss report"
               + " " + s.runDir() + ")");

@@ -47,6 +47,22 @@ public final class ResidualTrainer implements AutoCloseable {
   static final long SEGMENT_SAVE_BYTES = 256 * 1024;
   /** Default cap on the memory for segment checkpoints. */
   public static final long DEFAULT_CHECKPOINT_BYTES = 32L << 20;
+  /** The default memory budget of a streamed run, which must stay small at any depth. */
+  public static final long STREAMED_DEFAULT_BUDGET = 64L << 20;
+
+  /**
+   * The memory planner's default budget for keeping every layer's activations: 0 where the
+   * kernels run this shape faster with checkpoints and recompute ({@link
+   * Kernels#prefersRecompute}); otherwise a quarter of the Java heap in memory, and {@link
+   * #STREAMED_DEFAULT_BUDGET} when streamed (whose memory is bounded at any depth).
+   */
+  public static long defaultBudget(Kernels k, int width, int batch, Activation act,
+      boolean inMemory) {
+    if (k.prefersRecompute(width, batch, act)) {
+      return 0;
+    }
+    return inMemory ? Runtime.getRuntime().maxMemory() / 4 : STREAMED_DEFAULT_BUDGET;
+  }
 
   private final CoreWeights core;
   private final HeadParams head;
@@ -142,9 +158,8 @@ public final class ResidualTrainer implements AutoCloseable {
   /**
    * @param memoryBudget bytes the step may use to keep every layer's saved input and act'(z)
    *     from the forward pass; when they fit, the backward needs no recompute (the memory
-   *     planner). Results are bit-identical either way. 0 (the default of train): always
-   *     checkpoint and recompute, which measured faster here for every shape tried: the saves
-   *     of a segment stay in L2, all of them go to L3 or DRAM and back (BENCHMARKS.md).
+   *     planner). Results are bit-identical either way. 0: always checkpoint and recompute.
+   *     {@code train}'s default is {@link #defaultBudget}.
    */
   public ResidualTrainer(CoreWeights core, HeadParams head, Kernels kernels, Dataset train,
       int batch, int chunkLayers, float layerLr, float headLr, int trainLimit, int threads,
@@ -225,11 +240,20 @@ public final class ResidualTrainer implements AutoCloseable {
     return layers * width * (long) batch * 8;
   }
 
+  /** Whether the Java heap has room for {@code bytes} of kept activations, and some to spare. */
+  static boolean heapHolds(long bytes) {
+    return bytes <= heapLeft() - (64L << 20);
+  }
+
+  private static long heapLeft() {
+    Runtime rt = Runtime.getRuntime();
+    return rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+  }
+
   /** Refuses a plan that keeps {@code bytes} of activations the Java heap cannot hold. */
   static void checkHeap(long bytes) {
-    Runtime rt = Runtime.getRuntime();
-    long heapLeft = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
-    if (bytes > heapLeft - (64L << 20)) {
+    long heapLeft = heapLeft();
+    if (!heapHolds(bytes)) {
       throw new AbyssException("--memory-budget: keeping all activations takes "
           + AtomicFiles.human(bytes) + " but the Java heap has " + AtomicFiles.human(heapLeft)
           + " left; lower the budget (0 always recomputes) or give the JVM more heap"

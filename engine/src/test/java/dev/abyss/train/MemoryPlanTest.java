@@ -1,0 +1,101 @@
+package dev.abyss.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.abyss.TestData;
+import dev.abyss.data.Dataset;
+import dev.abyss.kernel.Activation;
+import dev.abyss.kernel.KernelProvider;
+import dev.abyss.kernel.Kernels;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The memory planner's default: every activation kept where that measured faster (every shape
+ * but the width-4, batch-16 softsign chunk kernels), within a quarter of the heap in memory
+ * and {@link ResidualTrainer#STREAMED_DEFAULT_BUDGET} when streamed; the bits are those of
+ * checkpointing either way.
+ */
+class MemoryPlanTest {
+  @TempDir Path dir;
+
+  @Test
+  void onlyTheWidth4Batch16SoftsignKernelsPreferTheRecompute() {
+    Kernels scalar = KernelProvider.scalar();
+    Kernels vector = KernelProvider.get();
+    boolean width4Path = vector.name().equals("vector-512");
+    assertEquals(width4Path, vector.prefersRecompute(4, 16, Activation.SOFTSIGN), vector.name());
+    for (Kernels k : new Kernels[] {scalar, vector}) {
+      for (Activation act : Activation.values()) {
+        for (int[] wb : new int[][] {{2, 1}, {4, 1}, {4, 4}, {4, 32}, {8, 16}, {32, 1}}) {
+          assertFalse(k.prefersRecompute(wb[0], wb[1], act),
+              k.name() + " w" + wb[0] + " b" + wb[1] + " " + act);
+        }
+      }
+      assertFalse(k.prefersRecompute(4, 16, Activation.TANH), k.name());
+    }
+    assertFalse(scalar.prefersRecompute(4, 16, Activation.SOFTSIGN));
+  }
+
+  @Test
+  void defaultBudgetIsAQuarterOfTheHeapInMemoryAndSmallWhenStreamed() {
+    Kernels scalar = KernelProvider.scalar();
+    long heap = Runtime.getRuntime().maxMemory();
+    assertEquals(heap / 4,
+        ResidualTrainer.defaultBudget(scalar, 2, 1, Activation.TANH, true));
+    assertEquals(ResidualTrainer.STREAMED_DEFAULT_BUDGET,
+        ResidualTrainer.defaultBudget(scalar, 2, 1, Activation.TANH, false));
+    Kernels vector = KernelProvider.get();
+    if (vector.prefersRecompute(4, 16, Activation.SOFTSIGN)) {
+      assertEquals(0, ResidualTrainer.defaultBudget(vector, 4, 16, Activation.SOFTSIGN, true));
+      assertEquals(0, ResidualTrainer.defaultBudget(vector, 4, 16, Activation.SOFTSIGN, false));
+    }
+  }
+
+  private ResidualRun.TrainSpec spec(String name, boolean inMemory, long budget) {
+    return new ResidualRun.TrainSpec(dir.resolve(name + "_w.bin"), dir.resolve(name + "_h.bin"),
+        new CoreSpec(700L, 2, Activation.TANH, null, 0.05f, 9L),
+        new CoreSpec.Defaults(1, 1, Activation.TANH, 0.001f, 1), true, inMemory, 4, 1, 300,
+        true, 0.2f, 0.05f, 100, 1, false, 0, null, 0, budget);
+  }
+
+  /** Runs {@code spec} and returns the planner's lines. */
+  private List<String> train(ResidualRun.TrainSpec spec, Dataset data) throws Exception {
+    List<String> lines = new ArrayList<>();
+    ResidualRun.train(spec, () -> data, KernelProvider.get(), new TrainListener() {
+      @Override
+      public void info(String line) {
+        if (line.startsWith("memory plan")) {
+          lines.add(line);
+        }
+      }
+    }, StopSignal.manual());
+    return lines;
+  }
+
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void theDefaultKeepsTheReferenceShapesActivationsWithTheSameBits(boolean inMemory)
+      throws Exception {
+    Dataset data = TestData.images(100, 4);
+    List<String> byDefault = train(spec("auto", inMemory, ResidualRun.TrainSpec.DEFAULT_BUDGET),
+        data);
+    assertEquals(1, byDefault.size(), byDefault.toString());
+    assertTrue(byDefault.get(0).contains("all activations kept"), byDefault.get(0));
+    assertTrue(train(spec("recompute", inMemory, 0), data).isEmpty(),
+        "--memory-budget 0 recomputes, silently as before");
+    assertArrayEquals(Files.readAllBytes(dir.resolve("recompute_w.bin")),
+        Files.readAllBytes(dir.resolve("auto_w.bin")));
+    assertArrayEquals(Files.readAllBytes(dir.resolve("recompute_h.bin")),
+        Files.readAllBytes(dir.resolve("auto_h.bin")));
+  }
+}
