@@ -88,13 +88,18 @@ public interface Kernels {
   /**
    * {@code count} consecutive layers forward, in place, the first at byte offset {@code off}.
    * Same result as {@code count} calls of {@link #residualForward}; implementations may keep h
-   * in registers across layers. The chunk defaults run width 2, batch 1 through {@link
-   * Width2} (the scalar per-layer operations, which both kernel sets use for that shape).
+   * in registers across layers. The chunk defaults run batch 1 at width 2 through {@link
+   * Width2} and at the other widths up to 8 through {@link Narrow} (the scalar per-layer
+   * operations, which both kernel sets use for those shapes).
    */
   default void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z) {
     if (Width2.applies(w, batch)) {
       Width2.forward(wts, off, count, alpha, act, h);
+      return;
+    }
+    if (Narrow.applies(w, batch)) {
+      Narrow.forward(w, wts, off, count, alpha, act, h);
       return;
     }
     long lb = layerBytes(w);
@@ -112,6 +117,10 @@ public interface Kernels {
       float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
     if (Width2.applies(w, batch)) {
       Width2.forwardSave(wts, off, count, alpha, act, h, hSave, dSave);
+      return;
+    }
+    if (Narrow.applies(w, batch)) {
+      Narrow.forwardSave(w, wts, off, count, alpha, act, h, hSave, dSave);
       return;
     }
     long lb = layerBytes(w);
@@ -134,6 +143,10 @@ public interface Kernels {
       float[] g, float[] grads) {
     if (Width2.applies(w, batch)) {
       Width2.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, grads);
+      return;
+    }
+    if (Narrow.applies(w, batch)) {
+      Narrow.backwardUpdate(w, wts, off, count, alpha, lr, hSave, dSave, dh, grads);
       return;
     }
     long lb = layerBytes(w);

@@ -52,7 +52,7 @@ final class VectorKernels implements Kernels {
   private final float[] buf = new float[V * V];
   /** Sums out of the tree. */
   private final float[] sums = new float[V];
-  /** The per-layer path of width 2, batch 1 (see {@link Width2}). */
+  /** The per-layer path of batch 1 at widths up to 8 (see {@link Width2}, {@link Narrow}). */
   private final ScalarKernels scalar = new ScalarKernels();
   /** A segment's g (alpha dh act'(z)) for {@link Width4#backwardUpdate}, grown on demand. */
   private float[] gseg = new float[0];
@@ -256,6 +256,14 @@ final class VectorKernels implements Kernels {
   }
 
   /** Whether the width-4 batch-16 chunk kernels ({@link Width4}) apply. */
+  /**
+   * Batch 1 at widths up to 8: one sample fills a few lanes at most, so the scalar kernels run
+   * it (in chunks, {@link Width2} and {@link Narrow}), per-layer calls included.
+   */
+  private static boolean scalarShape(int w, int batch) {
+    return Width2.applies(w, batch) || Narrow.applies(w, batch);
+  }
+
   private static boolean width4(int w, int batch) {
     return w == 4 && batch == 16 && S == FloatVector.SPECIES_512;
   }
@@ -396,7 +404,10 @@ final class VectorKernels implements Kernels {
   public void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
       float[] g, float[] grads) {
-    if (batch == 1 && w % V == 0) {
+    if (scalarShape(w, batch)) {
+      Kernels.super.backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave, dh,
+          gW, gb, g, grads);
+    } else if (batch == 1 && w % V == 0) {
       // wide layers, one sample: one pass over each layer's W
       long lb = Kernels.layerBytes(w);
       int lf = Kernels.layerFloats(w);
@@ -418,7 +429,7 @@ final class VectorKernels implements Kernels {
   @Override
   public void residualForward(int w, int batch, MemorySegment wts, long off, float alpha,
       Activation act, float[] h, float[] z) {
-    if (Width2.applies(w, batch)) {
+    if (scalarShape(w, batch)) {
       scalar.residualForward(w, batch, wts, off, alpha, act, h, z);
       return;
     }
@@ -442,7 +453,7 @@ final class VectorKernels implements Kernels {
   @Override
   public void residualForwardSave(int w, int batch, MemorySegment wts, long off, float alpha,
       Activation act, float[] h, float[] z, float[] hSave, float[] dSave, int saveOff) {
-    if (Width2.applies(w, batch)) {
+    if (scalarShape(w, batch)) {
       scalar.residualForwardSave(w, batch, wts, off, alpha, act, h, z, hSave, dSave, saveOff);
       return;
     }
@@ -508,8 +519,8 @@ final class VectorKernels implements Kernels {
   public void residualBackward(int w, int batch, MemorySegment wts, long off, float alpha,
       float[] hSave, float[] dSave, int saveOff, float[] dh, float[] gW, float[] gb,
       float[] g) {
-    if (Width2.applies(w, batch)) {
-      // one sample in one lane: the scalar kernel, whose bits Width2 keeps
+    if (scalarShape(w, batch)) {
+      // one sample in a few lanes: the scalar kernel, whose bits Width2 and Narrow keep
       scalar.residualBackward(w, batch, wts, off, alpha, hSave, dSave, saveOff, dh, gW, gb, g);
       return;
     }

@@ -53,7 +53,7 @@ class VectorKernelsTest {
     SplittableRandom r = new SplittableRandom(7);
     for (Kernels k : new Kernels[] {new VectorKernels(), new ScalarKernels()}) {
       try (Arena arena = Arena.ofConfined()) {
-        for (int w : new int[] {2, 4, 5, 16, 32}) {
+        for (int w : new int[] {1, 2, 3, 4, 5, 8, 16, 32}) {
           for (int batch : new int[] {1, 3, v - 1, v, v + 1, 2 * v + 5, 32, 48, 64, 80, 96}) {
             for (Activation act : Activation.values()) {
               int count = 37;
@@ -112,6 +112,55 @@ class VectorKernelsTest {
               assertTrue(w1.mismatch(ws) >= 0, where + " the update changed nothing");
             }
           }
+        }
+      }
+    }
+  }
+
+  /**
+   * Batch 1 at widths up to 8 runs the scalar kernels' operations in both kernel sets ({@link
+   * Width2}, {@link Narrow}): a training step's three chunk calls give the same bits.
+   */
+  @Test
+  void batch1AtNarrowWidthsIsBitwiseTheScalarOracle() {
+    SplittableRandom r = new SplittableRandom(11);
+    Kernels vk = new VectorKernels();
+    Kernels sk = new ScalarKernels();
+    try (Arena arena = Arena.ofConfined()) {
+      for (int w = 1; w <= Narrow.MAX_WIDTH; w++) {
+        for (Activation act : Activation.values()) {
+          int count = 29;
+          long lb = Kernels.layerBytes(w);
+          MemorySegment ws = arena.allocate(count * lb + 4, 4);
+          for (long o = 0; o < ws.byteSize(); o += 4) {
+            ws.set(Kernels.F32, o, (float) (r.nextDouble() - 0.5));
+          }
+          MemorySegment wv = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
+          float[] h = rand(r, w, 2f);
+          float[] hv = h.clone();
+          float[] z = new float[w];
+          String where = act + " w" + w;
+          sk.forwardChunk(w, 1, ws, 4, count, 0.3f, act, h, z);
+          vk.forwardChunk(w, 1, wv, 4, count, 0.3f, act, hv, z);
+          assertEquals(-1, java.util.Arrays.mismatch(h, hv), where + " forward");
+          float[] hs1 = new float[count * w];
+          float[] ds1 = new float[count * w];
+          float[] hs2 = new float[count * w];
+          float[] ds2 = new float[count * w];
+          sk.forwardSaveChunk(w, 1, ws, 4, count, 0.3f, act, h, z, hs1, ds1);
+          vk.forwardSaveChunk(w, 1, wv, 4, count, 0.3f, act, hv, z, hs2, ds2);
+          assertEquals(-1, java.util.Arrays.mismatch(hs1, hs2), where + " saved h");
+          assertEquals(-1, java.util.Arrays.mismatch(ds1, ds2), where + " saved act'");
+          float[] dh = rand(r, w, 1f);
+          float[] dhv = dh.clone();
+          float[] gW = new float[w * w];
+          float[] gb = new float[w];
+          sk.backwardUpdateChunk(w, 1, ws, 4, count, 0.3f, 0.05f, hs1, ds1, dh, gW, gb,
+              new float[w], null);
+          vk.backwardUpdateChunk(w, 1, wv, 4, count, 0.3f, 0.05f, hs2, ds2, dhv, gW, gb,
+              new float[w], null);
+          assertEquals(-1, java.util.Arrays.mismatch(dh, dhv), where + " dh");
+          assertEquals(-1, ws.mismatch(wv), where + " updated weights");
         }
       }
     }
