@@ -255,7 +255,6 @@ final class VectorKernels implements Kernels {
     };
   }
 
-  /** Whether the width-4 batch-16 chunk kernels ({@link Width4}) apply. */
   /**
    * Batch 1 at widths up to 8: one sample fills a few lanes at most, so the scalar kernels run
    * it (in chunks, {@link Width2} and {@link Narrow}), per-layer calls included.
@@ -264,8 +263,14 @@ final class VectorKernels implements Kernels {
     return Width2.applies(w, batch) || Narrow.applies(w, batch);
   }
 
+  /** Whether the width-4 batch-16 chunk kernels ({@link Width4}) apply. */
   private static boolean width4(int w, int batch) {
     return w == 4 && batch == 16 && S == FloatVector.SPECIES_512;
+  }
+
+  /** Width 4, batch 32, 48, ...: {@link Width4} one group of 16 samples at a time. */
+  private static boolean width4Groups(int w, int batch) {
+    return w == 4 && batch > 16 && batch % 16 == 0 && S == FloatVector.SPECIES_512;
   }
 
   /**
@@ -362,14 +367,14 @@ final class VectorKernels implements Kernels {
   private static final long WARM_QUIET_MS = 150;
 
   /**
-   * The width-4, batch-16 softsign chunk kernels: keeping every activation (512 bytes a layer,
-   * written and read back) ran 1.41x slower than the recompute at 1M layers in memory; every
-   * other shape measured ran faster with them kept (docs/decisions.md, "The memory planner's
-   * default").
+   * The width-4 softsign chunk kernels (batch 16, 32, 48, ...): keeping every activation (512
+   * bytes a layer per 16 samples, written and read back) ran 1.41x slower than the recompute at
+   * batch 16 and 1.4-1.5x at batch 32 (1M layers in memory); every other shape measured ran
+   * faster with them kept (docs/decisions.md, "The memory planner's default").
    */
   @Override
   public boolean prefersRecompute(int w, int batch, Activation act) {
-    return width4(w, batch) && act == Activation.SOFTSIGN;
+    return (width4(w, batch) || width4Groups(w, batch)) && act == Activation.SOFTSIGN;
   }
 
   @Override
@@ -395,6 +400,10 @@ final class VectorKernels implements Kernels {
       float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
     if (width4(w, batch) && act == Activation.SOFTSIGN) {
       Width4.forwardSaveSoftsign(wts, off, count, alpha, h, hSave, dSave);
+    } else if (width4Groups(w, batch) && act == Activation.SOFTSIGN) {
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width4.forwardSaveSoftsignGroup(wts, off, count, alpha, h, hSave, dSave, batch, g0);
+      }
     } else {
       Kernels.super.forwardSaveChunk(w, batch, wts, off, count, alpha, act, h, z, hSave, dSave);
     }
@@ -420,6 +429,14 @@ final class VectorKernels implements Kernels {
         gseg = new float[64 * count];
       }
       Width4.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, gseg, grads);
+    } else if (width4Groups(w, batch)) {
+      if (gseg.length < 4 * batch * count) {
+        gseg = new float[4 * batch * count];
+      }
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width4.dhChain(wts, off, count, alpha, dSave, dh, gseg, batch, g0);
+      }
+      Width4.updatesGroups(wts, off, count, lr, hSave, gseg, grads, batch);
     } else {
       Kernels.super.backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave, dh,
           gW, gb, g, grads);
