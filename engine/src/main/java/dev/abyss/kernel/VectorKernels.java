@@ -197,22 +197,100 @@ final class VectorKernels implements Kernels {
     acc.intoArray(buf, j * V);
   }
 
-  /** z = h W + b by fused multiply-adds, per batch block, i ascending (the scalar order). */
-  private static void affine(int w, int batch, MemorySegment wts, long off, float[] h,
-      float[] z) {
-    int ww = w * w;
-    for (int b0 = 0; b0 < batch; b0 += V) {
-      VectorMask<Float> m = S.indexInRange(b0, batch);
-      for (int o = 0; o < w; o++) {
-        FloatVector acc = FloatVector.broadcast(S, w(wts, off, ww + o));
-        for (int i = 0; i < w; i++) {
-          // vector body: one feature for V samples times one broadcast weight
-          FloatVector hv = FloatVector.fromArray(S, h, i * batch + b0, m);
-          acc = hv.fma(FloatVector.broadcast(S, w(wts, off, i * w + o)), acc);
-        }
-        acc.intoArray(z, o * batch + b0, m);
-      }
+  /**
+   * z = b + h W by fused multiply-adds, i ascending (the scalar order), V samples at a time,
+   * four outputs at once (four independent chains, each input vector loaded once for them).
+   */
+  private void affine(int w, int batch, MemorySegment wts, long off, float[] h, float[] z) {
+    float[] lw = layer(w, wts, off);
+    int b0 = 0;
+    for (; b0 + V <= batch; b0 += V) {
+      affineBlock(w, batch, b0, lw, h, z);
     }
+    if (b0 < batch) {
+      affineTail(w, batch, b0, lw, h, z);
+    }
+  }
+
+  /** {@link #affine} for the V samples from b0 (all in range): unmasked loads and stores. */
+  private static void affineBlock(int w, int batch, int b0, float[] lw, float[] h, float[] z) {
+    int ww = w * w;
+    int o = 0;
+    for (; o + 4 <= w; o += 4) {
+      FloatVector a0 = FloatVector.broadcast(S, lw[ww + o]);
+      FloatVector a1 = FloatVector.broadcast(S, lw[ww + o + 1]);
+      FloatVector a2 = FloatVector.broadcast(S, lw[ww + o + 2]);
+      FloatVector a3 = FloatVector.broadcast(S, lw[ww + o + 3]);
+      for (int i = 0; i < w; i++) {
+        // one feature for V samples times one broadcast weight, for each of the four
+        FloatVector hv = FloatVector.fromArray(S, h, i * batch + b0);
+        int r = i * w + o;
+        a0 = hv.fma(FloatVector.broadcast(S, lw[r]), a0);
+        a1 = hv.fma(FloatVector.broadcast(S, lw[r + 1]), a1);
+        a2 = hv.fma(FloatVector.broadcast(S, lw[r + 2]), a2);
+        a3 = hv.fma(FloatVector.broadcast(S, lw[r + 3]), a3);
+      }
+      a0.intoArray(z, o * batch + b0);
+      a1.intoArray(z, (o + 1) * batch + b0);
+      a2.intoArray(z, (o + 2) * batch + b0);
+      a3.intoArray(z, (o + 3) * batch + b0);
+    }
+    for (; o < w; o++) {
+      FloatVector acc = FloatVector.broadcast(S, lw[ww + o]);
+      for (int i = 0; i < w; i++) {
+        acc = FloatVector.fromArray(S, h, i * batch + b0)
+            .fma(FloatVector.broadcast(S, lw[i * w + o]), acc);
+      }
+      acc.intoArray(z, o * batch + b0);
+    }
+  }
+
+  /** {@link #affine} for the last, partial block of samples: masked, four outputs at once. */
+  private static void affineTail(int w, int batch, int b0, float[] lw, float[] h, float[] z) {
+    int ww = w * w;
+    VectorMask<Float> m = S.indexInRange(b0, batch);
+    int o = 0;
+    for (; o + 4 <= w; o += 4) {
+      FloatVector a0 = FloatVector.broadcast(S, lw[ww + o]);
+      FloatVector a1 = FloatVector.broadcast(S, lw[ww + o + 1]);
+      FloatVector a2 = FloatVector.broadcast(S, lw[ww + o + 2]);
+      FloatVector a3 = FloatVector.broadcast(S, lw[ww + o + 3]);
+      for (int i = 0; i < w; i++) {
+        FloatVector hv = FloatVector.fromArray(S, h, i * batch + b0, m);
+        int r = i * w + o;
+        a0 = hv.fma(FloatVector.broadcast(S, lw[r]), a0);
+        a1 = hv.fma(FloatVector.broadcast(S, lw[r + 1]), a1);
+        a2 = hv.fma(FloatVector.broadcast(S, lw[r + 2]), a2);
+        a3 = hv.fma(FloatVector.broadcast(S, lw[r + 3]), a3);
+      }
+      a0.intoArray(z, o * batch + b0, m);
+      a1.intoArray(z, (o + 1) * batch + b0, m);
+      a2.intoArray(z, (o + 2) * batch + b0, m);
+      a3.intoArray(z, (o + 3) * batch + b0, m);
+    }
+    for (; o < w; o++) {
+      FloatVector acc = FloatVector.broadcast(S, lw[ww + o]);
+      for (int i = 0; i < w; i++) {
+        acc = FloatVector.fromArray(S, h, i * batch + b0, m)
+            .fma(FloatVector.broadcast(S, lw[i * w + o]), acc);
+      }
+      acc.intoArray(z, o * batch + b0, m);
+    }
+  }
+
+  /**
+   * This instance's copy of one layer's weights: the per-layer paths read each weight for
+   * every block of V samples, and one bulk copy costs less than as many segment reads.
+   */
+  private float[] lw = new float[0];
+
+  private float[] layer(int w, MemorySegment wts, long off) {
+    int n = Kernels.layerFloats(w);
+    if (lw.length < n) {
+      lw = new float[n];
+    }
+    MemorySegment.copy(wts, F32, off, lw, 0, n);
+    return lw;
   }
 
   /**
@@ -718,20 +796,64 @@ final class VectorKernels implements Kernels {
     }
   }
 
-  /** dh[i][b] = fma(g[o][b], W[i][o], dh[i][b]), o ascending (the scalar order). */
-  private static void inputGrad(int w, int batch, MemorySegment wts, long off, float[] g,
+  /**
+   * dh[i][b] = fma(g[o][b], W[i][o], dh[i][b]), o ascending (the scalar order). Full blocks of
+   * V samples and the masked tail are separate methods: one method with both, four masked
+   * accumulators and the loops ran C1 out of virtual registers, and the tiered JIT left it in
+   * C1's tier 2 (50x slower).
+   */
+  private void inputGrad(int w, int batch, MemorySegment wts, long off, float[] g,
       float[] dh) {
-    for (int i = 0; i < w; i++) {
-      for (int b0 = 0; b0 < batch; b0 += V) {
-        VectorMask<Float> m = S.indexInRange(b0, batch);
+    float[] lw = layer(w, wts, off);
+    int b0 = 0;
+    for (; b0 + V <= batch; b0 += V) {
+      inputGradBlock(w, batch, b0, lw, g, dh);
+    }
+    if (b0 < batch) {
+      VectorMask<Float> m = S.indexInRange(b0, batch);
+      for (int i = 0; i < w; i++) {
         int di = i * batch + b0;
         FloatVector acc = FloatVector.fromArray(S, dh, di, m);
         for (int o = 0; o < w; o++) {
-          FloatVector wio = FloatVector.broadcast(S, w(wts, off, i * w + o));
-          acc = FloatVector.fromArray(S, g, o * batch + b0, m).fma(wio, acc);
+          acc = FloatVector.fromArray(S, g, o * batch + b0, m)
+              .fma(FloatVector.broadcast(S, lw[i * w + o]), acc);
         }
         acc.intoArray(dh, di, m);
       }
+    }
+  }
+
+  /** {@link #inputGrad} for the V samples from b0 (all in range), four inputs at once. */
+  private static void inputGradBlock(int w, int batch, int b0, float[] lw, float[] g,
+      float[] dh) {
+    int i = 0;
+    for (; i + 4 <= w; i += 4) {
+      int d = i * batch + b0;
+      FloatVector a0 = FloatVector.fromArray(S, dh, d);
+      FloatVector a1 = FloatVector.fromArray(S, dh, d + batch);
+      FloatVector a2 = FloatVector.fromArray(S, dh, d + 2 * batch);
+      FloatVector a3 = FloatVector.fromArray(S, dh, d + 3 * batch);
+      for (int o = 0; o < w; o++) {
+        FloatVector gv = FloatVector.fromArray(S, g, o * batch + b0);
+        int r = i * w + o;
+        a0 = gv.fma(FloatVector.broadcast(S, lw[r]), a0);
+        a1 = gv.fma(FloatVector.broadcast(S, lw[r + w]), a1);
+        a2 = gv.fma(FloatVector.broadcast(S, lw[r + 2 * w]), a2);
+        a3 = gv.fma(FloatVector.broadcast(S, lw[r + 3 * w]), a3);
+      }
+      a0.intoArray(dh, d);
+      a1.intoArray(dh, d + batch);
+      a2.intoArray(dh, d + 2 * batch);
+      a3.intoArray(dh, d + 3 * batch);
+    }
+    for (; i < w; i++) {
+      int d = i * batch + b0;
+      FloatVector acc = FloatVector.fromArray(S, dh, d);
+      for (int o = 0; o < w; o++) {
+        acc = FloatVector.fromArray(S, g, o * batch + b0)
+            .fma(FloatVector.broadcast(S, lw[i * w + o]), acc);
+      }
+      acc.intoArray(dh, d);
     }
   }
 
