@@ -741,12 +741,116 @@ final class VectorKernels implements Kernels {
     int ww = w * w;
     for (int p0 = 0; p0 < ww; p0 += V) {
       int cnt = Math.min(V, ww - p0);
+      if (V == 16 && cnt == 16 && batch % 16 == 0) {
+        weightGrads16(w, batch, hSave, saveOff, g, gW, p0);
+        continue;
+      }
       for (int j = 0; j < cnt; j++) {
         int p = p0 + j;
         products(hSave, saveOff + (p / w) * batch, g, (p % w) * batch, batch, j);
       }
       treeReduce(cnt, gW, p0);
     }
+  }
+
+  /**
+   * Sixteen of the weight gradients, gW[p0 .. p0 + 15] (p = i W + o), at 512 bits and a batch
+   * of whole vectors (masked loads check each lane's bounds, and cost more than the sums): the
+   * products summed over the blocks of samples and the transpose-and-add tree all in registers, with
+   * {@link #products} and {@link #treeReduce}'s operations and pairing (so the same bits):
+   * those make a call and a trip through {@code buf} for each of the sixteen. The tree's
+   * indices and masks are computed here, not read from static vectors (see {@link
+   * Width4#updates}).
+   */
+  private static void weightGrads16(int w, int batch, float[] hSave, int so, float[] g,
+      float[] gW, int p0) {
+    IntVector iota = IntVector.zero(IntVector.SPECIES_512).addIndex(1);
+    VectorMask<Float> m1 = iota.and(1).compare(VectorOperators.NE, 0).cast(S);
+    VectorMask<Float> m2 = iota.and(2).compare(VectorOperators.NE, 0).cast(S);
+    VectorMask<Float> m4 = iota.and(4).compare(VectorOperators.NE, 0).cast(S);
+    VectorMask<Float> m8 = iota.and(8).compare(VectorOperators.NE, 0).cast(S);
+    FloatVector i1 = (FloatVector) iota.lanewise(VectorOperators.XOR, 1)
+        .or(iota.and(1).lanewise(VectorOperators.LSHL, 4)).convert(VectorOperators.I2F, 0);
+    FloatVector i2 = (FloatVector) iota.lanewise(VectorOperators.XOR, 2)
+        .or(iota.and(2).lanewise(VectorOperators.LSHL, 3)).convert(VectorOperators.I2F, 0);
+    FloatVector i4 = (FloatVector) iota.lanewise(VectorOperators.XOR, 4)
+        .or(iota.and(4).lanewise(VectorOperators.LSHL, 2)).convert(VectorOperators.I2F, 0);
+    FloatVector i8 = (FloatVector) iota.lanewise(VectorOperators.XOR, 8)
+        .or(iota.and(8).lanewise(VectorOperators.LSHL, 1)).convert(VectorOperators.I2F, 0);
+    // where each of the sixteen products reads its input feature and its g
+    int[] xo = new int[16];
+    int[] go = new int[16];
+    for (int j = 0; j < 16; j++) {
+      xo[j] = so + ((p0 + j) / w) * batch;
+      go[j] = ((p0 + j) % w) * batch;
+    }
+    FloatVector zero = FloatVector.zero(S);
+    FloatVector v0 = zero;
+    FloatVector v1 = zero;
+    FloatVector v2 = zero;
+    FloatVector v3 = zero;
+    FloatVector v4 = zero;
+    FloatVector v5 = zero;
+    FloatVector v6 = zero;
+    FloatVector v7 = zero;
+    FloatVector v8 = zero;
+    FloatVector v9 = zero;
+    FloatVector v10 = zero;
+    FloatVector v11 = zero;
+    FloatVector v12 = zero;
+    FloatVector v13 = zero;
+    FloatVector v14 = zero;
+    FloatVector v15 = zero;
+    for (int b0 = 0; b0 < batch; b0 += 16) {
+      v0 = v0.add(FloatVector.fromArray(S, hSave, xo[0] + b0)
+          .mul(FloatVector.fromArray(S, g, go[0] + b0)));
+      v1 = v1.add(FloatVector.fromArray(S, hSave, xo[1] + b0)
+          .mul(FloatVector.fromArray(S, g, go[1] + b0)));
+      v2 = v2.add(FloatVector.fromArray(S, hSave, xo[2] + b0)
+          .mul(FloatVector.fromArray(S, g, go[2] + b0)));
+      v3 = v3.add(FloatVector.fromArray(S, hSave, xo[3] + b0)
+          .mul(FloatVector.fromArray(S, g, go[3] + b0)));
+      v4 = v4.add(FloatVector.fromArray(S, hSave, xo[4] + b0)
+          .mul(FloatVector.fromArray(S, g, go[4] + b0)));
+      v5 = v5.add(FloatVector.fromArray(S, hSave, xo[5] + b0)
+          .mul(FloatVector.fromArray(S, g, go[5] + b0)));
+      v6 = v6.add(FloatVector.fromArray(S, hSave, xo[6] + b0)
+          .mul(FloatVector.fromArray(S, g, go[6] + b0)));
+      v7 = v7.add(FloatVector.fromArray(S, hSave, xo[7] + b0)
+          .mul(FloatVector.fromArray(S, g, go[7] + b0)));
+      v8 = v8.add(FloatVector.fromArray(S, hSave, xo[8] + b0)
+          .mul(FloatVector.fromArray(S, g, go[8] + b0)));
+      v9 = v9.add(FloatVector.fromArray(S, hSave, xo[9] + b0)
+          .mul(FloatVector.fromArray(S, g, go[9] + b0)));
+      v10 = v10.add(FloatVector.fromArray(S, hSave, xo[10] + b0)
+          .mul(FloatVector.fromArray(S, g, go[10] + b0)));
+      v11 = v11.add(FloatVector.fromArray(S, hSave, xo[11] + b0)
+          .mul(FloatVector.fromArray(S, g, go[11] + b0)));
+      v12 = v12.add(FloatVector.fromArray(S, hSave, xo[12] + b0)
+          .mul(FloatVector.fromArray(S, g, go[12] + b0)));
+      v13 = v13.add(FloatVector.fromArray(S, hSave, xo[13] + b0)
+          .mul(FloatVector.fromArray(S, g, go[13] + b0)));
+      v14 = v14.add(FloatVector.fromArray(S, hSave, xo[14] + b0)
+          .mul(FloatVector.fromArray(S, g, go[14] + b0)));
+      v15 = v15.add(FloatVector.fromArray(S, hSave, xo[15] + b0)
+          .mul(FloatVector.fromArray(S, g, go[15] + b0)));
+    }
+    // the tree: level d combines a and b into a.blend(b, md) + id.selectFrom(a, b)
+    FloatVector r0 = v0.blend(v1, m1).add(i1.selectFrom(v0, v1));
+    FloatVector r1 = v2.blend(v3, m1).add(i1.selectFrom(v2, v3));
+    FloatVector r2 = v4.blend(v5, m1).add(i1.selectFrom(v4, v5));
+    FloatVector r3 = v6.blend(v7, m1).add(i1.selectFrom(v6, v7));
+    FloatVector r4 = v8.blend(v9, m1).add(i1.selectFrom(v8, v9));
+    FloatVector r5 = v10.blend(v11, m1).add(i1.selectFrom(v10, v11));
+    FloatVector r6 = v12.blend(v13, m1).add(i1.selectFrom(v12, v13));
+    FloatVector r7 = v14.blend(v15, m1).add(i1.selectFrom(v14, v15));
+    FloatVector q0 = r0.blend(r1, m2).add(i2.selectFrom(r0, r1));
+    FloatVector q1 = r2.blend(r3, m2).add(i2.selectFrom(r2, r3));
+    FloatVector q2 = r4.blend(r5, m2).add(i2.selectFrom(r4, r5));
+    FloatVector q3 = r6.blend(r7, m2).add(i2.selectFrom(r6, r7));
+    FloatVector e = q0.blend(q1, m4).add(i4.selectFrom(q0, q1));
+    FloatVector f = q2.blend(q3, m4).add(i4.selectFrom(q2, q3));
+    e.blend(f, m8).add(i8.selectFrom(e, f)).intoArray(gW, p0);
   }
 
   /**

@@ -166,6 +166,62 @@ class VectorKernelsTest {
     }
   }
 
+  /**
+   * At 512 bits the weight gradients of widths below 16 are sums of 16 lanes by the
+   * transpose-and-add tree: each lane first summed over the blocks of 16 samples from zero in
+   * order, then the lanes pairwise, (l0 + l1) + (l2 + l3) and so on up. Emulated here in scalar
+   * floats, the result must match bit for bit (it pins the in-register version against the
+   * tree it replaces).
+   */
+  @Test
+  void weightGradientsAreThePairwiseTreeOfLaneSums() {
+    if (VectorKernels.V != 16) {
+      return; // the tree is that of 512-bit vectors; other widths have their own
+    }
+    SplittableRandom r = new SplittableRandom(5);
+    VectorKernels vk = new VectorKernels();
+    try (Arena arena = Arena.ofConfined()) {
+      for (int w : new int[] {3, 5, 8}) {
+        for (int batch : new int[] {16, 32, 48}) {
+          int n = w * batch;
+          MemorySegment ws = arena.allocate(Kernels.layerBytes(w), 4);
+          for (long o = 0; o < ws.byteSize(); o += 4) {
+            ws.set(Kernels.F32, o, (float) (r.nextDouble() - 0.5));
+          }
+          float[] hSave = rand(r, n, 2f);
+          float[] dSave = rand(r, n, 1f);
+          float[] dh = rand(r, n, 1f);
+          float[] g = new float[n];
+          float[] gW = new float[w * w];
+          float[] gb = new float[w];
+          float alpha = 0.3f;
+          float[] ge = new float[n];
+          for (int k = 0; k < n; k++) {
+            ge[k] = alpha * dh[k] * dSave[k];
+          }
+          vk.residualBackward(w, batch, ws, 0, alpha, hSave, dSave, 0, dh.clone(), gW, gb, g);
+          for (int i = 0; i < w; i++) {
+            for (int o = 0; o < w; o++) {
+              float[] lanes = new float[16];
+              for (int b0 = 0; b0 < batch; b0 += 16) {
+                for (int l = 0; l < 16; l++) {
+                  lanes[l] += hSave[i * batch + b0 + l] * ge[o * batch + b0 + l];
+                }
+              }
+              for (int d = 1; d < 16; d *= 2) {
+                for (int l = 0; l < 16; l += 2 * d) {
+                  lanes[l] = lanes[l] + lanes[l + d];
+                }
+              }
+              assertEquals(Float.floatToIntBits(lanes[0]), Float.floatToIntBits(gW[i * w + o]),
+                  "w" + w + " b" + batch + " gW[" + i + "][" + o + "]");
+            }
+          }
+        }
+      }
+    }
+  }
+
   private static void check(Arena arena, SplittableRandom r, Kernels vk, Kernels sk, int w,
       int batch, Activation act) {
     String where = act + " w" + w + " b" + batch + " " + vk.name();
