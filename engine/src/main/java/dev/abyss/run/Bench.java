@@ -30,7 +30,8 @@ import java.util.function.Consumer;
 /**
  * The standard benchmark suite: forward pass and full exact step of a width-4 batch-16
  * softsign core (in memory and streamed) at the given depths, eval throughput, a width-32
- * batch-1 step, and an MLP step. Medians over repeated runs after one warm-up; the first
+ * batch-1 step, an MLP step, bf16 steps, and steps of a few other shapes (w4 b1, w4 b32, w8
+ * b16, w16 b16) at up to {@value #OTHER_LAYERS} layers. Medians over repeated runs after one warm-up; the first
  * step is reported against the median. Uses generated images: the cost does not depend on
  * the pixels.
  */
@@ -165,8 +166,29 @@ public final class Bench {
         Files.deleteIfExists(bf);
       }
     }
+    // other shapes a run may use, with train's default memory plan, after their kernels'
+    // warm-up (not timed): batch 1, larger batches, wider layers
+    long layers = Math.min(OTHER_LAYERS, o.depths()[0]);
+    for (int[] wb : new int[][] {{4, 1}, {4, 32}, {8, 16}, {16, 16}}) {
+      int w = wb[0];
+      int batch = wb[1];
+      Path wf = o.dir().resolve("bench-w" + w + "-b" + batch + ".bin");
+      CoreFile.create(wf, CoreHeader.create(w, layers, Activation.SOFTSIGN,
+          (float) (1 / Math.sqrt(layers)), 0.001f, 0x5EED, 0xD00D), null);
+      try (CoreWeights cw = CoreFile.openInMemory(wf)) {
+        Kernels k = KernelProvider.get();
+        k.warmUp(w, batch, Activation.SOFTSIGN);
+        add.accept(steps("step w" + w + " b" + batch + " " + layers + " in-memory", cw, data,
+            batch, o, ResidualTrainer.defaultBudget(k, w, batch, Activation.SOFTSIGN, true)));
+      } finally {
+        Files.deleteIfExists(wf);
+      }
+    }
     return rows;
   }
+
+  /** Depth of the other shapes' rows (at most the smallest of the suite's depths). */
+  static final long OTHER_LAYERS = 100_000;
 
   private static Row forward(CoreWeights cw, long depth, Options o) throws IOException {
     Kernels k = KernelProvider.get();
