@@ -31,6 +31,17 @@ public interface Kernels {
     return w * w + w;
   }
 
+  /**
+   * Layer {@code off}'s weights copied into {@code buf}, or into a new array when {@code buf} is
+   * too small (the caller keeps what is returned, as its scratch for the next layer).
+   */
+  static float[] copyLayer(float[] buf, int w, MemorySegment wts, long off) {
+    int n = layerFloats(w);
+    float[] b = buf.length < n ? new float[n] : buf;
+    MemorySegment.copy(wts, F32, off, b, 0, n);
+    return b;
+  }
+
   /** Bytes in one core layer of width {@code w}. */
   static long layerBytes(int w) {
     return 4L * layerFloats(w);

@@ -95,11 +95,7 @@ public final class ScalarKernels implements Kernels {
   }
 
   private float[] layer(int w, MemorySegment wts, long off) {
-    int n = Kernels.layerFloats(w);
-    if (layerCopy.length < n) {
-      layerCopy = new float[n];
-    }
-    MemorySegment.copy(wts, F32, off, layerCopy, 0, n);
+    layerCopy = Kernels.copyLayer(layerCopy, w, wts, off);
     return layerCopy;
   }
 

@@ -285,11 +285,7 @@ final class VectorKernels implements Kernels {
   private float[] lw = new float[0];
 
   private float[] layer(int w, MemorySegment wts, long off) {
-    int n = Kernels.layerFloats(w);
-    if (lw.length < n) {
-      lw = new float[n];
-    }
-    MemorySegment.copy(wts, F32, off, lw, 0, n);
+    lw = Kernels.copyLayer(lw, w, wts, off);
     return lw;
   }
 
