@@ -454,6 +454,10 @@ final class VectorKernels implements Kernels {
   @Override
   public void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z) {
+    if (w == 4 && batch == 1 && Rows4.forwardApplies(act)) {
+      Rows4.forward(wts, off, count, alpha, act, h);
+      return;
+    }
     if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
         && act == Activation.SOFTSIGN) {
       // groups of 16 samples, two at a time where there are two (eval's throughput)
@@ -472,7 +476,9 @@ final class VectorKernels implements Kernels {
   @Override
   public void forwardSaveChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
-    if (width4(w, batch) && act == Activation.SOFTSIGN) {
+    if (w == 4 && batch == 1 && Rows4.forwardApplies(act)) {
+      Rows4.forwardSave(wts, off, count, alpha, act, h, hSave, dSave);
+    } else if (width4(w, batch) && act == Activation.SOFTSIGN) {
       Width4.forwardSaveSoftsign(wts, off, count, alpha, h, hSave, dSave);
     } else if (width4Groups(w, batch) && act == Activation.SOFTSIGN) {
       for (int g0 = 0; g0 < batch; g0 += 16) {
@@ -487,7 +493,9 @@ final class VectorKernels implements Kernels {
   public void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
       float[] g, float[] grads) {
-    if (scalarShape(w, batch)) {
+    if (w == 4 && batch == 1) {
+      Rows4.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, grads);
+    } else if (scalarShape(w, batch)) {
       Kernels.super.backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave, dh,
           gW, gb, g, grads);
     } else if (batch == 1 && w % V == 0) {
