@@ -762,31 +762,23 @@ final class VectorKernels implements Kernels {
    * of whole vectors (masked loads check each lane's bounds, and cost more than the sums): the
    * products summed over the blocks of samples and the transpose-and-add tree all in registers, with
    * {@link #products} and {@link #treeReduce}'s operations and pairing (so the same bits):
-   * those make a call and a trip through {@code buf} for each of the sixteen. The tree's
-   * indices and masks are computed here, not read from static vectors (see {@link
-   * Width4#updates}).
+   * those make a call and a trip through {@code buf} for each of the sixteen.
    */
   private static void weightGrads16(int w, int batch, float[] hSave, int so, float[] g,
       float[] gW, int p0) {
-    IntVector iota = IntVector.zero(IntVector.SPECIES_512).addIndex(1);
-    VectorMask<Float> m1 = iota.and(1).compare(VectorOperators.NE, 0).cast(S);
-    VectorMask<Float> m2 = iota.and(2).compare(VectorOperators.NE, 0).cast(S);
-    VectorMask<Float> m4 = iota.and(4).compare(VectorOperators.NE, 0).cast(S);
-    VectorMask<Float> m8 = iota.and(8).compare(VectorOperators.NE, 0).cast(S);
-    FloatVector i1 = (FloatVector) iota.lanewise(VectorOperators.XOR, 1)
-        .or(iota.and(1).lanewise(VectorOperators.LSHL, 4)).convert(VectorOperators.I2F, 0);
-    FloatVector i2 = (FloatVector) iota.lanewise(VectorOperators.XOR, 2)
-        .or(iota.and(2).lanewise(VectorOperators.LSHL, 3)).convert(VectorOperators.I2F, 0);
-    FloatVector i4 = (FloatVector) iota.lanewise(VectorOperators.XOR, 4)
-        .or(iota.and(4).lanewise(VectorOperators.LSHL, 2)).convert(VectorOperators.I2F, 0);
-    FloatVector i8 = (FloatVector) iota.lanewise(VectorOperators.XOR, 8)
-        .or(iota.and(8).lanewise(VectorOperators.LSHL, 1)).convert(VectorOperators.I2F, 0);
-    // where each of the sixteen products reads its input feature and its g
+    // where each of the sixteen products reads its input feature and its g (counted up from
+    // p0's row and column: sixteen integer divisions cost more than the sums)
     int[] xo = new int[16];
     int[] go = new int[16];
+    int row = p0 / w;
+    int col = p0 - row * w;
     for (int j = 0; j < 16; j++) {
-      xo[j] = so + ((p0 + j) / w) * batch;
-      go[j] = ((p0 + j) % w) * batch;
+      xo[j] = so + row * batch;
+      go[j] = col * batch;
+      if (++col == w) {
+        col = 0;
+        row++;
+      }
     }
     FloatVector zero = FloatVector.zero(S);
     FloatVector v0 = zero;
@@ -839,22 +831,22 @@ final class VectorKernels implements Kernels {
       v15 = v15.add(FloatVector.fromArray(S, hSave, xo[15] + b0)
           .mul(FloatVector.fromArray(S, g, go[15] + b0)));
     }
-    // the tree: level d combines a and b into a.blend(b, md) + id.selectFrom(a, b)
-    FloatVector r0 = v0.blend(v1, m1).add(i1.selectFrom(v0, v1));
-    FloatVector r1 = v2.blend(v3, m1).add(i1.selectFrom(v2, v3));
-    FloatVector r2 = v4.blend(v5, m1).add(i1.selectFrom(v4, v5));
-    FloatVector r3 = v6.blend(v7, m1).add(i1.selectFrom(v6, v7));
-    FloatVector r4 = v8.blend(v9, m1).add(i1.selectFrom(v8, v9));
-    FloatVector r5 = v10.blend(v11, m1).add(i1.selectFrom(v10, v11));
-    FloatVector r6 = v12.blend(v13, m1).add(i1.selectFrom(v12, v13));
-    FloatVector r7 = v14.blend(v15, m1).add(i1.selectFrom(v14, v15));
-    FloatVector q0 = r0.blend(r1, m2).add(i2.selectFrom(r0, r1));
-    FloatVector q1 = r2.blend(r3, m2).add(i2.selectFrom(r2, r3));
-    FloatVector q2 = r4.blend(r5, m2).add(i2.selectFrom(r4, r5));
-    FloatVector q3 = r6.blend(r7, m2).add(i2.selectFrom(r6, r7));
-    FloatVector e = q0.blend(q1, m4).add(i4.selectFrom(q0, q1));
-    FloatVector f = q2.blend(q3, m4).add(i4.selectFrom(q2, q3));
-    e.blend(f, m8).add(i8.selectFrom(e, f)).intoArray(gW, p0);
+    // the tree, with treeReduce's combine at each level
+    FloatVector r0 = v0.blend(v1, M1).add(v1.blend(v0, M1).rearrange(X1));
+    FloatVector r1 = v2.blend(v3, M1).add(v3.blend(v2, M1).rearrange(X1));
+    FloatVector r2 = v4.blend(v5, M1).add(v5.blend(v4, M1).rearrange(X1));
+    FloatVector r3 = v6.blend(v7, M1).add(v7.blend(v6, M1).rearrange(X1));
+    FloatVector r4 = v8.blend(v9, M1).add(v9.blend(v8, M1).rearrange(X1));
+    FloatVector r5 = v10.blend(v11, M1).add(v11.blend(v10, M1).rearrange(X1));
+    FloatVector r6 = v12.blend(v13, M1).add(v13.blend(v12, M1).rearrange(X1));
+    FloatVector r7 = v14.blend(v15, M1).add(v15.blend(v14, M1).rearrange(X1));
+    FloatVector q0 = r0.blend(r1, M2).add(r1.blend(r0, M2).rearrange(X2));
+    FloatVector q1 = r2.blend(r3, M2).add(r3.blend(r2, M2).rearrange(X2));
+    FloatVector q2 = r4.blend(r5, M2).add(r5.blend(r4, M2).rearrange(X2));
+    FloatVector q3 = r6.blend(r7, M2).add(r7.blend(r6, M2).rearrange(X2));
+    FloatVector e = q0.blend(q1, M4).add(q1.blend(q0, M4).rearrange(X4));
+    FloatVector f = q2.blend(q3, M4).add(q3.blend(q2, M4).rearrange(X4));
+    e.blend(f, M8).add(f.blend(e, M8).rearrange(X8)).intoArray(gW, p0);
   }
 
   /**
