@@ -454,8 +454,12 @@ final class VectorKernels implements Kernels {
   @Override
   public void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z) {
-    if (w == 4 && batch == 1 && Rows4.forwardApplies(act)) {
-      Rows4.forward(wts, off, count, alpha, act, h);
+    if (w == 4 && batch == 1 && Rows.forwardApplies(act)) {
+      Rows.forward(wts, off, count, alpha, act, h);
+      return;
+    }
+    if (w == 8 && batch == 1 && V >= 8 && Rows.forwardApplies(act)) {
+      Rows.forward8(wts, off, count, alpha, act, h, null, null);
       return;
     }
     if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
@@ -476,8 +480,10 @@ final class VectorKernels implements Kernels {
   @Override
   public void forwardSaveChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
-    if (w == 4 && batch == 1 && Rows4.forwardApplies(act)) {
-      Rows4.forwardSave(wts, off, count, alpha, act, h, hSave, dSave);
+    if (w == 4 && batch == 1 && Rows.forwardApplies(act)) {
+      Rows.forwardSave(wts, off, count, alpha, act, h, hSave, dSave);
+    } else if (w == 8 && batch == 1 && V >= 8 && Rows.forwardApplies(act)) {
+      Rows.forward8(wts, off, count, alpha, act, h, hSave, dSave);
     } else if (width4(w, batch) && act == Activation.SOFTSIGN) {
       Width4.forwardSaveSoftsign(wts, off, count, alpha, h, hSave, dSave);
     } else if (width4Groups(w, batch) && act == Activation.SOFTSIGN) {
@@ -494,7 +500,9 @@ final class VectorKernels implements Kernels {
       float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
       float[] g, float[] grads) {
     if (w == 4 && batch == 1) {
-      Rows4.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, grads);
+      Rows.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, grads);
+    } else if (w == 8 && batch == 1 && V >= 8) {
+      Rows.backwardUpdate8(wts, off, count, alpha, lr, hSave, dSave, dh, grads);
     } else if (scalarShape(w, batch)) {
       Kernels.super.backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave, dh,
           gW, gb, g, grads);
