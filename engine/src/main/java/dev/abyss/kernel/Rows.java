@@ -36,42 +36,23 @@ final class Rows {
   private static final VectorShuffle<Float> B2 = VectorShuffle.fromOp(Q, l -> 2);
   private static final VectorShuffle<Float> B3 = VectorShuffle.fromOp(Q, l -> 3);
 
-  private static FloatVector act(Activation act, FloatVector z) {
-    return act == Activation.SOFTSIGN ? z.div(z.abs().add(1f))
-        : FloatVector.zero(Q).blend(z, z.compare(VectorOperators.GT, 0f));
-  }
-
-  /** {@code count} layers forward from byte offset {@code off}, h (4) in place. */
-  static void forward(MemorySegment wts, long off, int count, float alpha, Activation act,
-      float[] h) {
-    FloatVector hv = FloatVector.fromArray(Q, h, 0);
-    FloatVector va = FloatVector.broadcast(Q, alpha);
-    for (int l = 0; l < count; l++) {
-      long p = off + l * LB;
-      FloatVector z = FloatVector.fromMemorySegment(Q, wts, p + 64, LE);
-      z = hv.rearrange(B0).fma(FloatVector.fromMemorySegment(Q, wts, p, LE), z);
-      z = hv.rearrange(B1).fma(FloatVector.fromMemorySegment(Q, wts, p + 16, LE), z);
-      z = hv.rearrange(B2).fma(FloatVector.fromMemorySegment(Q, wts, p + 32, LE), z);
-      z = hv.rearrange(B3).fma(FloatVector.fromMemorySegment(Q, wts, p + 48, LE), z);
-      hv = act(act, z).fma(va, hv);
-    }
-    hv.intoArray(h, 0);
-  }
-
   /**
-   * {@code count} layers forward, saving layer l's input at {@code hSave[4 l]} and act'(z) at
-   * {@code dSave[4 l]}.
+   * Width 4, batch 1, {@code count} layers forward from byte offset {@code off}, h (4) in place;
+   * with {@code hSave} non-null also saving layer l's input and act'(z) at {@code [4 l]}.
    */
-  static void forwardSave(MemorySegment wts, long off, int count, float alpha, Activation act,
+  static void forward(MemorySegment wts, long off, int count, float alpha, Activation act,
       float[] h, float[] hSave, float[] dSave) {
     FloatVector hv = FloatVector.fromArray(Q, h, 0);
     FloatVector va = FloatVector.broadcast(Q, alpha);
     FloatVector one = FloatVector.broadcast(Q, 1f);
     FloatVector zero = FloatVector.zero(Q);
     boolean softsign = act == Activation.SOFTSIGN;
+    boolean save = hSave != null;
     for (int l = 0; l < count; l++) {
       long p = off + l * LB;
-      hv.intoArray(hSave, 4 * l);
+      if (save) {
+        hv.intoArray(hSave, 4 * l);
+      }
       FloatVector z = FloatVector.fromMemorySegment(Q, wts, p + 64, LE);
       z = hv.rearrange(B0).fma(FloatVector.fromMemorySegment(Q, wts, p, LE), z);
       z = hv.rearrange(B1).fma(FloatVector.fromMemorySegment(Q, wts, p + 16, LE), z);
@@ -80,12 +61,16 @@ final class Rows {
       FloatVector a;
       if (softsign) {
         a = z.div(z.abs().add(1f));
-        FloatVector r = one.sub(a.abs());
-        r.mul(r).intoArray(dSave, 4 * l);
+        if (save) {
+          FloatVector r = one.sub(a.abs());
+          r.mul(r).intoArray(dSave, 4 * l);
+        }
       } else {
         var pos = z.compare(VectorOperators.GT, 0f);
         a = zero.blend(z, pos);
-        zero.blend(one, pos).intoArray(dSave, 4 * l);
+        if (save) {
+          zero.blend(one, pos).intoArray(dSave, 4 * l);
+        }
       }
       hv = a.fma(va, hv);
     }

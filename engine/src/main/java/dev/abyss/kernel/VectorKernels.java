@@ -455,7 +455,7 @@ final class VectorKernels implements Kernels {
   public void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z) {
     if (w == 4 && batch == 1 && Rows.forwardApplies(act)) {
-      Rows.forward(wts, off, count, alpha, act, h);
+      Rows.forward(wts, off, count, alpha, act, h, null, null);
       return;
     }
     if (w == 8 && batch == 1 && V >= 8 && Rows.forwardApplies(act)) {
@@ -481,7 +481,7 @@ final class VectorKernels implements Kernels {
   public void forwardSaveChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
     if (w == 4 && batch == 1 && Rows.forwardApplies(act)) {
-      Rows.forwardSave(wts, off, count, alpha, act, h, hSave, dSave);
+      Rows.forward(wts, off, count, alpha, act, h, hSave, dSave);
     } else if (w == 8 && batch == 1 && V >= 8 && Rows.forwardApplies(act)) {
       Rows.forward8(wts, off, count, alpha, act, h, hSave, dSave);
     } else if (width4(w, batch) && act == Activation.SOFTSIGN) {
