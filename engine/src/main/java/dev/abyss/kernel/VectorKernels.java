@@ -437,7 +437,14 @@ final class VectorKernels implements Kernels {
    */
   private static final int WARM_LAYERS = 16;
   private static final double WARM_NS_PER_LAYER = 400;
-  private static final double WARM_SECONDS = 5;
+  /**
+   * The warm-up's limit. It normally ends in 1-3 s; the limit matters when the JIT is busy:
+   * in an `abyss bench` process, after a dozen other shapes, C2 took 2.5 s to compile the
+   * width-4 batch-32 gradient kernel, deoptimised it once (an uncommon trap during the
+   * warm-up) and took 4 s more to compile it again; with a 5 s limit the measured steps ran
+   * C1's code at 30x the time (docs/decisions.md).
+   */
+  private static final double WARM_SECONDS = 15;
   private static final long WARM_QUIET_MS = 150;
 
   /**
