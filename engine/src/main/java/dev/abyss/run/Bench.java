@@ -31,9 +31,9 @@ import java.util.function.Consumer;
  * The standard benchmark suite: forward pass and full exact step of a width-4 batch-16
  * softsign core (in memory and streamed) at the given depths, eval throughput, a width-32
  * batch-1 step, an MLP step, bf16 steps, and steps of a few other shapes (w4 b1, w4 b32, w8
- * b16, w16 b16) at up to {@value #OTHER_LAYERS} layers. Medians over repeated runs after one warm-up; the first
- * step is reported against the median. Uses generated images: the cost does not depend on
- * the pixels.
+ * b16, w16 b16) at up to {@value #OTHER_LAYERS} layers. Medians over repeated runs after one
+ * warm-up; the first step is reported against the median. Uses generated images: the cost
+ * does not depend on the pixels.
  */
 public final class Bench {
   private Bench() {}

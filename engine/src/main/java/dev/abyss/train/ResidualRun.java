@@ -79,8 +79,7 @@ public final class ResidualRun {
       boolean resume, double checkpointSeconds, Path runDir, int diagnosticsEvery,
       long memoryBudget) {
 
-    /** {@link #memoryBudget} for the memory planner's default, {@link
-     * ResidualTrainer#defaultBudget}. */
+    /** {@link #memoryBudget} that asks for the planner's default, ResidualTrainer.defaultBudget. */
     public static final long DEFAULT_BUDGET = -1;
 
     /** As the canonical constructor, with no memory budget (checkpoint and recompute). */
@@ -272,7 +271,9 @@ public final class ResidualRun {
                   + AtomicFiles.human(budget) + ")");
         } else if (tr.keepsActivations()) {
           l.info("memory plan: all activations kept (" + AtomicFiles.human(tr.activationBytes())
-              + "), no recompute: faster for this shape; --memory-budget 0 recomputes");
+              + "), no recompute: faster for this shape; --memory-budget 0 recomputes"
+              + (s.threads() > 1 ? " (with --threads " + s.threads() + " overlapping it)"
+                  : ""));
         }
         tr.setProgressListener(l);
         if (s.runDir() != null) {
