@@ -15,8 +15,9 @@ import java.lang.foreign.MemorySegment;
  * <p>Every operation and its order is {@link ScalarKernels}' per layer (the forward's fused
  * multiply-adds from z = b in input order, one-term gradient sums from 0f, dh by fused
  * multiply-adds in output order with W before the update, {@code p - lr * g}), so the results
- * are bitwise those of the scalar oracle (tested); {@link VectorKernels} uses this class for
- * the whole shape, its per-layer calls included, so both kernel sets give the same bits here.
+ * are bitwise those of the scalar oracle (tested). {@link VectorKernels} runs these shapes
+ * here, or at widths 4 and 8 in {@link Rows} (vectors, the same bits), and its per-layer calls
+ * through the scalar kernel, so both kernel sets give the same bits for them.
  */
 final class Narrow {
   private Narrow() {}
