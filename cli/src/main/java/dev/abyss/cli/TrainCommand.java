@@ -62,10 +62,11 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
   int reportEvery;
 
   @Option(names = "--threads", paramLabel = "N",
-      description = "Threads for a step: 2 or more overlap the recompute of the next segment"
-          + " with the backward of this one (default: 1; on the 2-vCPU machine it was measured"
-          + " on, handing each layer's saved activations to the other core cost more than the"
-          + " overlap gained, see BENCHMARKS.md). Results are bit-identical for any value.")
+      description = "Threads for a step: 2 or more take a chunk's segments in turns, one"
+          + " recomputing its next segment while the other runs the backward of its own"
+          + " (default: 1; on the 2-vCPU machines measured, two threads ran even with one,"
+          + " see BENCHMARKS.md; with every activation kept there is no recompute to overlap)."
+          + " Results are bit-identical for any value.")
   Integer threads;
 
   @Option(names = "--memory-budget", paramLabel = "SIZE", converter = SizeConverter.class,
