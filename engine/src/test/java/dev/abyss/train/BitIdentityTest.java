@@ -141,19 +141,25 @@ class BitIdentityTest {
     }
   }
 
-  /** Width 4, batch 16: the vector kernels' specialised path. */
+  /**
+   * The vector kernels' specialised paths: width 4 at batch 16 and 32 (`Width4`, the second in
+   * groups of 16), width 4 and 8 at batch 1 (`Rows`).
+   */
   @Test
-  void width4Batch16IsIdenticalAcrossChunksAndStorage() throws Exception {
+  void specialisedPathsAreIdenticalAcrossChunksStorageAndThreads() throws Exception {
     Kernels k = KernelProvider.get();
-    Result ref = run("w4-ref", (int) L, true, Activation.SOFTSIGN, k, 4, 16, 1);
-    for (int chunk : new int[] {1, 7, (int) L}) {
-      for (boolean mem : new boolean[] {false, true}) {
-        for (int threads : new int[] {1, 2}) {
-          Result r = run("w4-" + chunk + mem + threads, chunk, mem, Activation.SOFTSIGN, k, 4,
-              16, threads);
-          String what = k.name() + " w4 b16 chunk " + chunk + " " + mem + " threads " + threads;
-          assertArrayEquals(ref.core(), r.core(), what);
-          assertArrayEquals(ref.head(), r.head(), what);
+    for (int[] wb : new int[][] {{4, 16}, {4, 32}, {4, 1}, {8, 1}}) {
+      Result ref = run("s-ref", (int) L, true, Activation.SOFTSIGN, k, wb[0], wb[1], 1);
+      for (int chunk : new int[] {1, 7, (int) L}) {
+        for (boolean mem : new boolean[] {false, true}) {
+          for (int threads : new int[] {1, 2}) {
+            Result r = run("s-" + chunk + mem + threads, chunk, mem, Activation.SOFTSIGN, k,
+                wb[0], wb[1], threads);
+            String what = k.name() + " w" + wb[0] + " b" + wb[1] + " chunk " + chunk + " "
+                + mem + " threads " + threads;
+            assertArrayEquals(ref.core(), r.core(), what);
+            assertArrayEquals(ref.head(), r.head(), what);
+          }
         }
       }
     }
