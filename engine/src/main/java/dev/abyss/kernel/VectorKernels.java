@@ -469,6 +469,13 @@ final class VectorKernels implements Kernels {
       Rows.forward8(wts, off, count, alpha, act, h, null, null);
       return;
     }
+    if (w == 8 && batch % 16 == 0 && S == FloatVector.SPECIES_512
+        && act == Activation.SOFTSIGN) {
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width8.forwardSoftsign(wts, off, count, alpha, h, batch, g0);
+      }
+      return;
+    }
     if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
         && act == Activation.SOFTSIGN) {
       // groups of 16 samples, two at a time where there are two (eval's throughput)
