@@ -37,23 +37,23 @@ final class Width4 {
   /** Bytes per layer: 16 weights then 4 biases. */
   private static final long LB = 80;
 
-  // B<k>: every lane takes lane k
-  private static final VectorShuffle<Float> B0 = VectorShuffle.fromOp(S, l -> 0);
-  private static final VectorShuffle<Float> B1 = VectorShuffle.fromOp(S, l -> 1);
-  private static final VectorShuffle<Float> B2 = VectorShuffle.fromOp(S, l -> 2);
-  private static final VectorShuffle<Float> B3 = VectorShuffle.fromOp(S, l -> 3);
-  private static final VectorShuffle<Float> B4 = VectorShuffle.fromOp(S, l -> 4);
-  private static final VectorShuffle<Float> B5 = VectorShuffle.fromOp(S, l -> 5);
-  private static final VectorShuffle<Float> B6 = VectorShuffle.fromOp(S, l -> 6);
-  private static final VectorShuffle<Float> B7 = VectorShuffle.fromOp(S, l -> 7);
-  private static final VectorShuffle<Float> B8 = VectorShuffle.fromOp(S, l -> 8);
-  private static final VectorShuffle<Float> B9 = VectorShuffle.fromOp(S, l -> 9);
-  private static final VectorShuffle<Float> B10 = VectorShuffle.fromOp(S, l -> 10);
-  private static final VectorShuffle<Float> B11 = VectorShuffle.fromOp(S, l -> 11);
-  private static final VectorShuffle<Float> B12 = VectorShuffle.fromOp(S, l -> 12);
-  private static final VectorShuffle<Float> B13 = VectorShuffle.fromOp(S, l -> 13);
-  private static final VectorShuffle<Float> B14 = VectorShuffle.fromOp(S, l -> 14);
-  private static final VectorShuffle<Float> B15 = VectorShuffle.fromOp(S, l -> 15);
+  // B<k>: every lane takes lane k (Width8 uses them too)
+  static final VectorShuffle<Float> B0 = VectorShuffle.fromOp(S, l -> 0);
+  static final VectorShuffle<Float> B1 = VectorShuffle.fromOp(S, l -> 1);
+  static final VectorShuffle<Float> B2 = VectorShuffle.fromOp(S, l -> 2);
+  static final VectorShuffle<Float> B3 = VectorShuffle.fromOp(S, l -> 3);
+  static final VectorShuffle<Float> B4 = VectorShuffle.fromOp(S, l -> 4);
+  static final VectorShuffle<Float> B5 = VectorShuffle.fromOp(S, l -> 5);
+  static final VectorShuffle<Float> B6 = VectorShuffle.fromOp(S, l -> 6);
+  static final VectorShuffle<Float> B7 = VectorShuffle.fromOp(S, l -> 7);
+  static final VectorShuffle<Float> B8 = VectorShuffle.fromOp(S, l -> 8);
+  static final VectorShuffle<Float> B9 = VectorShuffle.fromOp(S, l -> 9);
+  static final VectorShuffle<Float> B10 = VectorShuffle.fromOp(S, l -> 10);
+  static final VectorShuffle<Float> B11 = VectorShuffle.fromOp(S, l -> 11);
+  static final VectorShuffle<Float> B12 = VectorShuffle.fromOp(S, l -> 12);
+  static final VectorShuffle<Float> B13 = VectorShuffle.fromOp(S, l -> 13);
+  static final VectorShuffle<Float> B14 = VectorShuffle.fromOp(S, l -> 14);
+  static final VectorShuffle<Float> B15 = VectorShuffle.fromOp(S, l -> 15);
 
   /**
    * {@code count} softsign layers forward from byte offset {@code off} for the 16 samples
