@@ -37,7 +37,7 @@ final class Narrow {
     float[] lw = new float[lf];
     float[] z = new float[w];
     for (int l = 0; l < count; l++) {
-      MemorySegment.copy(wts, F32, off + l * lb, lw, 0, lf);
+      lw = Kernels.copyLayer(lw, w, wts, off + l * lb);
       affine(w, lw, h, z);
       for (int o = 0; o < w; o++) {
         h[o] = Math.fma(alpha, act.apply(z[o]), h[o]);
@@ -73,7 +73,7 @@ final class Narrow {
     for (int l = 0; l < count; l++) {
       int s = w * l;
       System.arraycopy(h, 0, hSave, s, w);
-      MemorySegment.copy(wts, F32, off + l * lb, lw, 0, lf);
+      lw = Kernels.copyLayer(lw, w, wts, off + l * lb);
       affine(w, lw, h, z);
       // act and act' as the scalar kernel computes them
       for (int o = 0; o < w; o++) {
@@ -114,7 +114,7 @@ final class Narrow {
     for (int l = count - 1; l >= 0; l--) {
       long p = off + l * lb;
       int s = w * l;
-      MemorySegment.copy(wts, F32, p, lw, 0, lf);
+      lw = Kernels.copyLayer(lw, w, wts, p);
       for (int o = 0; o < w; o++) {
         g[o] = alpha * dh[o] * dSave[s + o];
       }
