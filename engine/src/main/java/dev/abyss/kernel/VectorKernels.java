@@ -347,6 +347,11 @@ final class VectorKernels implements Kernels {
     return w == 4 && batch > 16 && batch % 16 == 0 && S == FloatVector.SPECIES_512;
   }
 
+  /** Width 8, batch 16, 32, ...: the {@link Width8} kernels, one group of 16 samples at a time. */
+  private static boolean width8(int w, int batch) {
+    return w == 8 && batch % 16 == 0 && S == FloatVector.SPECIES_512;
+  }
+
   /**
    * Warms the chunk kernels of this shape on a scratch segment of the kind the cores use
    * (native, shared arena): each is called on {@value #WARM_LAYERS} layers until a call
@@ -469,8 +474,7 @@ final class VectorKernels implements Kernels {
       Rows.forward8(wts, off, count, alpha, act, h, null, null);
       return;
     }
-    if (w == 8 && batch % 16 == 0 && S == FloatVector.SPECIES_512
-        && act == Activation.SOFTSIGN) {
+    if (width8(w, batch) && act == Activation.SOFTSIGN) {
       for (int g0 = 0; g0 < batch; g0 += 16) {
         Width8.forwardSoftsign(wts, off, count, alpha, h, batch, g0);
       }
@@ -533,6 +537,14 @@ final class VectorKernels implements Kernels {
         gseg = new float[64 * count];
       }
       Width4.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, gseg, grads);
+    } else if (width8(w, batch)) {
+      if (gseg.length < 8 * batch * count) {
+        gseg = new float[8 * batch * count];
+      }
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width8.dhChain(wts, off, count, alpha, dSave, dh, gseg, batch, g0);
+      }
+      Width8.updates(wts, off, count, lr, hSave, gseg, grads, batch);
     } else if (width4Groups(w, batch)) {
       if (gseg.length < 4 * batch * count) {
         gseg = new float[4 * batch * count];

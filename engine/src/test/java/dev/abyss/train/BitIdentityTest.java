@@ -143,12 +143,12 @@ class BitIdentityTest {
 
   /**
    * The vector kernels' specialised paths: width 4 at batch 16 and 32 (`Width4`, the second in
-   * groups of 16), width 4 and 8 at batch 1 (`Rows`).
+   * groups of 16), width 8 at batch 16 and 32 (`Width8`), width 4 and 8 at batch 1 (`Rows`).
    */
   @Test
   void specialisedPathsAreIdenticalAcrossChunksStorageAndThreads() throws Exception {
     Kernels k = KernelProvider.get();
-    for (int[] wb : new int[][] {{4, 16}, {4, 32}, {4, 1}, {8, 1}}) {
+    for (int[] wb : new int[][] {{4, 16}, {4, 32}, {8, 16}, {8, 32}, {4, 1}, {8, 1}}) {
       Result ref = run("s-ref", (int) L, true, Activation.SOFTSIGN, k, wb[0], wb[1], 1);
       for (int chunk : new int[] {1, 7, (int) L}) {
         for (boolean mem : new boolean[] {false, true}) {
