@@ -453,14 +453,16 @@ final class VectorKernels implements Kernels {
   private static final long WARM_QUIET_MS = 150;
 
   /**
-   * The width-4 softsign chunk kernels (batch 16, 32, 48, ...): keeping every activation (512
-   * bytes a layer per 16 samples, written and read back) ran 1.41x slower than the recompute at
-   * batch 16 and 1.4-1.5x at batch 32 (1M layers in memory); every other shape measured ran
-   * faster with them kept (docs/decisions.md, "The memory planner's default").
+   * The width-4 and width-8 softsign chunk kernels (batch 16, 32, 48, ...): keeping every
+   * activation (512 bytes a layer per 16 samples at width 4, written and read back) ran 1.41x
+   * slower than the recompute at batch 16 and 1.4-1.5x at batch 32 (1M layers in memory);
+   * width 8 (200,000 layers) 1.04-1.10x at batch 16 and 1.36x at batch 32. Every other shape
+   * measured ran faster with them kept (docs/decisions.md, "The memory planner's default").
    */
   @Override
   public boolean prefersRecompute(int w, int batch, Activation act) {
-    return (width4(w, batch) || width4Groups(w, batch)) && act == Activation.SOFTSIGN;
+    return (width4(w, batch) || width4Groups(w, batch) || width8(w, batch))
+        && act == Activation.SOFTSIGN;
   }
 
   @Override
@@ -504,6 +506,11 @@ final class VectorKernels implements Kernels {
       Rows.forward8(wts, off, count, alpha, act, h, hSave, dSave);
     } else if (width4(w, batch) && act == Activation.SOFTSIGN) {
       Width4.forwardSaveSoftsign(wts, off, count, alpha, h, hSave, dSave);
+    } else if (width8(w, batch) && act == Activation.SOFTSIGN) {
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width8.forwardSaveSoftsign(wts, off, count, alpha, h, hSave, dSave, batch, g0);
+      }
+      Width8.activationToDerivative(dSave, 8 * batch * count);
     } else if (width4Groups(w, batch) && act == Activation.SOFTSIGN) {
       for (int g0 = 0; g0 < batch; g0 += 16) {
         Width4.forwardSaveSoftsignGroup(wts, off, count, alpha, h, hSave, dSave, batch, g0);

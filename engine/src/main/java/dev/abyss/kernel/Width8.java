@@ -153,6 +153,161 @@ final class Width8 {
   }
 
   /**
+   * As {@link #forwardSoftsign}, saving what the backward needs: layer l's input h at {@code
+   * hSave[8 batch l]} and its activation a = softsign(z) at {@code dSave[8 batch l]}, which
+   * {@link #activationToDerivative} then turns into act'(z) = (1 - |a|)^2, the per-layer
+   * path's formula (in two steps: the derivative's three operations inside this loop passed
+   * C2's node budget).
+   */
+  static void forwardSaveSoftsign(MemorySegment wts, long off, int count, float alpha,
+      float[] h, float[] hSave, float[] dSave, int batch, int g0) {
+    FloatVector h0 = FloatVector.fromArray(S, h, g0);
+    FloatVector h1 = FloatVector.fromArray(S, h, batch + g0);
+    FloatVector h2 = FloatVector.fromArray(S, h, 2 * batch + g0);
+    FloatVector h3 = FloatVector.fromArray(S, h, 3 * batch + g0);
+    FloatVector h4 = FloatVector.fromArray(S, h, 4 * batch + g0);
+    FloatVector h5 = FloatVector.fromArray(S, h, 5 * batch + g0);
+    FloatVector h6 = FloatVector.fromArray(S, h, 6 * batch + g0);
+    FloatVector h7 = FloatVector.fromArray(S, h, 7 * batch + g0);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      int s = 8 * batch * l + g0;
+      h0.intoArray(hSave, s);
+      h1.intoArray(hSave, s + batch);
+      h2.intoArray(hSave, s + 2 * batch);
+      h3.intoArray(hSave, s + 3 * batch);
+      h4.intoArray(hSave, s + 4 * batch);
+      h5.intoArray(hSave, s + 5 * batch);
+      h6.intoArray(hSave, s + 6 * batch);
+      h7.intoArray(hSave, s + 7 * batch);
+      // W[i][o] is lane (8 i + o) mod 16 of vector (8 i + o) / 16; b[o] is lane 8 + o of the
+      // vector at the layer's byte 224
+      FloatVector w0 = FloatVector.fromMemorySegment(S, wts, p, LE);
+      FloatVector w1 = FloatVector.fromMemorySegment(S, wts, p + 64, LE);
+      FloatVector w2 = FloatVector.fromMemorySegment(S, wts, p + 128, LE);
+      FloatVector w3 = FloatVector.fromMemorySegment(S, wts, p + 192, LE);
+      FloatVector bv = FloatVector.fromMemorySegment(S, wts, p + 224, LE);
+      FloatVector z0 = bv.rearrange(Width4.B8);
+      z0 = h0.fma(w0.rearrange(Width4.B0), z0);
+      z0 = h1.fma(w0.rearrange(Width4.B8), z0);
+      z0 = h2.fma(w1.rearrange(Width4.B0), z0);
+      z0 = h3.fma(w1.rearrange(Width4.B8), z0);
+      z0 = h4.fma(w2.rearrange(Width4.B0), z0);
+      z0 = h5.fma(w2.rearrange(Width4.B8), z0);
+      z0 = h6.fma(w3.rearrange(Width4.B0), z0);
+      z0 = h7.fma(w3.rearrange(Width4.B8), z0);
+      FloatVector z1 = bv.rearrange(Width4.B9);
+      z1 = h0.fma(w0.rearrange(Width4.B1), z1);
+      z1 = h1.fma(w0.rearrange(Width4.B9), z1);
+      z1 = h2.fma(w1.rearrange(Width4.B1), z1);
+      z1 = h3.fma(w1.rearrange(Width4.B9), z1);
+      z1 = h4.fma(w2.rearrange(Width4.B1), z1);
+      z1 = h5.fma(w2.rearrange(Width4.B9), z1);
+      z1 = h6.fma(w3.rearrange(Width4.B1), z1);
+      z1 = h7.fma(w3.rearrange(Width4.B9), z1);
+      FloatVector z2 = bv.rearrange(Width4.B10);
+      z2 = h0.fma(w0.rearrange(Width4.B2), z2);
+      z2 = h1.fma(w0.rearrange(Width4.B10), z2);
+      z2 = h2.fma(w1.rearrange(Width4.B2), z2);
+      z2 = h3.fma(w1.rearrange(Width4.B10), z2);
+      z2 = h4.fma(w2.rearrange(Width4.B2), z2);
+      z2 = h5.fma(w2.rearrange(Width4.B10), z2);
+      z2 = h6.fma(w3.rearrange(Width4.B2), z2);
+      z2 = h7.fma(w3.rearrange(Width4.B10), z2);
+      FloatVector z3 = bv.rearrange(Width4.B11);
+      z3 = h0.fma(w0.rearrange(Width4.B3), z3);
+      z3 = h1.fma(w0.rearrange(Width4.B11), z3);
+      z3 = h2.fma(w1.rearrange(Width4.B3), z3);
+      z3 = h3.fma(w1.rearrange(Width4.B11), z3);
+      z3 = h4.fma(w2.rearrange(Width4.B3), z3);
+      z3 = h5.fma(w2.rearrange(Width4.B11), z3);
+      z3 = h6.fma(w3.rearrange(Width4.B3), z3);
+      z3 = h7.fma(w3.rearrange(Width4.B11), z3);
+      FloatVector z4 = bv.rearrange(Width4.B12);
+      z4 = h0.fma(w0.rearrange(Width4.B4), z4);
+      z4 = h1.fma(w0.rearrange(Width4.B12), z4);
+      z4 = h2.fma(w1.rearrange(Width4.B4), z4);
+      z4 = h3.fma(w1.rearrange(Width4.B12), z4);
+      z4 = h4.fma(w2.rearrange(Width4.B4), z4);
+      z4 = h5.fma(w2.rearrange(Width4.B12), z4);
+      z4 = h6.fma(w3.rearrange(Width4.B4), z4);
+      z4 = h7.fma(w3.rearrange(Width4.B12), z4);
+      FloatVector z5 = bv.rearrange(Width4.B13);
+      z5 = h0.fma(w0.rearrange(Width4.B5), z5);
+      z5 = h1.fma(w0.rearrange(Width4.B13), z5);
+      z5 = h2.fma(w1.rearrange(Width4.B5), z5);
+      z5 = h3.fma(w1.rearrange(Width4.B13), z5);
+      z5 = h4.fma(w2.rearrange(Width4.B5), z5);
+      z5 = h5.fma(w2.rearrange(Width4.B13), z5);
+      z5 = h6.fma(w3.rearrange(Width4.B5), z5);
+      z5 = h7.fma(w3.rearrange(Width4.B13), z5);
+      FloatVector z6 = bv.rearrange(Width4.B14);
+      z6 = h0.fma(w0.rearrange(Width4.B6), z6);
+      z6 = h1.fma(w0.rearrange(Width4.B14), z6);
+      z6 = h2.fma(w1.rearrange(Width4.B6), z6);
+      z6 = h3.fma(w1.rearrange(Width4.B14), z6);
+      z6 = h4.fma(w2.rearrange(Width4.B6), z6);
+      z6 = h5.fma(w2.rearrange(Width4.B14), z6);
+      z6 = h6.fma(w3.rearrange(Width4.B6), z6);
+      z6 = h7.fma(w3.rearrange(Width4.B14), z6);
+      FloatVector z7 = bv.rearrange(Width4.B15);
+      z7 = h0.fma(w0.rearrange(Width4.B7), z7);
+      z7 = h1.fma(w0.rearrange(Width4.B15), z7);
+      z7 = h2.fma(w1.rearrange(Width4.B7), z7);
+      z7 = h3.fma(w1.rearrange(Width4.B15), z7);
+      z7 = h4.fma(w2.rearrange(Width4.B7), z7);
+      z7 = h5.fma(w2.rearrange(Width4.B15), z7);
+      z7 = h6.fma(w3.rearrange(Width4.B7), z7);
+      z7 = h7.fma(w3.rearrange(Width4.B15), z7);
+      FloatVector a0 = z0.div(z0.abs().add(1f));
+      a0.intoArray(dSave, s);
+      h0 = a0.fma(va, h0);
+      FloatVector a1 = z1.div(z1.abs().add(1f));
+      a1.intoArray(dSave, s + batch);
+      h1 = a1.fma(va, h1);
+      FloatVector a2 = z2.div(z2.abs().add(1f));
+      a2.intoArray(dSave, s + 2 * batch);
+      h2 = a2.fma(va, h2);
+      FloatVector a3 = z3.div(z3.abs().add(1f));
+      a3.intoArray(dSave, s + 3 * batch);
+      h3 = a3.fma(va, h3);
+      FloatVector a4 = z4.div(z4.abs().add(1f));
+      a4.intoArray(dSave, s + 4 * batch);
+      h4 = a4.fma(va, h4);
+      FloatVector a5 = z5.div(z5.abs().add(1f));
+      a5.intoArray(dSave, s + 5 * batch);
+      h5 = a5.fma(va, h5);
+      FloatVector a6 = z6.div(z6.abs().add(1f));
+      a6.intoArray(dSave, s + 6 * batch);
+      h6 = a6.fma(va, h6);
+      FloatVector a7 = z7.div(z7.abs().add(1f));
+      a7.intoArray(dSave, s + 7 * batch);
+      h7 = a7.fma(va, h7);
+    }
+    h0.intoArray(h, g0);
+    h1.intoArray(h, batch + g0);
+    h2.intoArray(h, 2 * batch + g0);
+    h3.intoArray(h, 3 * batch + g0);
+    h4.intoArray(h, 4 * batch + g0);
+    h5.intoArray(h, 5 * batch + g0);
+    h6.intoArray(h, 6 * batch + g0);
+    h7.intoArray(h, 7 * batch + g0);
+  }
+
+  /**
+   * act'(z) = (1 - |a|)^2 in place over {@code n} floats of {@code dSave} holding softsign's a
+   * ({@link #forwardSaveSoftsign}): the operations of the per-layer path's save.
+   */
+  static void activationToDerivative(float[] dSave, int n) {
+    FloatVector one = FloatVector.broadcast(S, 1f);
+    for (int k = 0; k < n; k += 16) {
+      FloatVector r = one.sub(FloatVector.fromArray(S, dSave, k).abs());
+      r.mul(r).intoArray(dSave, k);
+    }
+  }
+
+  /**
    * The backward's dh chain over {@code count} layers from byte offset {@code off}, last layer
    * first, for the 16 samples {@code g0 .. g0 + 15} of a batch of {@code batch} (layer l's
    * saves at {@code 8 batch l}, feature j of sample b at {@code j batch + b}): layer l's g =
