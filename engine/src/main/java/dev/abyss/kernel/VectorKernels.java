@@ -453,16 +453,17 @@ final class VectorKernels implements Kernels {
   private static final long WARM_QUIET_MS = 150;
 
   /**
-   * The width-4 and width-8 softsign chunk kernels (batch 16, 32, 48, ...): keeping every
-   * activation (512 bytes a layer per 16 samples at width 4, written and read back) ran 1.41x
-   * slower than the recompute at batch 16 and 1.4-1.5x at batch 32 (1M layers in memory);
-   * width 8 (200,000 layers) 1.04-1.10x at batch 16 and 1.36x at batch 32. Every other shape
-   * measured ran faster with them kept (docs/decisions.md, "The memory planner's default").
+   * The width-4 and width-8 softsign and ReLU chunk kernels (batch 16, 32, 48, ...): keeping
+   * every activation (512 bytes a layer per 16 samples at width 4, written and read back) ran
+   * 1.41x slower than the recompute at batch 16 and 1.4-1.5x at batch 32 (1M layers in memory,
+   * softsign); width 8 (200,000 layers) 1.04-1.10x at batch 16 and 1.36x at batch 32; ReLU
+   * 1.01-1.10x at width 4 and 1.03-1.20x at width 8, batch 16. Every other shape measured ran
+   * faster with them kept (docs/decisions.md, "The memory planner's default").
    */
   @Override
   public boolean prefersRecompute(int w, int batch, Activation act) {
     return (width4(w, batch) || width4Groups(w, batch) || width8(w, batch))
-        && act == Activation.SOFTSIGN;
+        && act != Activation.TANH;
   }
 
   @Override
@@ -482,6 +483,12 @@ final class VectorKernels implements Kernels {
       }
       return;
     }
+    if (width8(w, batch) && act == Activation.RELU) {
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width8.forwardRelu(wts, off, count, alpha, h, batch, g0);
+      }
+      return;
+    }
     if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
         && act == Activation.SOFTSIGN) {
       // groups of 16 samples, two at a time where there are two (eval's throughput)
@@ -491,6 +498,11 @@ final class VectorKernels implements Kernels {
       }
       if (g0 < batch) {
         Width4.forwardSoftsign(wts, off, count, alpha, h, batch, g0);
+      }
+    } else if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
+        && act == Activation.RELU) {
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width4.forwardRelu(wts, off, count, alpha, h, batch, g0);
       }
     } else {
       Kernels.super.forwardChunk(w, batch, wts, off, count, alpha, act, h, z);
@@ -511,9 +523,18 @@ final class VectorKernels implements Kernels {
         Width8.forwardSaveSoftsign(wts, off, count, alpha, h, hSave, dSave, batch, g0);
       }
       Width8.activationToDerivative(dSave, 8 * batch * count);
+    } else if (width8(w, batch) && act == Activation.RELU) {
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width8.forwardSaveRelu(wts, off, count, alpha, h, hSave, dSave, batch, g0);
+      }
+      Width8.reluDerivative(dSave, 8 * batch * count);
     } else if (width4Groups(w, batch) && act == Activation.SOFTSIGN) {
       for (int g0 = 0; g0 < batch; g0 += 16) {
         Width4.forwardSaveSoftsignGroup(wts, off, count, alpha, h, hSave, dSave, batch, g0);
+      }
+    } else if ((width4(w, batch) || width4Groups(w, batch)) && act == Activation.RELU) {
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width4.forwardSaveReluGroup(wts, off, count, alpha, h, hSave, dSave, batch, g0);
       }
     } else {
       Kernels.super.forwardSaveChunk(w, batch, wts, off, count, alpha, act, h, z, hSave, dSave);

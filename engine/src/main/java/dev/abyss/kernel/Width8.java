@@ -3,8 +3,8 @@ package dev.abyss.kernel;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -141,6 +141,119 @@ final class Width8 {
       h5 = z5.div(z5.abs().add(1f)).fma(va, h5);
       h6 = z6.div(z6.abs().add(1f)).fma(va, h6);
       h7 = z7.div(z7.abs().add(1f)).fma(va, h7);
+    }
+    h0.intoArray(h, g0);
+    h1.intoArray(h, batch + g0);
+    h2.intoArray(h, 2 * batch + g0);
+    h3.intoArray(h, 3 * batch + g0);
+    h4.intoArray(h, 4 * batch + g0);
+    h5.intoArray(h, 5 * batch + g0);
+    h6.intoArray(h, 6 * batch + g0);
+    h7.intoArray(h, 7 * batch + g0);
+  }
+
+  /** {@link #forwardSoftsign} with ReLU: a = z where z > 0, else 0 (the per-layer path's blend). */
+  static void forwardRelu(MemorySegment wts, long off, int count, float alpha, float[] h,
+      int batch, int g0) {
+    FloatVector h0 = FloatVector.fromArray(S, h, g0);
+    FloatVector h1 = FloatVector.fromArray(S, h, batch + g0);
+    FloatVector h2 = FloatVector.fromArray(S, h, 2 * batch + g0);
+    FloatVector h3 = FloatVector.fromArray(S, h, 3 * batch + g0);
+    FloatVector h4 = FloatVector.fromArray(S, h, 4 * batch + g0);
+    FloatVector h5 = FloatVector.fromArray(S, h, 5 * batch + g0);
+    FloatVector h6 = FloatVector.fromArray(S, h, 6 * batch + g0);
+    FloatVector h7 = FloatVector.fromArray(S, h, 7 * batch + g0);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    FloatVector zero = FloatVector.zero(S);
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      // W[i][o] is lane (8 i + o) mod 16 of vector (8 i + o) / 16; b[o] is lane 8 + o of the
+      // vector at the layer's byte 224
+      FloatVector w0 = FloatVector.fromMemorySegment(S, wts, p, LE);
+      FloatVector w1 = FloatVector.fromMemorySegment(S, wts, p + 64, LE);
+      FloatVector w2 = FloatVector.fromMemorySegment(S, wts, p + 128, LE);
+      FloatVector w3 = FloatVector.fromMemorySegment(S, wts, p + 192, LE);
+      FloatVector bv = FloatVector.fromMemorySegment(S, wts, p + 224, LE);
+      FloatVector z0 = bv.rearrange(Width4.B8);
+      z0 = h0.fma(w0.rearrange(Width4.B0), z0);
+      z0 = h1.fma(w0.rearrange(Width4.B8), z0);
+      z0 = h2.fma(w1.rearrange(Width4.B0), z0);
+      z0 = h3.fma(w1.rearrange(Width4.B8), z0);
+      z0 = h4.fma(w2.rearrange(Width4.B0), z0);
+      z0 = h5.fma(w2.rearrange(Width4.B8), z0);
+      z0 = h6.fma(w3.rearrange(Width4.B0), z0);
+      z0 = h7.fma(w3.rearrange(Width4.B8), z0);
+      FloatVector z1 = bv.rearrange(Width4.B9);
+      z1 = h0.fma(w0.rearrange(Width4.B1), z1);
+      z1 = h1.fma(w0.rearrange(Width4.B9), z1);
+      z1 = h2.fma(w1.rearrange(Width4.B1), z1);
+      z1 = h3.fma(w1.rearrange(Width4.B9), z1);
+      z1 = h4.fma(w2.rearrange(Width4.B1), z1);
+      z1 = h5.fma(w2.rearrange(Width4.B9), z1);
+      z1 = h6.fma(w3.rearrange(Width4.B1), z1);
+      z1 = h7.fma(w3.rearrange(Width4.B9), z1);
+      FloatVector z2 = bv.rearrange(Width4.B10);
+      z2 = h0.fma(w0.rearrange(Width4.B2), z2);
+      z2 = h1.fma(w0.rearrange(Width4.B10), z2);
+      z2 = h2.fma(w1.rearrange(Width4.B2), z2);
+      z2 = h3.fma(w1.rearrange(Width4.B10), z2);
+      z2 = h4.fma(w2.rearrange(Width4.B2), z2);
+      z2 = h5.fma(w2.rearrange(Width4.B10), z2);
+      z2 = h6.fma(w3.rearrange(Width4.B2), z2);
+      z2 = h7.fma(w3.rearrange(Width4.B10), z2);
+      FloatVector z3 = bv.rearrange(Width4.B11);
+      z3 = h0.fma(w0.rearrange(Width4.B3), z3);
+      z3 = h1.fma(w0.rearrange(Width4.B11), z3);
+      z3 = h2.fma(w1.rearrange(Width4.B3), z3);
+      z3 = h3.fma(w1.rearrange(Width4.B11), z3);
+      z3 = h4.fma(w2.rearrange(Width4.B3), z3);
+      z3 = h5.fma(w2.rearrange(Width4.B11), z3);
+      z3 = h6.fma(w3.rearrange(Width4.B3), z3);
+      z3 = h7.fma(w3.rearrange(Width4.B11), z3);
+      FloatVector z4 = bv.rearrange(Width4.B12);
+      z4 = h0.fma(w0.rearrange(Width4.B4), z4);
+      z4 = h1.fma(w0.rearrange(Width4.B12), z4);
+      z4 = h2.fma(w1.rearrange(Width4.B4), z4);
+      z4 = h3.fma(w1.rearrange(Width4.B12), z4);
+      z4 = h4.fma(w2.rearrange(Width4.B4), z4);
+      z4 = h5.fma(w2.rearrange(Width4.B12), z4);
+      z4 = h6.fma(w3.rearrange(Width4.B4), z4);
+      z4 = h7.fma(w3.rearrange(Width4.B12), z4);
+      FloatVector z5 = bv.rearrange(Width4.B13);
+      z5 = h0.fma(w0.rearrange(Width4.B5), z5);
+      z5 = h1.fma(w0.rearrange(Width4.B13), z5);
+      z5 = h2.fma(w1.rearrange(Width4.B5), z5);
+      z5 = h3.fma(w1.rearrange(Width4.B13), z5);
+      z5 = h4.fma(w2.rearrange(Width4.B5), z5);
+      z5 = h5.fma(w2.rearrange(Width4.B13), z5);
+      z5 = h6.fma(w3.rearrange(Width4.B5), z5);
+      z5 = h7.fma(w3.rearrange(Width4.B13), z5);
+      FloatVector z6 = bv.rearrange(Width4.B14);
+      z6 = h0.fma(w0.rearrange(Width4.B6), z6);
+      z6 = h1.fma(w0.rearrange(Width4.B14), z6);
+      z6 = h2.fma(w1.rearrange(Width4.B6), z6);
+      z6 = h3.fma(w1.rearrange(Width4.B14), z6);
+      z6 = h4.fma(w2.rearrange(Width4.B6), z6);
+      z6 = h5.fma(w2.rearrange(Width4.B14), z6);
+      z6 = h6.fma(w3.rearrange(Width4.B6), z6);
+      z6 = h7.fma(w3.rearrange(Width4.B14), z6);
+      FloatVector z7 = bv.rearrange(Width4.B15);
+      z7 = h0.fma(w0.rearrange(Width4.B7), z7);
+      z7 = h1.fma(w0.rearrange(Width4.B15), z7);
+      z7 = h2.fma(w1.rearrange(Width4.B7), z7);
+      z7 = h3.fma(w1.rearrange(Width4.B15), z7);
+      z7 = h4.fma(w2.rearrange(Width4.B7), z7);
+      z7 = h5.fma(w2.rearrange(Width4.B15), z7);
+      z7 = h6.fma(w3.rearrange(Width4.B7), z7);
+      z7 = h7.fma(w3.rearrange(Width4.B15), z7);
+      h0 = zero.blend(z0, z0.compare(VectorOperators.GT, 0f)).fma(va, h0);
+      h1 = zero.blend(z1, z1.compare(VectorOperators.GT, 0f)).fma(va, h1);
+      h2 = zero.blend(z2, z2.compare(VectorOperators.GT, 0f)).fma(va, h2);
+      h3 = zero.blend(z3, z3.compare(VectorOperators.GT, 0f)).fma(va, h3);
+      h4 = zero.blend(z4, z4.compare(VectorOperators.GT, 0f)).fma(va, h4);
+      h5 = zero.blend(z5, z5.compare(VectorOperators.GT, 0f)).fma(va, h5);
+      h6 = zero.blend(z6, z6.compare(VectorOperators.GT, 0f)).fma(va, h6);
+      h7 = zero.blend(z7, z7.compare(VectorOperators.GT, 0f)).fma(va, h7);
     }
     h0.intoArray(h, g0);
     h1.intoArray(h, batch + g0);
@@ -293,6 +406,157 @@ final class Width8 {
     h5.intoArray(h, 5 * batch + g0);
     h6.intoArray(h, 6 * batch + g0);
     h7.intoArray(h, 7 * batch + g0);
+  }
+
+  /**
+   * {@link #forwardSaveSoftsign} with ReLU: saves the input and a = z where z > 0, else 0, which
+   * {@link #reluDerivative} turns into act'(z) (1 where a > 0, which is where z > 0, else 0).
+   */
+  static void forwardSaveRelu(MemorySegment wts, long off, int count, float alpha,
+      float[] h, float[] hSave, float[] dSave, int batch, int g0) {
+    FloatVector h0 = FloatVector.fromArray(S, h, g0);
+    FloatVector h1 = FloatVector.fromArray(S, h, batch + g0);
+    FloatVector h2 = FloatVector.fromArray(S, h, 2 * batch + g0);
+    FloatVector h3 = FloatVector.fromArray(S, h, 3 * batch + g0);
+    FloatVector h4 = FloatVector.fromArray(S, h, 4 * batch + g0);
+    FloatVector h5 = FloatVector.fromArray(S, h, 5 * batch + g0);
+    FloatVector h6 = FloatVector.fromArray(S, h, 6 * batch + g0);
+    FloatVector h7 = FloatVector.fromArray(S, h, 7 * batch + g0);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    FloatVector zero = FloatVector.zero(S);
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      int s = 8 * batch * l + g0;
+      h0.intoArray(hSave, s);
+      h1.intoArray(hSave, s + batch);
+      h2.intoArray(hSave, s + 2 * batch);
+      h3.intoArray(hSave, s + 3 * batch);
+      h4.intoArray(hSave, s + 4 * batch);
+      h5.intoArray(hSave, s + 5 * batch);
+      h6.intoArray(hSave, s + 6 * batch);
+      h7.intoArray(hSave, s + 7 * batch);
+      // W[i][o] is lane (8 i + o) mod 16 of vector (8 i + o) / 16; b[o] is lane 8 + o of the
+      // vector at the layer's byte 224
+      FloatVector w0 = FloatVector.fromMemorySegment(S, wts, p, LE);
+      FloatVector w1 = FloatVector.fromMemorySegment(S, wts, p + 64, LE);
+      FloatVector w2 = FloatVector.fromMemorySegment(S, wts, p + 128, LE);
+      FloatVector w3 = FloatVector.fromMemorySegment(S, wts, p + 192, LE);
+      FloatVector bv = FloatVector.fromMemorySegment(S, wts, p + 224, LE);
+      FloatVector z0 = bv.rearrange(Width4.B8);
+      z0 = h0.fma(w0.rearrange(Width4.B0), z0);
+      z0 = h1.fma(w0.rearrange(Width4.B8), z0);
+      z0 = h2.fma(w1.rearrange(Width4.B0), z0);
+      z0 = h3.fma(w1.rearrange(Width4.B8), z0);
+      z0 = h4.fma(w2.rearrange(Width4.B0), z0);
+      z0 = h5.fma(w2.rearrange(Width4.B8), z0);
+      z0 = h6.fma(w3.rearrange(Width4.B0), z0);
+      z0 = h7.fma(w3.rearrange(Width4.B8), z0);
+      FloatVector z1 = bv.rearrange(Width4.B9);
+      z1 = h0.fma(w0.rearrange(Width4.B1), z1);
+      z1 = h1.fma(w0.rearrange(Width4.B9), z1);
+      z1 = h2.fma(w1.rearrange(Width4.B1), z1);
+      z1 = h3.fma(w1.rearrange(Width4.B9), z1);
+      z1 = h4.fma(w2.rearrange(Width4.B1), z1);
+      z1 = h5.fma(w2.rearrange(Width4.B9), z1);
+      z1 = h6.fma(w3.rearrange(Width4.B1), z1);
+      z1 = h7.fma(w3.rearrange(Width4.B9), z1);
+      FloatVector z2 = bv.rearrange(Width4.B10);
+      z2 = h0.fma(w0.rearrange(Width4.B2), z2);
+      z2 = h1.fma(w0.rearrange(Width4.B10), z2);
+      z2 = h2.fma(w1.rearrange(Width4.B2), z2);
+      z2 = h3.fma(w1.rearrange(Width4.B10), z2);
+      z2 = h4.fma(w2.rearrange(Width4.B2), z2);
+      z2 = h5.fma(w2.rearrange(Width4.B10), z2);
+      z2 = h6.fma(w3.rearrange(Width4.B2), z2);
+      z2 = h7.fma(w3.rearrange(Width4.B10), z2);
+      FloatVector z3 = bv.rearrange(Width4.B11);
+      z3 = h0.fma(w0.rearrange(Width4.B3), z3);
+      z3 = h1.fma(w0.rearrange(Width4.B11), z3);
+      z3 = h2.fma(w1.rearrange(Width4.B3), z3);
+      z3 = h3.fma(w1.rearrange(Width4.B11), z3);
+      z3 = h4.fma(w2.rearrange(Width4.B3), z3);
+      z3 = h5.fma(w2.rearrange(Width4.B11), z3);
+      z3 = h6.fma(w3.rearrange(Width4.B3), z3);
+      z3 = h7.fma(w3.rearrange(Width4.B11), z3);
+      FloatVector z4 = bv.rearrange(Width4.B12);
+      z4 = h0.fma(w0.rearrange(Width4.B4), z4);
+      z4 = h1.fma(w0.rearrange(Width4.B12), z4);
+      z4 = h2.fma(w1.rearrange(Width4.B4), z4);
+      z4 = h3.fma(w1.rearrange(Width4.B12), z4);
+      z4 = h4.fma(w2.rearrange(Width4.B4), z4);
+      z4 = h5.fma(w2.rearrange(Width4.B12), z4);
+      z4 = h6.fma(w3.rearrange(Width4.B4), z4);
+      z4 = h7.fma(w3.rearrange(Width4.B12), z4);
+      FloatVector z5 = bv.rearrange(Width4.B13);
+      z5 = h0.fma(w0.rearrange(Width4.B5), z5);
+      z5 = h1.fma(w0.rearrange(Width4.B13), z5);
+      z5 = h2.fma(w1.rearrange(Width4.B5), z5);
+      z5 = h3.fma(w1.rearrange(Width4.B13), z5);
+      z5 = h4.fma(w2.rearrange(Width4.B5), z5);
+      z5 = h5.fma(w2.rearrange(Width4.B13), z5);
+      z5 = h6.fma(w3.rearrange(Width4.B5), z5);
+      z5 = h7.fma(w3.rearrange(Width4.B13), z5);
+      FloatVector z6 = bv.rearrange(Width4.B14);
+      z6 = h0.fma(w0.rearrange(Width4.B6), z6);
+      z6 = h1.fma(w0.rearrange(Width4.B14), z6);
+      z6 = h2.fma(w1.rearrange(Width4.B6), z6);
+      z6 = h3.fma(w1.rearrange(Width4.B14), z6);
+      z6 = h4.fma(w2.rearrange(Width4.B6), z6);
+      z6 = h5.fma(w2.rearrange(Width4.B14), z6);
+      z6 = h6.fma(w3.rearrange(Width4.B6), z6);
+      z6 = h7.fma(w3.rearrange(Width4.B14), z6);
+      FloatVector z7 = bv.rearrange(Width4.B15);
+      z7 = h0.fma(w0.rearrange(Width4.B7), z7);
+      z7 = h1.fma(w0.rearrange(Width4.B15), z7);
+      z7 = h2.fma(w1.rearrange(Width4.B7), z7);
+      z7 = h3.fma(w1.rearrange(Width4.B15), z7);
+      z7 = h4.fma(w2.rearrange(Width4.B7), z7);
+      z7 = h5.fma(w2.rearrange(Width4.B15), z7);
+      z7 = h6.fma(w3.rearrange(Width4.B7), z7);
+      z7 = h7.fma(w3.rearrange(Width4.B15), z7);
+      FloatVector a0 = zero.blend(z0, z0.compare(VectorOperators.GT, 0f));
+      a0.intoArray(dSave, s);
+      h0 = a0.fma(va, h0);
+      FloatVector a1 = zero.blend(z1, z1.compare(VectorOperators.GT, 0f));
+      a1.intoArray(dSave, s + batch);
+      h1 = a1.fma(va, h1);
+      FloatVector a2 = zero.blend(z2, z2.compare(VectorOperators.GT, 0f));
+      a2.intoArray(dSave, s + 2 * batch);
+      h2 = a2.fma(va, h2);
+      FloatVector a3 = zero.blend(z3, z3.compare(VectorOperators.GT, 0f));
+      a3.intoArray(dSave, s + 3 * batch);
+      h3 = a3.fma(va, h3);
+      FloatVector a4 = zero.blend(z4, z4.compare(VectorOperators.GT, 0f));
+      a4.intoArray(dSave, s + 4 * batch);
+      h4 = a4.fma(va, h4);
+      FloatVector a5 = zero.blend(z5, z5.compare(VectorOperators.GT, 0f));
+      a5.intoArray(dSave, s + 5 * batch);
+      h5 = a5.fma(va, h5);
+      FloatVector a6 = zero.blend(z6, z6.compare(VectorOperators.GT, 0f));
+      a6.intoArray(dSave, s + 6 * batch);
+      h6 = a6.fma(va, h6);
+      FloatVector a7 = zero.blend(z7, z7.compare(VectorOperators.GT, 0f));
+      a7.intoArray(dSave, s + 7 * batch);
+      h7 = a7.fma(va, h7);
+    }
+    h0.intoArray(h, g0);
+    h1.intoArray(h, batch + g0);
+    h2.intoArray(h, 2 * batch + g0);
+    h3.intoArray(h, 3 * batch + g0);
+    h4.intoArray(h, 4 * batch + g0);
+    h5.intoArray(h, 5 * batch + g0);
+    h6.intoArray(h, 6 * batch + g0);
+    h7.intoArray(h, 7 * batch + g0);
+  }
+
+  /** act'(z) = 1 where a > 0, else 0, in place over {@code n} floats of ReLU's a. */
+  static void reluDerivative(float[] dSave, int n) {
+    FloatVector one = FloatVector.broadcast(S, 1f);
+    FloatVector zero = FloatVector.zero(S);
+    for (int k = 0; k < n; k += 16) {
+      FloatVector a = FloatVector.fromArray(S, dSave, k);
+      zero.blend(one, a.compare(VectorOperators.GT, 0f)).intoArray(dSave, k);
+    }
   }
 
   /**

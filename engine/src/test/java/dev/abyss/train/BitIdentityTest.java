@@ -143,20 +143,24 @@ class BitIdentityTest {
 
   /**
    * The vector kernels' specialised paths: width 4 at batch 16 and 32 (`Width4`, the second in
-   * groups of 16), width 8 at batch 16 and 32 (`Width8`), width 4 and 8 at batch 1 (`Rows`).
+   * groups of 16), width 8 at batch 16 and 32 (`Width8`), width 4 and 8 at batch 1 (`Rows`);
+   * softsign, and ReLU's own forward kernels at width 4 and 8.
    */
   @Test
   void specialisedPathsAreIdenticalAcrossChunksStorageAndThreads() throws Exception {
     Kernels k = KernelProvider.get();
-    for (int[] wb : new int[][] {{4, 16}, {4, 32}, {8, 16}, {8, 32}, {4, 1}, {8, 1}}) {
-      Result ref = run("s-ref", (int) L, true, Activation.SOFTSIGN, k, wb[0], wb[1], 1);
+    // {width, batch, 1 for ReLU}
+    for (int[] wb : new int[][] {{4, 16, 0}, {4, 32, 0}, {8, 16, 0}, {8, 32, 0}, {4, 1, 0},
+        {8, 1, 0}, {4, 16, 1}, {8, 32, 1}}) {
+      Activation act = wb[2] == 1 ? Activation.RELU : Activation.SOFTSIGN;
+      Result ref = run("s-ref", (int) L, true, act, k, wb[0], wb[1], 1);
       for (int chunk : new int[] {1, 7, (int) L}) {
         for (boolean mem : new boolean[] {false, true}) {
           for (int threads : new int[] {1, 2}) {
-            Result r = run("s-" + chunk + mem + threads, chunk, mem, Activation.SOFTSIGN, k,
-                wb[0], wb[1], threads);
-            String what = k.name() + " w" + wb[0] + " b" + wb[1] + " chunk " + chunk + " "
-                + mem + " threads " + threads;
+            Result r = run("s-" + chunk + mem + threads, chunk, mem, act, k, wb[0], wb[1],
+                threads);
+            String what = k.name() + " " + act + " w" + wb[0] + " b" + wb[1] + " chunk "
+                + chunk + " " + mem + " threads " + threads;
             assertArrayEquals(ref.core(), r.core(), what);
             assertArrayEquals(ref.head(), r.head(), what);
           }

@@ -29,27 +29,31 @@ class MemoryPlanTest {
   @TempDir Path dir;
 
   @Test
-  void onlyTheWidth4And8SoftsignChunkKernelsPreferTheRecompute() {
+  void onlyTheWidth4And8ChunkKernelsPreferTheRecompute() {
     Kernels scalar = KernelProvider.scalar();
     Kernels vector = KernelProvider.get();
     boolean chunkPaths = vector.name().equals("vector-512");
     for (int batch : new int[] {16, 32, 64}) {
-      assertEquals(chunkPaths, vector.prefersRecompute(4, batch, Activation.SOFTSIGN),
-          vector.name() + " w4 b" + batch);
-      assertEquals(chunkPaths, vector.prefersRecompute(8, batch, Activation.SOFTSIGN),
-          vector.name() + " w8 b" + batch);
+      for (Activation act : new Activation[] {Activation.SOFTSIGN, Activation.RELU}) {
+        assertEquals(chunkPaths, vector.prefersRecompute(4, batch, act),
+            vector.name() + " w4 b" + batch + " " + act);
+        assertEquals(chunkPaths, vector.prefersRecompute(8, batch, act),
+            vector.name() + " w8 b" + batch + " " + act);
+      }
     }
     for (Kernels k : new Kernels[] {scalar, vector}) {
       for (Activation act : Activation.values()) {
-        for (int[] wb : new int[][] {{2, 1}, {4, 1}, {4, 4}, {4, 24}, {8, 1}, {8, 24}, {16, 16}, {32, 1}}) {
+        for (int[] wb : new int[][] {{2, 1}, {4, 1}, {4, 4}, {4, 24}, {8, 1}, {8, 24}, {16, 16},
+            {32, 1}}) {
           assertFalse(k.prefersRecompute(wb[0], wb[1], act),
               k.name() + " w" + wb[0] + " b" + wb[1] + " " + act);
         }
       }
       assertFalse(k.prefersRecompute(4, 16, Activation.TANH), k.name());
-      assertFalse(k.prefersRecompute(8, 16, Activation.RELU), k.name());
+      assertFalse(k.prefersRecompute(8, 16, Activation.TANH), k.name());
     }
     assertFalse(scalar.prefersRecompute(4, 16, Activation.SOFTSIGN));
+    assertFalse(scalar.prefersRecompute(8, 16, Activation.RELU));
   }
 
   @Test
