@@ -73,7 +73,7 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
       description = "Memory a step may use to keep every layer's activations from the forward"
           + " pass, so that the backward recomputes nothing (e.g. 512m, 4g; 0 always"
           + " recomputes). Default: keep them if they fit in a quarter of the Java heap (64m"
-          + " when streamed), except at widths 4 and 8, softsign or relu, batch 16, 32, 48...,"
+          + " when streamed), except at widths 4 and 8, softsign or relu, batch 16 and more,"
           + " whose checkpoint-and-recompute kernels measured faster than writing every"
           + " activation to memory and reading it back (docs/decisions.md). Results are"
           + " bit-identical either way.")

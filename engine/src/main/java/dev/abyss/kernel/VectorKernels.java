@@ -452,23 +452,106 @@ final class VectorKernels implements Kernels {
   private static final double WARM_SECONDS = 15;
   private static final long WARM_QUIET_MS = 150;
 
+  // ---- widths 4 and 8 at a batch that is not a multiple of 16 -----------------------------
+  // The chunk kernels run on a copy padded to the next multiple of 16 samples, the padding
+  // zero in h, dh and the saves. A padded sample's g is then alpha * 0 * 0 = +0, so its
+  // products and its terms in every gradient sum are +0: the lanes the per-layer path masks
+  // off, which load as +0 there. So the same bits as the per-layer path (tested), at the
+  // kernels' speed plus the copies.
+
+  /** Layers a padded call converts at a time: bounds the scratch below. */
+  private static final int PAD_LAYERS = 256;
+  private float[] padIn = new float[0];
+  private float[] padH = new float[0];
+  private float[] padD = new float[0];
+  private float[] bwdH = new float[0];
+  private float[] bwdD = new float[0];
+  private float[] bwdGrads = new float[0];
+  /** z scratch for the padded calls (the chunk kernels they reach do not use it). */
+  private float[] padZ = new float[0];
+
   /**
-   * The width-4 and width-8 softsign and ReLU chunk kernels (batch 16, 32, 48, ...): keeping
+   * The padded batch (the next multiple of 16) where widths 4 and 8 at 512 bits have chunk
+   * kernels for this batch's group size and activation, else 0. The backward takes any
+   * activation; the caller passes softsign for it.
+   */
+  private static int padded(int w, int batch, Activation act) {
+    if (S != FloatVector.SPECIES_512 || batch <= 1 || batch % 16 == 0 || (w != 4 && w != 8)
+        || act == Activation.TANH) {
+      return 0;
+    }
+    return (batch + 15) / 16 * 16;
+  }
+
+  private float[] padZ(int n) {
+    if (padZ.length < n) {
+      padZ = new float[n];
+    }
+    return padZ;
+  }
+
+  /** h (W, batch) into this instance's (W, bp) scratch, padded with zeros. */
+  private float[] expandH(int w, int batch, int bp, float[] h) {
+    if (padIn.length < w * bp) {
+      padIn = new float[w * bp];
+    }
+    expand(w, batch, bp, 1, h, 0, padIn);
+    return padIn;
+  }
+
+  /**
+   * {@code layers} blocks of (W, batch) from {@code src} at {@code so} into (W, bp) blocks of
+   * {@code dst} from 0, zero in the padded lanes: one masked load (zero past the batch) and
+   * one store per 16 lanes (a call of System.arraycopy per row cost more than the kernels).
+   */
+  private static void expand(int w, int batch, int bp, int layers, float[] src, int so,
+      float[] dst) {
+    for (int k = 0; k < bp; k += 16) {
+      VectorMask<Float> m = S.indexInRange(k, batch);
+      for (int r = 0; r < layers * w; r++) {
+        FloatVector.fromArray(S, src, so + r * batch + k, m).intoArray(dst, r * bp + k);
+      }
+    }
+  }
+
+  /** {@code layers} (W, bp) blocks of {@code src} from 0, unpadded into dst at dO. */
+  private static void compact(int w, int batch, int bp, int layers, float[] src, float[] dst,
+      int dO) {
+    for (int k = 0; k < bp; k += 16) {
+      VectorMask<Float> m = S.indexInRange(k, batch);
+      for (int r = 0; r < layers * w; r++) {
+        FloatVector.fromArray(S, src, r * bp + k).intoArray(dst, dO + r * batch + k, m);
+      }
+    }
+  }
+
+  /**
+   * The width-4 and width-8 softsign and ReLU chunk kernels at batch 16 and more: keeping
    * every activation (512 bytes a layer per 16 samples at width 4, written and read back) ran
    * 1.41x slower than the recompute at batch 16 and 1.4-1.5x at batch 32 (1M layers in memory,
    * softsign); width 8 (200,000 layers) 1.04-1.10x at batch 16 and 1.36x at batch 32; ReLU
-   * 1.01-1.10x at width 4 and 1.03-1.20x at width 8, batch 16. Every other shape measured ran
-   * faster with them kept (docs/decisions.md, "The memory planner's default").
+   * 1.01-1.10x at width 4 and 1.03-1.20x at width 8, batch 16. Batches in between run these
+   * kernels padded: at 24, 1.20x (width 4) and 1.05x (width 8) slower kept; below 16 the
+   * padded recompute costs more and keeping won (w4 b4 0.92x, w8 b8 0.90x) or tied (w4 b8).
+   * Every other shape measured ran faster with them kept (docs/decisions.md, "The memory
+   * planner's default").
    */
   @Override
   public boolean prefersRecompute(int w, int batch, Activation act) {
-    return (width4(w, batch) || width4Groups(w, batch) || width8(w, batch))
+    return (w == 4 || w == 8) && batch >= 16 && S == FloatVector.SPECIES_512
         && act != Activation.TANH;
   }
 
   @Override
   public void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z) {
+    int bp = padded(w, batch, act);
+    if (bp > 0) {
+      float[] hp = expandH(w, batch, bp, h);
+      forwardChunk(w, bp, wts, off, count, alpha, act, hp, padZ(w * bp));
+      compact(w, batch, bp, 1, hp, h, 0);
+      return;
+    }
     if (w == 4 && batch == 1 && Rows.forwardApplies(act)) {
       Rows.forward(wts, off, count, alpha, act, h, null, null);
       return;
@@ -512,6 +595,25 @@ final class VectorKernels implements Kernels {
   @Override
   public void forwardSaveChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
+    int bp = padded(w, batch, act);
+    if (bp > 0) {
+      float[] hp = expandH(w, batch, bp, h);
+      long lb = Kernels.layerBytes(w);
+      int n = w * batch;
+      int np = w * bp;
+      for (int l0 = 0; l0 < count; l0 += PAD_LAYERS) {
+        int c = Math.min(PAD_LAYERS, count - l0);
+        if (padH.length < c * np) {
+          padH = new float[PAD_LAYERS * np];
+          padD = new float[PAD_LAYERS * np];
+        }
+        forwardSaveChunk(w, bp, wts, off + l0 * lb, c, alpha, act, hp, padZ(np), padH, padD);
+        compact(w, batch, bp, c, padH, hSave, l0 * n);
+        compact(w, batch, bp, c, padD, dSave, l0 * n);
+      }
+      compact(w, batch, bp, 1, hp, h, 0);
+      return;
+    }
     if (w == 4 && batch == 1 && Rows.forwardApplies(act)) {
       Rows.forward(wts, off, count, alpha, act, h, hSave, dSave);
     } else if (w == 8 && batch == 1 && V >= 8 && Rows.forwardApplies(act)) {
@@ -545,6 +647,34 @@ final class VectorKernels implements Kernels {
   public void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
       float[] g, float[] grads) {
+    int bp = padded(w, batch, Activation.SOFTSIGN);
+    if (bp > 0) {
+      // the last layers first, as the chunk's contract says, PAD_LAYERS at a time
+      float[] dhp = expandH(w, batch, bp, dh);
+      long lb = Kernels.layerBytes(w);
+      int n = w * batch;
+      int np = w * bp;
+      int lf = Kernels.layerFloats(w);
+      if (bwdH.length < PAD_LAYERS * np) {
+        bwdH = new float[PAD_LAYERS * np];
+        bwdD = new float[PAD_LAYERS * np];
+        bwdGrads = new float[PAD_LAYERS * lf + 16];
+      }
+      for (int hi = count; hi > 0; hi -= PAD_LAYERS) {
+        int l0 = Math.max(0, hi - PAD_LAYERS);
+        int c = hi - l0;
+        expand(w, batch, bp, c, hSave, l0 * n, bwdH);
+        expand(w, batch, bp, c, dSave, l0 * n, bwdD);
+        float[] gr = grads == null ? null : bwdGrads;
+        backwardUpdateChunk(w, bp, wts, off + l0 * lb, c, alpha, lr, bwdH, bwdD, dhp, gW, gb,
+            g, gr);
+        if (grads != null) {
+          System.arraycopy(bwdGrads, 0, grads, l0 * lf, c * lf);
+        }
+      }
+      compact(w, batch, bp, 1, dhp, dh, 0);
+      return;
+    }
     if (w == 4 && batch == 1) {
       Rows.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, grads);
     } else if (w == 8 && batch == 1 && V >= 8) {

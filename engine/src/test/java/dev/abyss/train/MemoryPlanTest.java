@@ -33,7 +33,7 @@ class MemoryPlanTest {
     Kernels scalar = KernelProvider.scalar();
     Kernels vector = KernelProvider.get();
     boolean chunkPaths = vector.name().equals("vector-512");
-    for (int batch : new int[] {16, 32, 64}) {
+    for (int batch : new int[] {16, 24, 32, 37, 64}) {
       for (Activation act : new Activation[] {Activation.SOFTSIGN, Activation.RELU}) {
         assertEquals(chunkPaths, vector.prefersRecompute(4, batch, act),
             vector.name() + " w4 b" + batch + " " + act);
@@ -43,7 +43,7 @@ class MemoryPlanTest {
     }
     for (Kernels k : new Kernels[] {scalar, vector}) {
       for (Activation act : Activation.values()) {
-        for (int[] wb : new int[][] {{2, 1}, {4, 1}, {4, 4}, {4, 24}, {8, 1}, {8, 24}, {16, 16},
+        for (int[] wb : new int[][] {{2, 1}, {4, 1}, {4, 4}, {4, 15}, {8, 1}, {8, 8}, {16, 16},
             {32, 1}}) {
           assertFalse(k.prefersRecompute(wb[0], wb[1], act),
               k.name() + " w" + wb[0] + " b" + wb[1] + " " + act);
