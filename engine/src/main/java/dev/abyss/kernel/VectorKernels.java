@@ -707,7 +707,11 @@ final class VectorKernels implements Kernels {
       if (gseg.length < 4 * batch * count) {
         gseg = new float[4 * batch * count];
       }
-      for (int g0 = 0; g0 < batch; g0 += 16) {
+      int g0 = 0;
+      for (; g0 + 32 <= batch; g0 += 32) {
+        Width4.dhChain2(wts, off, count, alpha, dSave, dh, gseg, batch, g0);
+      }
+      if (g0 < batch) {
         Width4.dhChain(wts, off, count, alpha, dSave, dh, gseg, batch, g0);
       }
       Width4.updatesGroups(wts, off, count, lr, hSave, gseg, grads, batch);

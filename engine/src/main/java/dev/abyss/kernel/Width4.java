@@ -528,6 +528,86 @@ final class Width4 {
   }
 
   /**
+   * {@link #dhChain} for two groups at once, the samples {@code g0 .. g0 + 31}: two
+   * independent chains in one loop (each alone leaves the units idle while it waits), the
+   * weights broadcast from an array copy (with two chains, the sixteen permute indices would
+   * not fit in the registers beside them). Per lane the operations of {@link #dhChain}.
+   */
+  static void dhChain2(MemorySegment wts, long off, int count, float alpha, float[] dSave,
+      float[] dh, float[] gs, int batch, int g0) {
+    FloatVector dh0 = FloatVector.fromArray(S, dh, g0);
+    FloatVector dh1 = FloatVector.fromArray(S, dh, batch + g0);
+    FloatVector dh2 = FloatVector.fromArray(S, dh, 2 * batch + g0);
+    FloatVector dh3 = FloatVector.fromArray(S, dh, 3 * batch + g0);
+    FloatVector dk0 = FloatVector.fromArray(S, dh, g0 + 16);
+    FloatVector dk1 = FloatVector.fromArray(S, dh, batch + g0 + 16);
+    FloatVector dk2 = FloatVector.fromArray(S, dh, 2 * batch + g0 + 16);
+    FloatVector dk3 = FloatVector.fromArray(S, dh, 3 * batch + g0 + 16);
+    float[] lw = new float[16];
+    for (int l = count - 1; l >= 0; l--) {
+      long p = off + l * LB;
+      int s = 4 * batch * l + g0;
+      FloatVector a0 = dh0.mul(alpha).mul(FloatVector.fromArray(S, dSave, s));
+      FloatVector a1 = dh1.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + batch));
+      FloatVector a2 = dh2.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + 2 * batch));
+      FloatVector a3 = dh3.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + 3 * batch));
+      a0.intoArray(gs, s);
+      a1.intoArray(gs, s + batch);
+      a2.intoArray(gs, s + 2 * batch);
+      a3.intoArray(gs, s + 3 * batch);
+      FloatVector c0 = dk0.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + 16));
+      FloatVector c1 = dk1.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + batch + 16));
+      FloatVector c2 = dk2.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + 2 * batch + 16));
+      FloatVector c3 = dk3.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + 3 * batch + 16));
+      c0.intoArray(gs, s + 16);
+      c1.intoArray(gs, s + batch + 16);
+      c2.intoArray(gs, s + 2 * batch + 16);
+      c3.intoArray(gs, s + 3 * batch + 16);
+      FloatVector.fromMemorySegment(S, wts, p, LE).intoArray(lw, 0);
+      dh0 = a0.fma(FloatVector.broadcast(S, lw[0]), dh0);
+      dk0 = c0.fma(FloatVector.broadcast(S, lw[0]), dk0);
+      dh0 = a1.fma(FloatVector.broadcast(S, lw[1]), dh0);
+      dk0 = c1.fma(FloatVector.broadcast(S, lw[1]), dk0);
+      dh0 = a2.fma(FloatVector.broadcast(S, lw[2]), dh0);
+      dk0 = c2.fma(FloatVector.broadcast(S, lw[2]), dk0);
+      dh0 = a3.fma(FloatVector.broadcast(S, lw[3]), dh0);
+      dk0 = c3.fma(FloatVector.broadcast(S, lw[3]), dk0);
+      dh1 = a0.fma(FloatVector.broadcast(S, lw[4]), dh1);
+      dk1 = c0.fma(FloatVector.broadcast(S, lw[4]), dk1);
+      dh1 = a1.fma(FloatVector.broadcast(S, lw[5]), dh1);
+      dk1 = c1.fma(FloatVector.broadcast(S, lw[5]), dk1);
+      dh1 = a2.fma(FloatVector.broadcast(S, lw[6]), dh1);
+      dk1 = c2.fma(FloatVector.broadcast(S, lw[6]), dk1);
+      dh1 = a3.fma(FloatVector.broadcast(S, lw[7]), dh1);
+      dk1 = c3.fma(FloatVector.broadcast(S, lw[7]), dk1);
+      dh2 = a0.fma(FloatVector.broadcast(S, lw[8]), dh2);
+      dk2 = c0.fma(FloatVector.broadcast(S, lw[8]), dk2);
+      dh2 = a1.fma(FloatVector.broadcast(S, lw[9]), dh2);
+      dk2 = c1.fma(FloatVector.broadcast(S, lw[9]), dk2);
+      dh2 = a2.fma(FloatVector.broadcast(S, lw[10]), dh2);
+      dk2 = c2.fma(FloatVector.broadcast(S, lw[10]), dk2);
+      dh2 = a3.fma(FloatVector.broadcast(S, lw[11]), dh2);
+      dk2 = c3.fma(FloatVector.broadcast(S, lw[11]), dk2);
+      dh3 = a0.fma(FloatVector.broadcast(S, lw[12]), dh3);
+      dk3 = c0.fma(FloatVector.broadcast(S, lw[12]), dk3);
+      dh3 = a1.fma(FloatVector.broadcast(S, lw[13]), dh3);
+      dk3 = c1.fma(FloatVector.broadcast(S, lw[13]), dk3);
+      dh3 = a2.fma(FloatVector.broadcast(S, lw[14]), dh3);
+      dk3 = c2.fma(FloatVector.broadcast(S, lw[14]), dk3);
+      dh3 = a3.fma(FloatVector.broadcast(S, lw[15]), dh3);
+      dk3 = c3.fma(FloatVector.broadcast(S, lw[15]), dk3);
+    }
+    dh0.intoArray(dh, g0);
+    dh1.intoArray(dh, batch + g0);
+    dh2.intoArray(dh, 2 * batch + g0);
+    dh3.intoArray(dh, 3 * batch + g0);
+    dk0.intoArray(dh, g0 + 16);
+    dk1.intoArray(dh, batch + g0 + 16);
+    dk2.intoArray(dh, 2 * batch + g0 + 16);
+    dk3.intoArray(dh, 3 * batch + g0 + 16);
+  }
+
+  /**
    * gW and gb of each layer from its input and g, by the tree; then W -= lr gW, b -= lr gb.
    *
    * <p>The tree's permute indices and lane masks are computed here from lane numbers, not read
