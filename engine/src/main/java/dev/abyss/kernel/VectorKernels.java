@@ -658,6 +658,8 @@ final class VectorKernels implements Kernels {
       if (bwdH.length < PAD_LAYERS * np) {
         bwdH = new float[PAD_LAYERS * np];
         bwdD = new float[PAD_LAYERS * np];
+      }
+      if (grads != null && bwdGrads.length < PAD_LAYERS * lf + 16) {
         bwdGrads = new float[PAD_LAYERS * lf + 16];
       }
       for (int hi = count; hi > 0; hi -= PAD_LAYERS) {

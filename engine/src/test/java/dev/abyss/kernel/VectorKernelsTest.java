@@ -118,6 +118,58 @@ class VectorKernelsTest {
   }
 
   /**
+   * One instance that runs the padded path (widths 4 and 8 at a batch that is not a multiple of
+   * 16) at one shape and then at another, over more layers than the chunk test: the scratch
+   * follows the shape (the gradients a segment of width 8 writes need more room than width
+   * 4's), and the results are a fresh instance's.
+   */
+  @Test
+  void paddedScratchFollowsTheShape() {
+    SplittableRandom r = new SplittableRandom(11);
+    Kernels reused = new VectorKernels();
+    try (Arena arena = Arena.ofConfined()) {
+      for (int[] wb : new int[][] {{4, 37}, {8, 3}, {4, 5}, {8, 24}}) {
+        int w = wb[0];
+        int batch = wb[1];
+        int count = 600;
+        int n = w * batch;
+        long lb = Kernels.layerBytes(w);
+        MemorySegment ws = arena.allocate(count * lb, 4);
+        for (long o = 0; o < ws.byteSize(); o += 4) {
+          ws.set(Kernels.F32, o, (float) (r.nextDouble() - 0.5));
+        }
+        MemorySegment w1 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
+        MemorySegment w2 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
+        float[] h = rand(r, n, 2f);
+        float[] dh = rand(r, n, 1f);
+        int lf = Kernels.layerFloats(w);
+        float[][] out = new float[2][];
+        float[][] dhs = new float[2][];
+        float[][] grads = new float[2][];
+        Kernels[] ks = {reused, new VectorKernels()};
+        MemorySegment[] segs = {w1, w2};
+        for (int v = 0; v < 2; v++) {
+          float[] hh = h.clone();
+          float[] hs = new float[count * n];
+          float[] ds = new float[count * n];
+          ks[v].forwardSaveChunk(w, batch, segs[v], 0, count, 0.2f, Activation.SOFTSIGN, hh,
+              new float[n], hs, ds);
+          dhs[v] = dh.clone();
+          grads[v] = new float[count * lf];
+          ks[v].backwardUpdateChunk(w, batch, segs[v], 0, count, 0.2f, 0.05f, hs, ds, dhs[v],
+              new float[w * w], new float[w], new float[n], grads[v]);
+          out[v] = hh;
+        }
+        String where = "w" + w + " b" + batch;
+        assertEquals(-1, java.util.Arrays.mismatch(out[0], out[1]), where + " h");
+        assertEquals(-1, java.util.Arrays.mismatch(dhs[0], dhs[1]), where + " dh");
+        assertEquals(-1, java.util.Arrays.mismatch(grads[0], grads[1]), where + " grads");
+        assertEquals(-1, w1.mismatch(w2), where + " weights");
+      }
+    }
+  }
+
+  /**
    * Batch 1 at widths up to 8 runs the scalar kernels' operations in both kernel sets ({@link
    * Width2}, {@link Narrow}): a training step's three chunk calls give the same bits.
    */
