@@ -14,9 +14,11 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Width 4, batch 16, 512-bit vectors: one full vector per feature, a layer's 16 weights in one
  * vector, and whole chunks of layers per call with h (forward) or dh (backward) held in four
- * registers from layer to layer. Batches of 32, 48, ... run the forward, the recompute and the
- * dh chain one group of 16 samples at a time, and their gradient sums in {@link
- * #updatesGroups}.
+ * registers from layer to layer. Batches of 32, 48, ... run the recompute one group of 16
+ * samples at a time, the forward and the dh chain two groups at a time ({@link
+ * #forwardSoftsign2}, {@link #dhChain2}), and their gradient sums in {@link #updatesGroups}.
+ * ReLU has its own forward and recompute ({@link #forwardRelu}, {@link #forwardSaveReluGroup});
+ * the backward takes any activation.
  *
  * <p>Each method is one loop whose body calls only the Vector API (all of it {@code
  * ForceInline}) and scalar segment reads: C2 refuses to inline our own helpers past its node

@@ -13,10 +13,11 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The forward keeps h in eight registers from layer to layer, the layer's 64 weights in
  * four vector loads and its biases in a fifth, each broadcast by a permute (72 scalar segment
- * reads a layer would pass C2's inlining budget). Softsign only; the forward pass and eval. A
- * version that also saves the recompute's values (16 more stores a layer) passed C2's node
- * budget: one fused multiply-add a layer became a call, and it ran no faster than the
- * per-layer path.
+ * reads a layer would pass C2's inlining budget); softsign and ReLU, each in a method of its
+ * own. The recompute ({@link #forwardSaveSoftsign}, {@link #forwardSaveRelu}) also saves each
+ * layer's input and activation, and a pass over the segment turns the activations into act'(z):
+ * with the derivative inside the loop the method passed C2's node budget (one fused
+ * multiply-add a layer became a call).
  *
  * <p>The backward is two loops, as {@link Width4}'s: the dh chain ({@link #dhChain}, any
  * activation), which keeps each layer's g, then the gradient trees and the SGD update ({@link
