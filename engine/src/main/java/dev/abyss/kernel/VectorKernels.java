@@ -471,13 +471,12 @@ final class VectorKernels implements Kernels {
   private float[] padZ = new float[0];
 
   /**
-   * The padded batch (the next multiple of 16) where widths 4 and 8 at 512 bits have chunk
-   * kernels for this batch's group size and activation, else 0. The backward takes any
-   * activation; the caller passes softsign for it.
+   * The padded batch (the next multiple of 16) where widths 4 and 8 at 512 bits run their
+   * chunk kernels on a padded copy, else 0. The backward kernels take any activation; the
+   * forward ones softsign and ReLU (tanh stays on the per-layer path).
    */
-  private static int padded(int w, int batch, Activation act) {
-    if (S != FloatVector.SPECIES_512 || batch <= 1 || batch % 16 == 0 || (w != 4 && w != 8)
-        || act == Activation.TANH) {
+  private static int padded(int w, int batch) {
+    if (S != FloatVector.SPECIES_512 || batch <= 1 || batch % 16 == 0 || (w != 4 && w != 8)) {
       return 0;
     }
     return (batch + 15) / 16 * 16;
@@ -545,7 +544,7 @@ final class VectorKernels implements Kernels {
   @Override
   public void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z) {
-    int bp = padded(w, batch, act);
+    int bp = act == Activation.TANH ? 0 : padded(w, batch);
     if (bp > 0) {
       float[] hp = expandH(w, batch, bp, h);
       forwardChunk(w, bp, wts, off, count, alpha, act, hp, padZ(w * bp));
@@ -595,7 +594,7 @@ final class VectorKernels implements Kernels {
   @Override
   public void forwardSaveChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
-    int bp = padded(w, batch, act);
+    int bp = act == Activation.TANH ? 0 : padded(w, batch);
     if (bp > 0) {
       float[] hp = expandH(w, batch, bp, h);
       long lb = Kernels.layerBytes(w);
@@ -647,7 +646,7 @@ final class VectorKernels implements Kernels {
   public void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
       float[] g, float[] grads) {
-    int bp = padded(w, batch, Activation.SOFTSIGN);
+    int bp = padded(w, batch);
     if (bp > 0) {
       // the last layers first, as the chunk's contract says, PAD_LAYERS at a time
       float[] dhp = expandH(w, batch, bp, dh);
