@@ -16,17 +16,34 @@ public final class TanhMath {
   static final float SMALL = 0.5f;
   static final float LOG2E = 1.44269504f;
   static final float ROUND = 12582912f; // 1.5 * 2^23
+  /**
+   * For |n| &lt; 2^22, the bits of n + ROUND are those of ROUND plus n, so these bits less this
+   * are n + 127, the float exponent field of 2^n: the vector kernels build 2^n that way.
+   */
+  static final int EXP_BIAS = Float.floatToRawIntBits(ROUND) - 127;
   static final float LN2_HI = 0.693145752f; // ln 2 with its last 11 bits cleared
   static final float LN2_LO = 1.42860677e-6f; // ln 2 - LN2_HI
 
-  /** tanh(a) = a + a^3 (T0 + T1 a^2 + ...): Taylor coefficients of tanh from a^3 on. */
-  static final float[] T = {
-    -1f / 3, 2f / 15, -17f / 315, 62f / 2835, -1382f / 155925, 21844f / 6081075,
-    -929569f / 638512875, 6404582f / 10854718875f
-  };
+  // tanh(a) = a + a^3 (T0 + T1 a^2 + ...): Taylor coefficients of tanh from a^3 on; named
+  // constants so that the chunk kernels' unrolled copies of the Horner loop fold them
+  static final float T0 = -1f / 3;
+  static final float T1 = 2f / 15;
+  static final float T2 = -17f / 315;
+  static final float T3 = 62f / 2835;
+  static final float T4 = -1382f / 155925;
+  static final float T5 = 21844f / 6081075;
+  static final float T6 = -929569f / 638512875;
+  static final float T7 = 6404582f / 10854718875f;
+  static final float[] T = {T0, T1, T2, T3, T4, T5, T6, T7};
 
-  /** exp(r) = E0 + E1 r + ...: 1/k!. */
-  static final float[] E = {1f, 1f, 1f / 2, 1f / 6, 1f / 24, 1f / 120, 1f / 720, 1f / 5040};
+  // exp(r) = E0 + E1 r + ...: 1/k!
+  static final float E2 = 1f / 2;
+  static final float E3 = 1f / 6;
+  static final float E4 = 1f / 24;
+  static final float E5 = 1f / 120;
+  static final float E6 = 1f / 720;
+  static final float E7 = 1f / 5040;
+  static final float[] E = {1f, 1f, E2, E3, E4, E5, E6, E7};
 
   private TanhMath() {}
 

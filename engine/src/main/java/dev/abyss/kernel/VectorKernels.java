@@ -290,31 +290,37 @@ final class VectorKernels implements Kernels {
   }
 
   /**
-   * tanh from add, mul, div, min, compare and bit moves only, so that it gives the same bits
+   * tanh from add, mul, div, compare and bit moves only, so that it gives the same bits
    * interpreted and compiled. {@code VectorOperators.TANH} does not: compiled it calls a
    * vector math library, interpreted it loops over {@code Math.tanh}, and the two differ in
    * the last bit, which broke bit-identical training across chunk sizes. {@link
    * TanhMath#tanh(float)} is the same algorithm one lane at a time (the test oracle).
    */
   static FloatVector tanh(FloatVector x) {
-    FloatVector a = x.abs().min(TanhMath.CLAMP);
+    // min(|x|, CLAMP) as a compare and blend: the same values (NaN stays NaN), without the
+    // fix-ups the JIT adds to min for Java's NaN and signed-zero rules
+    FloatVector u = x.abs();
+    FloatVector a = u.blend(TanhMath.CLAMP, u.compare(VectorOperators.GT, TanhMath.CLAMP));
     // |x| < SMALL: odd Taylor polynomial in x^2 (Horner)
     FloatVector a2 = a.mul(a);
     FloatVector p = FloatVector.broadcast(S, TanhMath.T[TanhMath.T.length - 1]);
-    for (int k = TanhMath.T.length - 2; k >= 0; k--) {
-      p = p.mul(a2).add(TanhMath.T[k]);
+    for (int j = TanhMath.T.length - 2; j >= 0; j--) {
+      p = p.mul(a2).add(TanhMath.T[j]);
     }
     FloatVector small = p.mul(a2).mul(a).add(a);
     // otherwise (1 - e) / (1 + e) with e = exp(-2|x|) = 2^n exp(r)
     FloatVector y = a.mul(-2f);
-    FloatVector n = y.mul(TanhMath.LOG2E).add(TanhMath.ROUND).sub(TanhMath.ROUND);
+    FloatVector k = y.mul(TanhMath.LOG2E).add(TanhMath.ROUND);
+    FloatVector n = k.sub(TanhMath.ROUND);
     FloatVector r = y.sub(n.mul(TanhMath.LN2_HI)).sub(n.mul(TanhMath.LN2_LO));
     FloatVector q = FloatVector.broadcast(S, TanhMath.E[TanhMath.E.length - 1]);
-    for (int k = TanhMath.E.length - 2; k >= 0; k--) {
-      q = q.mul(r).add(TanhMath.E[k]);
+    for (int j = TanhMath.E.length - 2; j >= 0; j--) {
+      q = q.mul(r).add(TanhMath.E[j]);
     }
-    FloatVector scale = ((IntVector) n.convert(VectorOperators.F2I, 0))
-        .add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+    // 2^n from k's bits (TanhMath.EXP_BIAS): exactly the scalar (int) n route's 2^n, without
+    // the conversion's fix-ups for NaN and overflow
+    FloatVector scale = k.reinterpretAsInts().sub(TanhMath.EXP_BIAS)
+        .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
     FloatVector e = q.mul(scale);
     FloatVector large = FloatVector.broadcast(S, 1f).sub(e).div(e.add(1f));
     FloatVector t = large.blend(small, a.compare(VectorOperators.LT, TanhMath.SMALL));
@@ -472,14 +478,23 @@ final class VectorKernels implements Kernels {
 
   /**
    * The padded batch (the next multiple of 16) where widths 4 and 8 at 512 bits run their
-   * chunk kernels on a padded copy, else 0. The backward kernels take any activation; the
-   * forward ones softsign and ReLU (tanh stays on the per-layer path).
+   * chunk kernels on a padded copy, else 0. The backward kernels take any activation, the
+   * forward ones too ({@link #paddedForward}: tanh from batch 8).
    */
   private static int padded(int w, int batch) {
     if (S != FloatVector.SPECIES_512 || batch <= 1 || batch % 16 == 0 || (w != 4 && w != 8)) {
       return 0;
     }
     return (batch + 15) / 16 * 16;
+  }
+
+  /**
+   * {@link #padded} for the forward kernels: tanh's from batch 8 up. Its chunk kernels against
+   * the per-layer path, padded (one process, alternating; forward / forward with saves): w4 b8
+   * 0.76 / 0.68, w4 b24 0.52 / 0.64, w8 b8 0.80 / 0.99, but w4 b4 1.01 / 1.11.
+   */
+  private static int paddedForward(int w, int batch, Activation act) {
+    return act == Activation.TANH && batch < 8 ? 0 : padded(w, batch);
   }
 
   private float[] padZ(int n) {
@@ -544,7 +559,7 @@ final class VectorKernels implements Kernels {
   @Override
   public void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z) {
-    int bp = act == Activation.TANH ? 0 : padded(w, batch);
+    int bp = paddedForward(w, batch, act);
     if (bp > 0) {
       float[] hp = expandH(w, batch, bp, h);
       forwardChunk(w, bp, wts, off, count, alpha, act, hp, padZ(w * bp));
@@ -571,6 +586,12 @@ final class VectorKernels implements Kernels {
       }
       return;
     }
+    if (width8(w, batch) && act == Activation.TANH) {
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width8.forwardTanh(wts, off, count, alpha, h, batch, g0);
+      }
+      return;
+    }
     if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
         && act == Activation.SOFTSIGN) {
       // groups of 16 samples, two at a time where there are two (eval's throughput)
@@ -586,6 +607,11 @@ final class VectorKernels implements Kernels {
       for (int g0 = 0; g0 < batch; g0 += 16) {
         Width4.forwardRelu(wts, off, count, alpha, h, batch, g0);
       }
+    } else if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
+        && act == Activation.TANH) {
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width4.forwardTanh(wts, off, count, alpha, h, batch, g0);
+      }
     } else {
       Kernels.super.forwardChunk(w, batch, wts, off, count, alpha, act, h, z);
     }
@@ -594,7 +620,7 @@ final class VectorKernels implements Kernels {
   @Override
   public void forwardSaveChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
-    int bp = act == Activation.TANH ? 0 : padded(w, batch);
+    int bp = paddedForward(w, batch, act);
     if (bp > 0) {
       float[] hp = expandH(w, batch, bp, h);
       long lb = Kernels.layerBytes(w);
@@ -629,6 +655,11 @@ final class VectorKernels implements Kernels {
         Width8.forwardSaveRelu(wts, off, count, alpha, h, hSave, dSave, batch, g0);
       }
       Width8.reluDerivative(dSave, 8 * batch * count);
+    } else if (width8(w, batch) && act == Activation.TANH) {
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width8.forwardSaveTanh(wts, off, count, alpha, h, hSave, dSave, batch, g0);
+      }
+      Width8.tanhDerivative(dSave, 8 * batch * count);
     } else if (width4Groups(w, batch) && act == Activation.SOFTSIGN) {
       for (int g0 = 0; g0 < batch; g0 += 16) {
         Width4.forwardSaveSoftsignGroup(wts, off, count, alpha, h, hSave, dSave, batch, g0);
@@ -636,6 +667,10 @@ final class VectorKernels implements Kernels {
     } else if ((width4(w, batch) || width4Groups(w, batch)) && act == Activation.RELU) {
       for (int g0 = 0; g0 < batch; g0 += 16) {
         Width4.forwardSaveReluGroup(wts, off, count, alpha, h, hSave, dSave, batch, g0);
+      }
+    } else if ((width4(w, batch) || width4Groups(w, batch)) && act == Activation.TANH) {
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width4.forwardSaveTanhGroup(wts, off, count, alpha, h, hSave, dSave, batch, g0);
       }
     } else {
       Kernels.super.forwardSaveChunk(w, batch, wts, off, count, alpha, act, h, z, hSave, dSave);

@@ -13,8 +13,10 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The forward keeps h in eight registers from layer to layer, the layer's 64 weights in
  * four vector loads and its biases in a fifth, each broadcast by a permute (72 scalar segment
- * reads a layer would pass C2's inlining budget); softsign and ReLU, each in a method of its
- * own. The recompute ({@link #forwardSaveSoftsign}, {@link #forwardSaveRelu}) also saves each
+ * reads a layer would pass C2's inlining budget); softsign, ReLU and tanh, each in a method of
+ * its own. Tanh's eight z go through a scratch array to {@link Width4#tanh4}, twice a layer
+ * (eight tanh inside the layer loop passed C2's node budget). The recompute ({@link
+ * #forwardSaveSoftsign}, {@link #forwardSaveRelu}, {@link #forwardSaveTanh}) also saves each
  * layer's input and activation, and a pass over the segment turns the activations into act'(z):
  * with the derivative inside the loop the method passed C2's node budget (one fused
  * multiply-add a layer became a call).
@@ -255,6 +257,132 @@ final class Width8 {
       h5 = zero.blend(z5, z5.compare(VectorOperators.GT, 0f)).fma(va, h5);
       h6 = zero.blend(z6, z6.compare(VectorOperators.GT, 0f)).fma(va, h6);
       h7 = zero.blend(z7, z7.compare(VectorOperators.GT, 0f)).fma(va, h7);
+    }
+    h0.intoArray(h, g0);
+    h1.intoArray(h, batch + g0);
+    h2.intoArray(h, 2 * batch + g0);
+    h3.intoArray(h, 3 * batch + g0);
+    h4.intoArray(h, 4 * batch + g0);
+    h5.intoArray(h, 5 * batch + g0);
+    h6.intoArray(h, 6 * batch + g0);
+    h7.intoArray(h, 7 * batch + g0);
+  }
+
+  /**
+   * {@link #forwardSoftsign} with tanh: z goes through a scratch array to {@link
+   * Width4#tanh4}, twice a layer.
+   */
+  static void forwardTanh(MemorySegment wts, long off, int count, float alpha, float[] h,
+      int batch, int g0) {
+    FloatVector h0 = FloatVector.fromArray(S, h, g0);
+    FloatVector h1 = FloatVector.fromArray(S, h, batch + g0);
+    FloatVector h2 = FloatVector.fromArray(S, h, 2 * batch + g0);
+    FloatVector h3 = FloatVector.fromArray(S, h, 3 * batch + g0);
+    FloatVector h4 = FloatVector.fromArray(S, h, 4 * batch + g0);
+    FloatVector h5 = FloatVector.fromArray(S, h, 5 * batch + g0);
+    FloatVector h6 = FloatVector.fromArray(S, h, 6 * batch + g0);
+    FloatVector h7 = FloatVector.fromArray(S, h, 7 * batch + g0);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    float[] t = new float[128];
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      // W[i][o] is lane (8 i + o) mod 16 of vector (8 i + o) / 16; b[o] is lane 8 + o of the
+      // vector at the layer's byte 224
+      FloatVector w0 = FloatVector.fromMemorySegment(S, wts, p, LE);
+      FloatVector w1 = FloatVector.fromMemorySegment(S, wts, p + 64, LE);
+      FloatVector w2 = FloatVector.fromMemorySegment(S, wts, p + 128, LE);
+      FloatVector w3 = FloatVector.fromMemorySegment(S, wts, p + 192, LE);
+      FloatVector bv = FloatVector.fromMemorySegment(S, wts, p + 224, LE);
+      FloatVector z0 = bv.rearrange(Width4.B8);
+      z0 = h0.fma(w0.rearrange(Width4.B0), z0);
+      z0 = h1.fma(w0.rearrange(Width4.B8), z0);
+      z0 = h2.fma(w1.rearrange(Width4.B0), z0);
+      z0 = h3.fma(w1.rearrange(Width4.B8), z0);
+      z0 = h4.fma(w2.rearrange(Width4.B0), z0);
+      z0 = h5.fma(w2.rearrange(Width4.B8), z0);
+      z0 = h6.fma(w3.rearrange(Width4.B0), z0);
+      z0 = h7.fma(w3.rearrange(Width4.B8), z0);
+      FloatVector z1 = bv.rearrange(Width4.B9);
+      z1 = h0.fma(w0.rearrange(Width4.B1), z1);
+      z1 = h1.fma(w0.rearrange(Width4.B9), z1);
+      z1 = h2.fma(w1.rearrange(Width4.B1), z1);
+      z1 = h3.fma(w1.rearrange(Width4.B9), z1);
+      z1 = h4.fma(w2.rearrange(Width4.B1), z1);
+      z1 = h5.fma(w2.rearrange(Width4.B9), z1);
+      z1 = h6.fma(w3.rearrange(Width4.B1), z1);
+      z1 = h7.fma(w3.rearrange(Width4.B9), z1);
+      FloatVector z2 = bv.rearrange(Width4.B10);
+      z2 = h0.fma(w0.rearrange(Width4.B2), z2);
+      z2 = h1.fma(w0.rearrange(Width4.B10), z2);
+      z2 = h2.fma(w1.rearrange(Width4.B2), z2);
+      z2 = h3.fma(w1.rearrange(Width4.B10), z2);
+      z2 = h4.fma(w2.rearrange(Width4.B2), z2);
+      z2 = h5.fma(w2.rearrange(Width4.B10), z2);
+      z2 = h6.fma(w3.rearrange(Width4.B2), z2);
+      z2 = h7.fma(w3.rearrange(Width4.B10), z2);
+      FloatVector z3 = bv.rearrange(Width4.B11);
+      z3 = h0.fma(w0.rearrange(Width4.B3), z3);
+      z3 = h1.fma(w0.rearrange(Width4.B11), z3);
+      z3 = h2.fma(w1.rearrange(Width4.B3), z3);
+      z3 = h3.fma(w1.rearrange(Width4.B11), z3);
+      z3 = h4.fma(w2.rearrange(Width4.B3), z3);
+      z3 = h5.fma(w2.rearrange(Width4.B11), z3);
+      z3 = h6.fma(w3.rearrange(Width4.B3), z3);
+      z3 = h7.fma(w3.rearrange(Width4.B11), z3);
+      FloatVector z4 = bv.rearrange(Width4.B12);
+      z4 = h0.fma(w0.rearrange(Width4.B4), z4);
+      z4 = h1.fma(w0.rearrange(Width4.B12), z4);
+      z4 = h2.fma(w1.rearrange(Width4.B4), z4);
+      z4 = h3.fma(w1.rearrange(Width4.B12), z4);
+      z4 = h4.fma(w2.rearrange(Width4.B4), z4);
+      z4 = h5.fma(w2.rearrange(Width4.B12), z4);
+      z4 = h6.fma(w3.rearrange(Width4.B4), z4);
+      z4 = h7.fma(w3.rearrange(Width4.B12), z4);
+      FloatVector z5 = bv.rearrange(Width4.B13);
+      z5 = h0.fma(w0.rearrange(Width4.B5), z5);
+      z5 = h1.fma(w0.rearrange(Width4.B13), z5);
+      z5 = h2.fma(w1.rearrange(Width4.B5), z5);
+      z5 = h3.fma(w1.rearrange(Width4.B13), z5);
+      z5 = h4.fma(w2.rearrange(Width4.B5), z5);
+      z5 = h5.fma(w2.rearrange(Width4.B13), z5);
+      z5 = h6.fma(w3.rearrange(Width4.B5), z5);
+      z5 = h7.fma(w3.rearrange(Width4.B13), z5);
+      FloatVector z6 = bv.rearrange(Width4.B14);
+      z6 = h0.fma(w0.rearrange(Width4.B6), z6);
+      z6 = h1.fma(w0.rearrange(Width4.B14), z6);
+      z6 = h2.fma(w1.rearrange(Width4.B6), z6);
+      z6 = h3.fma(w1.rearrange(Width4.B14), z6);
+      z6 = h4.fma(w2.rearrange(Width4.B6), z6);
+      z6 = h5.fma(w2.rearrange(Width4.B14), z6);
+      z6 = h6.fma(w3.rearrange(Width4.B6), z6);
+      z6 = h7.fma(w3.rearrange(Width4.B14), z6);
+      FloatVector z7 = bv.rearrange(Width4.B15);
+      z7 = h0.fma(w0.rearrange(Width4.B7), z7);
+      z7 = h1.fma(w0.rearrange(Width4.B15), z7);
+      z7 = h2.fma(w1.rearrange(Width4.B7), z7);
+      z7 = h3.fma(w1.rearrange(Width4.B15), z7);
+      z7 = h4.fma(w2.rearrange(Width4.B7), z7);
+      z7 = h5.fma(w2.rearrange(Width4.B15), z7);
+      z7 = h6.fma(w3.rearrange(Width4.B7), z7);
+      z7 = h7.fma(w3.rearrange(Width4.B15), z7);
+      z0.intoArray(t, 0);
+      z1.intoArray(t, 16);
+      z2.intoArray(t, 32);
+      z3.intoArray(t, 48);
+      z4.intoArray(t, 64);
+      z5.intoArray(t, 80);
+      z6.intoArray(t, 96);
+      z7.intoArray(t, 112);
+      Width4.tanh4(t, 0);
+      Width4.tanh4(t, 64);
+      h0 = FloatVector.fromArray(S, t, 0).fma(va, h0);
+      h1 = FloatVector.fromArray(S, t, 16).fma(va, h1);
+      h2 = FloatVector.fromArray(S, t, 32).fma(va, h2);
+      h3 = FloatVector.fromArray(S, t, 48).fma(va, h3);
+      h4 = FloatVector.fromArray(S, t, 64).fma(va, h4);
+      h5 = FloatVector.fromArray(S, t, 80).fma(va, h5);
+      h6 = FloatVector.fromArray(S, t, 96).fma(va, h6);
+      h7 = FloatVector.fromArray(S, t, 112).fma(va, h7);
     }
     h0.intoArray(h, g0);
     h1.intoArray(h, batch + g0);
@@ -548,6 +676,166 @@ final class Width8 {
     h5.intoArray(h, 5 * batch + g0);
     h6.intoArray(h, 6 * batch + g0);
     h7.intoArray(h, 7 * batch + g0);
+  }
+
+  /**
+   * {@link #forwardSaveSoftsign} with tanh ({@link Width4#tanh4} as in {@link #forwardTanh}):
+   * saves the input and a = tanh(z), which {@link #tanhDerivative} turns into act'(z) = 1 - a^2.
+   */
+  static void forwardSaveTanh(MemorySegment wts, long off, int count, float alpha,
+      float[] h, float[] hSave, float[] dSave, int batch, int g0) {
+    FloatVector h0 = FloatVector.fromArray(S, h, g0);
+    FloatVector h1 = FloatVector.fromArray(S, h, batch + g0);
+    FloatVector h2 = FloatVector.fromArray(S, h, 2 * batch + g0);
+    FloatVector h3 = FloatVector.fromArray(S, h, 3 * batch + g0);
+    FloatVector h4 = FloatVector.fromArray(S, h, 4 * batch + g0);
+    FloatVector h5 = FloatVector.fromArray(S, h, 5 * batch + g0);
+    FloatVector h6 = FloatVector.fromArray(S, h, 6 * batch + g0);
+    FloatVector h7 = FloatVector.fromArray(S, h, 7 * batch + g0);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    float[] t = new float[128];
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      int s = 8 * batch * l + g0;
+      h0.intoArray(hSave, s);
+      h1.intoArray(hSave, s + batch);
+      h2.intoArray(hSave, s + 2 * batch);
+      h3.intoArray(hSave, s + 3 * batch);
+      h4.intoArray(hSave, s + 4 * batch);
+      h5.intoArray(hSave, s + 5 * batch);
+      h6.intoArray(hSave, s + 6 * batch);
+      h7.intoArray(hSave, s + 7 * batch);
+      // W[i][o] is lane (8 i + o) mod 16 of vector (8 i + o) / 16; b[o] is lane 8 + o of the
+      // vector at the layer's byte 224
+      FloatVector w0 = FloatVector.fromMemorySegment(S, wts, p, LE);
+      FloatVector w1 = FloatVector.fromMemorySegment(S, wts, p + 64, LE);
+      FloatVector w2 = FloatVector.fromMemorySegment(S, wts, p + 128, LE);
+      FloatVector w3 = FloatVector.fromMemorySegment(S, wts, p + 192, LE);
+      FloatVector bv = FloatVector.fromMemorySegment(S, wts, p + 224, LE);
+      FloatVector z0 = bv.rearrange(Width4.B8);
+      z0 = h0.fma(w0.rearrange(Width4.B0), z0);
+      z0 = h1.fma(w0.rearrange(Width4.B8), z0);
+      z0 = h2.fma(w1.rearrange(Width4.B0), z0);
+      z0 = h3.fma(w1.rearrange(Width4.B8), z0);
+      z0 = h4.fma(w2.rearrange(Width4.B0), z0);
+      z0 = h5.fma(w2.rearrange(Width4.B8), z0);
+      z0 = h6.fma(w3.rearrange(Width4.B0), z0);
+      z0 = h7.fma(w3.rearrange(Width4.B8), z0);
+      FloatVector z1 = bv.rearrange(Width4.B9);
+      z1 = h0.fma(w0.rearrange(Width4.B1), z1);
+      z1 = h1.fma(w0.rearrange(Width4.B9), z1);
+      z1 = h2.fma(w1.rearrange(Width4.B1), z1);
+      z1 = h3.fma(w1.rearrange(Width4.B9), z1);
+      z1 = h4.fma(w2.rearrange(Width4.B1), z1);
+      z1 = h5.fma(w2.rearrange(Width4.B9), z1);
+      z1 = h6.fma(w3.rearrange(Width4.B1), z1);
+      z1 = h7.fma(w3.rearrange(Width4.B9), z1);
+      FloatVector z2 = bv.rearrange(Width4.B10);
+      z2 = h0.fma(w0.rearrange(Width4.B2), z2);
+      z2 = h1.fma(w0.rearrange(Width4.B10), z2);
+      z2 = h2.fma(w1.rearrange(Width4.B2), z2);
+      z2 = h3.fma(w1.rearrange(Width4.B10), z2);
+      z2 = h4.fma(w2.rearrange(Width4.B2), z2);
+      z2 = h5.fma(w2.rearrange(Width4.B10), z2);
+      z2 = h6.fma(w3.rearrange(Width4.B2), z2);
+      z2 = h7.fma(w3.rearrange(Width4.B10), z2);
+      FloatVector z3 = bv.rearrange(Width4.B11);
+      z3 = h0.fma(w0.rearrange(Width4.B3), z3);
+      z3 = h1.fma(w0.rearrange(Width4.B11), z3);
+      z3 = h2.fma(w1.rearrange(Width4.B3), z3);
+      z3 = h3.fma(w1.rearrange(Width4.B11), z3);
+      z3 = h4.fma(w2.rearrange(Width4.B3), z3);
+      z3 = h5.fma(w2.rearrange(Width4.B11), z3);
+      z3 = h6.fma(w3.rearrange(Width4.B3), z3);
+      z3 = h7.fma(w3.rearrange(Width4.B11), z3);
+      FloatVector z4 = bv.rearrange(Width4.B12);
+      z4 = h0.fma(w0.rearrange(Width4.B4), z4);
+      z4 = h1.fma(w0.rearrange(Width4.B12), z4);
+      z4 = h2.fma(w1.rearrange(Width4.B4), z4);
+      z4 = h3.fma(w1.rearrange(Width4.B12), z4);
+      z4 = h4.fma(w2.rearrange(Width4.B4), z4);
+      z4 = h5.fma(w2.rearrange(Width4.B12), z4);
+      z4 = h6.fma(w3.rearrange(Width4.B4), z4);
+      z4 = h7.fma(w3.rearrange(Width4.B12), z4);
+      FloatVector z5 = bv.rearrange(Width4.B13);
+      z5 = h0.fma(w0.rearrange(Width4.B5), z5);
+      z5 = h1.fma(w0.rearrange(Width4.B13), z5);
+      z5 = h2.fma(w1.rearrange(Width4.B5), z5);
+      z5 = h3.fma(w1.rearrange(Width4.B13), z5);
+      z5 = h4.fma(w2.rearrange(Width4.B5), z5);
+      z5 = h5.fma(w2.rearrange(Width4.B13), z5);
+      z5 = h6.fma(w3.rearrange(Width4.B5), z5);
+      z5 = h7.fma(w3.rearrange(Width4.B13), z5);
+      FloatVector z6 = bv.rearrange(Width4.B14);
+      z6 = h0.fma(w0.rearrange(Width4.B6), z6);
+      z6 = h1.fma(w0.rearrange(Width4.B14), z6);
+      z6 = h2.fma(w1.rearrange(Width4.B6), z6);
+      z6 = h3.fma(w1.rearrange(Width4.B14), z6);
+      z6 = h4.fma(w2.rearrange(Width4.B6), z6);
+      z6 = h5.fma(w2.rearrange(Width4.B14), z6);
+      z6 = h6.fma(w3.rearrange(Width4.B6), z6);
+      z6 = h7.fma(w3.rearrange(Width4.B14), z6);
+      FloatVector z7 = bv.rearrange(Width4.B15);
+      z7 = h0.fma(w0.rearrange(Width4.B7), z7);
+      z7 = h1.fma(w0.rearrange(Width4.B15), z7);
+      z7 = h2.fma(w1.rearrange(Width4.B7), z7);
+      z7 = h3.fma(w1.rearrange(Width4.B15), z7);
+      z7 = h4.fma(w2.rearrange(Width4.B7), z7);
+      z7 = h5.fma(w2.rearrange(Width4.B15), z7);
+      z7 = h6.fma(w3.rearrange(Width4.B7), z7);
+      z7 = h7.fma(w3.rearrange(Width4.B15), z7);
+      z0.intoArray(t, 0);
+      z1.intoArray(t, 16);
+      z2.intoArray(t, 32);
+      z3.intoArray(t, 48);
+      z4.intoArray(t, 64);
+      z5.intoArray(t, 80);
+      z6.intoArray(t, 96);
+      z7.intoArray(t, 112);
+      Width4.tanh4(t, 0);
+      Width4.tanh4(t, 64);
+      FloatVector a0 = FloatVector.fromArray(S, t, 0);
+      a0.intoArray(dSave, s);
+      h0 = a0.fma(va, h0);
+      FloatVector a1 = FloatVector.fromArray(S, t, 16);
+      a1.intoArray(dSave, s + batch);
+      h1 = a1.fma(va, h1);
+      FloatVector a2 = FloatVector.fromArray(S, t, 32);
+      a2.intoArray(dSave, s + 2 * batch);
+      h2 = a2.fma(va, h2);
+      FloatVector a3 = FloatVector.fromArray(S, t, 48);
+      a3.intoArray(dSave, s + 3 * batch);
+      h3 = a3.fma(va, h3);
+      FloatVector a4 = FloatVector.fromArray(S, t, 64);
+      a4.intoArray(dSave, s + 4 * batch);
+      h4 = a4.fma(va, h4);
+      FloatVector a5 = FloatVector.fromArray(S, t, 80);
+      a5.intoArray(dSave, s + 5 * batch);
+      h5 = a5.fma(va, h5);
+      FloatVector a6 = FloatVector.fromArray(S, t, 96);
+      a6.intoArray(dSave, s + 6 * batch);
+      h6 = a6.fma(va, h6);
+      FloatVector a7 = FloatVector.fromArray(S, t, 112);
+      a7.intoArray(dSave, s + 7 * batch);
+      h7 = a7.fma(va, h7);
+    }
+    h0.intoArray(h, g0);
+    h1.intoArray(h, batch + g0);
+    h2.intoArray(h, 2 * batch + g0);
+    h3.intoArray(h, 3 * batch + g0);
+    h4.intoArray(h, 4 * batch + g0);
+    h5.intoArray(h, 5 * batch + g0);
+    h6.intoArray(h, 6 * batch + g0);
+    h7.intoArray(h, 7 * batch + g0);
+  }
+
+  /** act'(z) = 1 - a^2 in place over {@code n} floats of tanh's a ({@link #forwardSaveTanh}). */
+  static void tanhDerivative(float[] dSave, int n) {
+    FloatVector one = FloatVector.broadcast(S, 1f);
+    for (int k = 0; k < n; k += 16) {
+      FloatVector a = FloatVector.fromArray(S, dSave, k);
+      one.sub(a.mul(a)).intoArray(dSave, k);
+    }
   }
 
   /** act'(z) = 1 where a > 0, else 0, in place over {@code n} floats of ReLU's a. */

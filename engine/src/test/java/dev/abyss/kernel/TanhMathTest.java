@@ -40,6 +40,36 @@ class TanhMathTest {
     assertTrue(Float.isNaN(TanhMath.tanh(Float.NaN)));
   }
 
+  /**
+   * Every 244th float from 0 to past the clamp, both signs, through the vector tanh (which
+   * builds 2^n from bits and clamps with a blend, where the scalar one converts and takes a
+   * min): the same bits throughout.
+   */
+  @Test
+  void vectorLanesEqualTheScalarOverTheRange() {
+    int v = VectorKernels.V;
+    float[] in = new float[v];
+    float[] out = new float[v];
+    int last = Float.floatToRawIntBits(12f);
+    int checked = 0;
+    for (int bits = 0; bits <= last; bits += 244 * v / 2) {
+      for (int l = 0; l < v; l++) {
+        float x = Float.intBitsToFloat(Math.min(last, bits + 244 * (l / 2)));
+        in[l] = (l & 1) == 0 ? x : -x;
+      }
+      VectorKernels.tanh(FloatVector.fromArray(VectorKernels.S, in, 0)).intoArray(out, 0);
+      for (int l = 0; l < v; l++) {
+        int want = Float.floatToRawIntBits(TanhMath.tanh(in[l]));
+        if (Float.floatToRawIntBits(out[l]) != want) {
+          throw new AssertionError("tanh(" + in[l] + ") vector " + out[l] + " scalar "
+              + Float.intBitsToFloat(want));
+        }
+      }
+      checked += v;
+    }
+    assertTrue(checked > 8_000_000, "checked " + checked);
+  }
+
   @Test
   void vectorLanesEqualTheScalarBitsInterpretedAndCompiled() {
     int v = VectorKernels.V;

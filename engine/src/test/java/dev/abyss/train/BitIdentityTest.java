@@ -144,16 +144,18 @@ class BitIdentityTest {
   /**
    * The vector kernels' specialised paths: width 4 at batch 16 and 32 (`Width4`, the second in
    * groups of 16), width 8 at batch 16 and 32 (`Width8`), width 4 and 8 at batch 1 (`Rows`);
-   * softsign, and ReLU's own forward kernels at width 4 and 8; and batches of 8 and 24, which
-   * run the kernels of 16 and 32 padded.
+   * softsign, and ReLU's and tanh's own forward kernels at width 4 and 8; and batches of 8
+   * and 24, which run the kernels of 16 and 32 padded.
    */
   @Test
   void specialisedPathsAreIdenticalAcrossChunksStorageAndThreads() throws Exception {
     Kernels k = KernelProvider.get();
-    // {width, batch, 1 for ReLU}
+    // {width, batch, activation: 0 softsign, 1 ReLU, 2 tanh}
     for (int[] wb : new int[][] {{4, 16, 0}, {4, 32, 0}, {8, 16, 0}, {8, 32, 0}, {4, 1, 0},
-        {8, 1, 0}, {4, 16, 1}, {8, 32, 1}, {4, 8, 0}, {8, 24, 1}}) {
-      Activation act = wb[2] == 1 ? Activation.RELU : Activation.SOFTSIGN;
+        {8, 1, 0}, {4, 16, 1}, {8, 32, 1}, {4, 8, 0}, {8, 24, 1}, {4, 16, 2}, {8, 16, 2},
+        {4, 24, 2}}) {
+      Activation act = new Activation[] {Activation.SOFTSIGN, Activation.RELU,
+          Activation.TANH}[wb[2]];
       Result ref = run("s-ref", (int) L, true, act, k, wb[0], wb[1], 1);
       for (int chunk : new int[] {1, 7, (int) L}) {
         for (boolean mem : new boolean[] {false, true}) {
