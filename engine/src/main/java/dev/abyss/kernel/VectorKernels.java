@@ -102,6 +102,10 @@ final class VectorKernels implements Kernels {
   /** z[o] = fma(h[i], W[i][o], z[o]) from z = b, i ascending (scalar order), V outputs at once. */
   private static void affineRow(int w, MemorySegment wts, long off, float[] h, float[] z) {
     long bias = off + 4L * w * w;
+    if (w % V == 0) {
+      affineRowFull(w, wts, off, h, z);
+      return;
+    }
     for (int o0 = 0; o0 < w; o0 += V) {
       VectorMask<Float> m = S.indexInRange(o0, w);
       FloatVector acc = FloatVector.fromMemorySegment(S, wts, bias + 4L * o0, LE, m);
@@ -110,6 +114,56 @@ final class VectorKernels implements Kernels {
             .fma(FloatVector.broadcast(S, h[i]), acc);
       }
       acc.intoArray(z, o0, m);
+    }
+  }
+
+  /**
+   * {@link #affineRow} for a width that is a multiple of V: no masks, and up to four blocks of
+   * V outputs per pass over the rows, so that W is read in order (block by block, the rows
+   * were read in strides, and the loads waited on memory) and the blocks' chains overlap.
+   * Each output's sum keeps its order. The forward ran 0.58x at w32 and 0.60x at w64, batch 1
+   * (one process alternating with the masked loop, 10 pairs).
+   */
+  private static void affineRowFull(int w, MemorySegment wts, long off, float[] h, float[] z) {
+    long bias = off + 4L * w * w;
+    int o0 = 0;
+    for (; o0 + 4 * V <= w; o0 += 4 * V) {
+      FloatVector a0 = FloatVector.fromMemorySegment(S, wts, bias + 4L * o0, LE);
+      FloatVector a1 = FloatVector.fromMemorySegment(S, wts, bias + 4L * (o0 + V), LE);
+      FloatVector a2 = FloatVector.fromMemorySegment(S, wts, bias + 4L * (o0 + 2 * V), LE);
+      FloatVector a3 = FloatVector.fromMemorySegment(S, wts, bias + 4L * (o0 + 3 * V), LE);
+      for (int i = 0; i < w; i++) {
+        long p = off + 4L * (i * w + o0);
+        FloatVector hv = FloatVector.broadcast(S, h[i]);
+        a0 = FloatVector.fromMemorySegment(S, wts, p, LE).fma(hv, a0);
+        a1 = FloatVector.fromMemorySegment(S, wts, p + 4L * V, LE).fma(hv, a1);
+        a2 = FloatVector.fromMemorySegment(S, wts, p + 8L * V, LE).fma(hv, a2);
+        a3 = FloatVector.fromMemorySegment(S, wts, p + 12L * V, LE).fma(hv, a3);
+      }
+      a0.intoArray(z, o0);
+      a1.intoArray(z, o0 + V);
+      a2.intoArray(z, o0 + 2 * V);
+      a3.intoArray(z, o0 + 3 * V);
+    }
+    for (; o0 + 2 * V <= w; o0 += 2 * V) {
+      FloatVector a0 = FloatVector.fromMemorySegment(S, wts, bias + 4L * o0, LE);
+      FloatVector a1 = FloatVector.fromMemorySegment(S, wts, bias + 4L * (o0 + V), LE);
+      for (int i = 0; i < w; i++) {
+        long p = off + 4L * (i * w + o0);
+        FloatVector hv = FloatVector.broadcast(S, h[i]);
+        a0 = FloatVector.fromMemorySegment(S, wts, p, LE).fma(hv, a0);
+        a1 = FloatVector.fromMemorySegment(S, wts, p + 4L * V, LE).fma(hv, a1);
+      }
+      a0.intoArray(z, o0);
+      a1.intoArray(z, o0 + V);
+    }
+    for (; o0 < w; o0 += V) {
+      FloatVector acc = FloatVector.fromMemorySegment(S, wts, bias + 4L * o0, LE);
+      for (int i = 0; i < w; i++) {
+        acc = FloatVector.fromMemorySegment(S, wts, off + 4L * (i * w + o0), LE)
+            .fma(FloatVector.broadcast(S, h[i]), acc);
+      }
+      acc.intoArray(z, o0);
     }
   }
 
