@@ -1220,11 +1220,6 @@ final class VectorKernels implements Kernels {
     }
   }
 
-  /**
-   * Rows i .. i + 3 of {@link #weightGradsWide}: four sums over the batch side by side (four
-   * independent chains of adds instead of one), each g vector loaded once for them; each sum's
-   * terms in the same order, so the same bits.
-   */
   // Index vectors of transpose16's four stages (stage j exchanges bit j of the row and the
   // lane): lane c of a lower row keeps its lane where bit j of c is 0 and takes the upper row's
   // lane c - 2^j elsewhere; lane c of an upper row takes the lower row's lane c + 2^j where
@@ -1386,6 +1381,11 @@ final class VectorKernels implements Kernels {
     }
   }
 
+  /**
+   * Rows i .. i + 3 of {@link #weightGradsWide}: four sums over the batch side by side (four
+   * independent chains of adds instead of one), each g vector loaded once for them; each sum's
+   * terms in the same order, so the same bits.
+   */
   private void wideRows4(int w, int batch, float[] hSave, int hi, float[] gW, int i) {
     for (int o0 = 0; o0 < w; o0 += V) {
       FloatVector a0 = FloatVector.zero(S);

@@ -228,20 +228,21 @@ final class Width4 {
     h2.intoArray(h, 2 * batch + g0);
     h3.intoArray(h, 3 * batch + g0);
   }
+
   /**
    * tanh in place over the four vectors at {@code t[o]}, {@code t[o + 16]}, ...: {@link
    * VectorKernels#tanh}'s steps with its Horner loops unrolled, for the chunk kernels at widths
-   * 4 and 8, which pass z and a through a scratch array. With this code inside their layer
-   * loops C1 gave up on them ("out of virtual registers"); where the JIT had first compiled
-   * them at its limited-profile tier (a long C2 queue, as in train's warm-up), they then never
-   * reached C2 and ran 50x slower. C1 compiles this method; C2 compiles it on its own, too
-   * large to inline.
+   * 4 and 8, which pass z and a through a scratch array. With this code inside the width-4
+   * layer loop C1 gave up on that method ("out of virtual registers"); where the JIT had first
+   * compiled it at its limited-profile tier (a long C2 queue, as in train's warm-up), it then
+   * never reached C2 and ran about 50x slower. C1 compiles this method; C2 compiles it on its
+   * own, too large to inline.
    */
   static void tanh4(float[] t, int o) {
     FloatVector one = FloatVector.broadcast(S, 1f);
     FloatVector zero = FloatVector.zero(S);
-    // tanh's constants as vectors: with scalar operands (a broadcast each) the loop passed
-    // C2's node budget
+    // tanh's constants as vectors, each made once: with scalar operands every operation adds
+    // a broadcast (inside the width-4 layer loop, that passed C2's inlining budget)
     FloatVector cCLAMP = FloatVector.broadcast(S, CLAMP);
     FloatVector cSMALL = FloatVector.broadcast(S, SMALL);
     FloatVector cLOG2E = FloatVector.broadcast(S, LOG2E);
@@ -329,7 +330,6 @@ final class Width4 {
     a2.intoArray(t, o + 32);
     a3.intoArray(t, o + 48);
   }
-
 
   /**
    * {@code count} softsign layers forward for two independent groups of 16 samples, lanes

@@ -15,11 +15,11 @@ import jdk.incubator.vector.VectorSpecies;
  * four vector loads and its biases in a fifth, each broadcast by a permute (72 scalar segment
  * reads a layer would pass C2's inlining budget); softsign, ReLU and tanh, each in a method of
  * its own. Tanh's eight z go through a scratch array to {@link Width4#tanh4}, twice a layer
- * (eight tanh inside the layer loop passed C2's node budget). The recompute ({@link
- * #forwardSaveSoftsign}, {@link #forwardSaveRelu}, {@link #forwardSaveTanh}) also saves each
- * layer's input and activation, and a pass over the segment turns the activations into act'(z):
- * with the derivative inside the loop the method passed C2's node budget (one fused
- * multiply-add a layer became a call).
+ * (with four tanh written inside its layer loop, C1 gave up on Width4's forward; see there).
+ * The recompute ({@link #forwardSaveSoftsign}, {@link #forwardSaveRelu}, {@link
+ * #forwardSaveTanh}) also saves each layer's input and activation, and a pass over the segment
+ * turns the activations into act'(z): with the derivative inside the loop the method passed
+ * C2's node budget (one fused multiply-add a layer became a call).
  *
  * <p>The backward is two loops, as {@link Width4}'s: the dh chain ({@link #dhChain}, any
  * activation), which keeps each layer's g, then the gradient trees and the SGD update ({@link
