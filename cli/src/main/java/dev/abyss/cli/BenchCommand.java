@@ -58,9 +58,17 @@ final class BenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     var out = cmd.commandLine().getOut();
-    if (steps < 1 || chunk < 1 || evalImages < 1 || depths.length == 0) {
-      throw new AbyssException("--steps, --chunk-layers, --eval-images must be >= 1 and"
-          + " --depths non-empty");
+    if (steps < 1) {
+      throw new AbyssException("--steps must be at least 1, not " + steps);
+    }
+    if (chunk < 1) {
+      throw new AbyssException("--chunk-layers must be at least 1, not " + chunk);
+    }
+    if (evalImages < 1) {
+      throw new AbyssException("--eval-images must be at least 1, not " + evalImages);
+    }
+    if (depths.length == 0) {
+      throw new AbyssException("--depths needs at least one depth, e.g. --depths 1000000");
     }
     for (long d : depths) {
       if (d < 1) {

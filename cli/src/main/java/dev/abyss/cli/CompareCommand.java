@@ -1,6 +1,8 @@
 package dev.abyss.cli;
 
+import dev.abyss.AbyssException;
 import dev.abyss.store.CoreDiff;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -24,6 +26,13 @@ final class CompareCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     var out = cmd.commandLine().getOut();
+    for (Path p : new Path[] {a, b}) {
+      if (!Files.exists(p)) {
+        throw new AbyssException("core file " + p + " does not exist: compare takes"
+            + " two core files (the --weights of train or init), e.g. abyss compare init.bin"
+            + " trained.bin");
+      }
+    }
     CoreDiff.Result r = CoreDiff.compare(a, b);
     out.printf(java.util.Locale.ROOT, "parameters:       %d%n", r.params());
     out.printf(java.util.Locale.ROOT, "rms A:            %.6e%n", r.rmsA());

@@ -42,8 +42,14 @@ final class ReportCommand implements Callable<Integer> {
     var out = cmd.commandLine().getOut();
     JsonNode manifest;
     List<JsonNode> rows = new ArrayList<>();
+    if (!Files.isDirectory(dir)) {
+      throw new AbyssException("run directory " + dir + " does not exist: give the directory"
+          + " that train wrote (its --run-dir, or the runs/... path it printed)");
+    }
     try {
-      manifest = JSON.readTree(dir.resolve(MetricsLog.MANIFEST).toFile());
+      try (var in = Files.newInputStream(dir.resolve(MetricsLog.MANIFEST))) {
+        manifest = JSON.readTree(in);
+      }
       int n = 0;
       for (String line : Files.readAllLines(dir.resolve(MetricsLog.METRICS))) {
         n++;

@@ -201,6 +201,33 @@ class CliTest {
   }
 
   @Test
+  void missingInputsAreNamedForTheCommandThatWasRun() throws Exception {
+    Out r = run("compare", p("nope.bin"), p("nope2.bin"));
+    assertEquals(2, r.code());
+    assertOneLine(r.err());
+    assertTrue(r.err().contains("core file " + p("nope.bin") + " does not exist: compare takes"
+        + " two core files"), r.err());
+    r = run("report", p("norun"));
+    assertEquals(2, r.code());
+    assertOneLine(r.err());
+    assertTrue(r.err().contains("run directory " + p("norun") + " does not exist"), r.err());
+    Files.createDirectories(dir.resolve("emptyrun"));
+    r = run("report", p("emptyrun"));
+    assertEquals(2, r.code());
+    assertOneLine(r.err());
+    assertTrue(r.err().contains("is not a run directory: " + p("emptyrun/manifest.json")
+        + " is missing"), r.err());
+    for (String[] c : new String[][] {{"--steps", "0", "--steps must be at least 1, not 0"},
+        {"--chunk-layers", "-3", "--chunk-layers must be at least 1, not -3"},
+        {"--eval-images", "0", "--eval-images must be at least 1, not 0"}}) {
+      r = run("bench", c[0], c[1]);
+      assertEquals(2, r.code());
+      assertOneLine(r.err());
+      assertTrue(r.err().contains(c[2]), r.err());
+    }
+  }
+
+  @Test
   void longStepsReportProgressInsideTheStep() {
     var buf = new java.io.StringWriter();
     Reporter r = new Reporter(new java.io.PrintWriter(buf), 10, 1);
