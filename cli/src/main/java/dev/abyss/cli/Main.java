@@ -6,7 +6,9 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -61,7 +63,7 @@ public final class Main implements Runnable {
         return 2;
       }
       if (t instanceof FileSystemException fs) {
-        c.getErr().println("abyss: " + fs.getFile() + ": " + fs.getReason());
+        c.getErr().println("abyss: " + fs.getFile() + ": " + reason(fs));
         return 2;
       }
       if (t instanceof IOException io) {
@@ -73,6 +75,20 @@ public final class Main implements Runnable {
       return 1;
     });
     return cl.execute(args);
+  }
+
+  /** The operating system's reason, or one that says what the exception means (some carry none). */
+  static String reason(FileSystemException fs) {
+    if (fs.getReason() != null) {
+      return fs.getReason();
+    }
+    if (fs instanceof NoSuchFileException) {
+      return "does not exist (nor does a folder on its path, perhaps): check the path";
+    }
+    if (fs instanceof FileAlreadyExistsException) {
+      return "already exists: choose another path or remove it";
+    }
+    return "the file system refused to create or change it: choose another path";
   }
 
   /** Version from the jar manifest, or "dev". */

@@ -228,6 +228,18 @@ class CliTest {
   }
 
   @Test
+  void fileSystemErrorsWithoutAReasonStillSayWhatIsWrong() {
+    assertEquals("does not exist (nor does a folder on its path, perhaps): check the path",
+        Main.reason(new java.nio.file.NoSuchFileException("x")));
+    assertEquals("already exists: choose another path or remove it",
+        Main.reason(new java.nio.file.FileAlreadyExistsException("x")));
+    assertEquals("the file system refused to create or change it: choose another path",
+        Main.reason(new java.nio.file.FileSystemException("x")));
+    assertEquals("Not a directory",
+        Main.reason(new java.nio.file.FileSystemException("x", null, "Not a directory")));
+  }
+
+  @Test
   void longStepsReportProgressInsideTheStep() {
     var buf = new java.io.StringWriter();
     Reporter r = new Reporter(new java.io.PrintWriter(buf), 10, 1);
