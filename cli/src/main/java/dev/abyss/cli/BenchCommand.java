@@ -6,6 +6,7 @@ import dev.abyss.AbyssException;
 import dev.abyss.run.Bench;
 import dev.abyss.run.Provenance;
 import dev.abyss.store.AtomicFiles;
+import dev.abyss.train.ResidualTrainer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -35,7 +36,8 @@ final class BenchCommand implements Callable<Integer> {
   int steps;
 
   @Option(names = "--threads", paramLabel = "N",
-      description = "Training threads (default: 1, as train).")
+      description = "Training threads (default: train's, for each row's storage: 2 in memory"
+          + " on 2 cores or more; streamed, 2 from 3 cores, else 1).")
   Integer threads;
 
   @Option(names = "--chunk-layers", paramLabel = "C", defaultValue = "100000",
@@ -75,10 +77,16 @@ final class BenchCommand implements Callable<Integer> {
         throw new AbyssException("--depths must be positive, not " + d);
       }
     }
-    int th = threads != null ? threads : 1;
+    if (threads != null && threads < 1) {
+      throw new AbyssException("--threads must be at least 1, not " + threads);
+    }
+    int th = threads != null ? threads : 0;
+    String thText = th > 0 ? th + " thread(s)" : "threads as train: "
+        + ResidualTrainer.defaultThreads(true) + " in memory, "
+        + ResidualTrainer.defaultThreads(false) + " streamed";
     Path d = dir != null ? dir : Path.of(System.getProperty("java.io.tmpdir"));
     Map<String, Object> prov = Provenance.collect();
-    out.println("abyss bench: " + prov.get("kernels") + ", " + th + " thread(s), " + prov.get("cpu")
+    out.println("abyss bench: " + prov.get("kernels") + ", " + thText + ", " + prov.get("cpu")
         + ", " + prov.get("jdk"));
     out.println(String.format(Locale.ROOT, "%-48s %12s %-9s %10s %10s", "benchmark", "median",
         "unit", "ns/layer", "first/med"));
@@ -95,7 +103,9 @@ final class BenchCommand implements Callable<Integer> {
     out.println("peak RSS of this process: " + (rss < 0 ? "unknown" : AtomicFiles.human(rss)));
     Map<String, Object> doc = new LinkedHashMap<>();
     doc.put("provenance", prov);
-    doc.put("threads", th);
+    doc.put("threads", th > 0 ? th : "train's default");
+    doc.put("threadsInMemory", th > 0 ? th : ResidualTrainer.defaultThreads(true));
+    doc.put("threadsStreamed", th > 0 ? th : ResidualTrainer.defaultThreads(false));
     doc.put("chunkLayers", chunk);
     doc.put("rows", rows);
     doc.put("peakRssBytes", rss);

@@ -2,6 +2,7 @@ package dev.abyss.cli;
 
 import dev.abyss.kernel.KernelProvider;
 import dev.abyss.train.ResidualRun;
+import dev.abyss.train.ResidualTrainer;
 import dev.abyss.train.StopSignal;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -62,10 +63,11 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
   int reportEvery;
 
   @Option(names = "--threads", paramLabel = "N",
-      description = "Threads for a step: 2 or more take a chunk's segments in turns, one"
-          + " recomputing its next segment while the other runs the backward of its own"
-          + " (default: 1; on the 2-vCPU machines measured, two threads ran even with one,"
-          + " see BENCHMARKS.md; with every activation kept there is no recompute to overlap)."
+      description = "Threads for a step: 2 take a chunk's segments in turns, one"
+          + " recomputing its next segment while the other runs the backward of its own (more"
+          + " than 2 run as 2; with every activation kept there is no recompute to overlap)."
+          + " Default: 2 with --in-memory on a machine with 2 cores or more; streamed, 2 from"
+          + " 3 cores (the file's reads and writes run on a core of their own), else 1."
           + " Results are bit-identical for any value.")
   Integer threads;
 
@@ -124,7 +126,7 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
     float llr = layerLr != null ? layerLr : f.layerLr;
     var spec = new ResidualRun.TrainSpec(weightsPath(), headPath(), spec(), f.defaults(),
         initIfMissing, inMemory, steps, batch, chunk, chunkLayers != null, llr, headLr,
-        trainLimit, threads != null ? threads : 1, resume,
+        trainLimit, threads != null ? threads : ResidualTrainer.defaultThreads(inMemory), resume,
         checkpointSeconds != null ? checkpointSeconds : -1, runDirectory(),
         diagnosticsEvery != null ? diagnosticsEvery : reportEvery,
         memoryBudget != null ? memoryBudget : ResidualRun.TrainSpec.DEFAULT_BUDGET);

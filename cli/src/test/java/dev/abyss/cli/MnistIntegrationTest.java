@@ -57,6 +57,45 @@ class MnistIntegrationTest {
     assertTrue(r.out().contains("model at step 3"), r.out());
   }
 
+  /**
+   * train's default --threads (two in memory on two cores, streamed one unless a third core is
+   * free) gives the bits of one thread, and the manifest records the count it used.
+   */
+  @Test
+  void defaultThreadsTrainTheSameBitsAsOne() throws Exception {
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    byte[] one = null;
+    for (String[] v : new String[][] {{"1", "--in-memory"}, {null, "--in-memory"},
+        {null, "--checkpoint-seconds=0"}}) {
+      String tag = (v[0] == null ? "default" : v[0]) + v[1].replaceAll("[^a-z]", "");
+      Path w = dir.resolve(tag + "_w.bin");
+      Path h = dir.resolve(tag + "_h.bin");
+      Path run = dir.resolve(tag + "_run");
+      java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("train-dense",
+          "--layers", "3000", "--width", "4", "--batch", "16", "--activation", "softsign",
+          "--weights", w.toString(), "--head", h.toString(), "--steps", "3", "--chunk-layers",
+          "1024", "--memory-budget", "0", "--run-dir", run.toString(), v[1]));
+      if (v[0] != null) {
+        args.addAll(java.util.List.of("--threads", v[0]));
+      }
+      CliTest.Out r = CliTest.run(args.toArray(String[]::new));
+      assertEquals(0, r.code(), r.err());
+      int expected = v[0] != null ? 1
+          : dev.abyss.train.ResidualTrainer.defaultThreads(v[1].equals("--in-memory"));
+      assertEquals(expected, json.readTree(run.resolve("manifest.json").toFile())
+          .path("config").path("threads").asInt(), tag);
+      byte[] bits = java.nio.file.Files.readAllBytes(w);
+      if (one == null) {
+        one = bits;
+      } else {
+        assertTrue(java.util.Arrays.equals(one, bits), tag + " trained other bits");
+      }
+    }
+    int cores = Runtime.getRuntime().availableProcessors();
+    assertEquals(cores >= 2 ? 2 : 1, dev.abyss.train.ResidualTrainer.defaultThreads(true));
+    assertEquals(cores >= 3 ? 2 : 1, dev.abyss.train.ResidualTrainer.defaultThreads(false));
+  }
+
   @Test
   void smallDenseModelLearns() {
     String w = dir.resolve("d_w.bin").toString();

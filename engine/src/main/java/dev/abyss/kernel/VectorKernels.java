@@ -464,6 +464,25 @@ final class VectorKernels implements Kernels {
   }
 
   /** Warms the first {@code kernels} of forward, forward with saves, backward + update. */
+  /**
+   * Empties this instance's scratch arrays, so that the warm-up also runs the branches that
+   * grow them. A fresh instance ({@link #fork}, the second training thread's) grows them on its
+   * first call; compiled as never taken, that branch deoptimised the backward in the first step
+   * and C2 recompiled it while both cores were training.
+   */
+  private void dropScratch() {
+    gseg = new float[0];
+    lw = new float[0];
+    padIn = new float[0];
+    padH = new float[0];
+    padD = new float[0];
+    bwdH = new float[0];
+    bwdD = new float[0];
+    bwdGrads = new float[0];
+    padZ = new float[0];
+    gT = new float[0];
+  }
+
   private double warm(int w, int batch, Activation act, int kernels) {
     long t0 = System.nanoTime();
     int nb = w * batch;
@@ -506,6 +525,9 @@ final class VectorKernels implements Kernels {
             jitMs = now;
             quietSince = System.nanoTime();
           }
+        }
+        if (((fast[0] + fast[1] + fast[2]) & 1) == 1) {
+          dropScratch();
         }
         for (int kernel = 0; kernel < kernels; kernel++) {
           java.util.Arrays.fill(h, 0.5f);

@@ -255,6 +255,10 @@ public final class ResidualRun {
       long lastCommit = System.nanoTime();
       MetricsLog metrics = null;
       join(warm);
+      if (s.inMemory()) {
+        // two threads leave no core for the JIT: compile the step's own methods first
+        ResidualTrainer.warmUp(hd.width(), hd.activation(), s.batch(), s.threads(), k, train);
+      }
       if (!budgetGiven && activations <= budget && !ResidualTrainer.heapHolds(activations)) {
         budget = 0; // the default plan falls back to the recompute
       }

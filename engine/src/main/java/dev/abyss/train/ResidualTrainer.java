@@ -235,6 +235,75 @@ public final class ResidualTrainer implements AutoCloseable {
     }) : null;
   }
 
+  /**
+   * Train's default thread count: two (the most a step uses, see {@link #inTurns}) where the
+   * machine has a core for each, one otherwise. A streamed core's reads and writes run on a
+   * thread of their own, which needs a core too: on two cores, two training threads and the
+   * I/O thread ran a streamed step 1.1-1.3x slower than one training thread, while in memory
+   * two threads took 0.72-0.79x the time of one (docs/decisions.md).
+   */
+  public static int defaultThreads(boolean inMemory) {
+    int cores = Runtime.getRuntime().availableProcessors();
+    return Math.max(1, Math.min(2, inMemory ? cores : cores - 1));
+  }
+
+  /** Layers of each chunk of {@link #warmUp}'s scratch core; three chunks. */
+  private static final int WARM_CHUNK = 2048;
+
+  /**
+   * Trains a scratch in-memory core of this shape with {@code threads} threads (recomputing,
+   * the plan two threads share) until the JIT has compiled nothing for 150 ms, at most 3 s.
+   * The kernel warm-up compiles the kernels; this compiles the step's own methods and the two
+   * threads' hand-off. With two training threads no core is free for the JIT, and those
+   * compiles (and a backward deoptimised by a branch the kernel warm-up never took) made the
+   * first steps 1.4-1.7x the median. Returns the seconds it took; nothing when one thread
+   * trains (its compiles run on the other core) or the shape keeps its activations anyway.
+   */
+  public static double warmUp(int width, Activation act, int batch, int threads, Kernels k,
+      Dataset data) throws IOException {
+    if (threads < 2 || !k.prefersRecompute(width, batch, act)) {
+      return 0;
+    }
+    long t0 = System.nanoTime();
+    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("abyss-warm-up");
+    java.nio.file.Path file = dir.resolve("core.bin");
+    try {
+      int layers = 3 * WARM_CHUNK;
+      dev.abyss.store.CoreFile.create(file, CoreHeader.create(width, layers, act,
+          (float) (1 / Math.sqrt(layers)), 0.01f, 1, 2), null);
+      java.lang.management.CompilationMXBean jit =
+          java.lang.management.ManagementFactory.getCompilationMXBean();
+      boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
+      try (CoreWeights core = dev.abyss.store.CoreFile.openInMemory(file);
+          ResidualTrainer tr = new ResidualTrainer(core, HeadParams.glorot(width, 3), k, data,
+              batch, WARM_CHUNK, 0.01f, 0.01f, data.count(), threads, 0)) {
+        long jitMs = timed ? jit.getTotalCompilationTime() : 0;
+        long quietSince = System.nanoTime();
+        long deadline = t0 + 3_000_000_000L;
+        for (long step = 0; System.nanoTime() < deadline; step++) {
+          tr.step(step);
+          if (!timed) {
+            if (step >= 20) {
+              break;
+            }
+            continue;
+          }
+          long now = jit.getTotalCompilationTime();
+          if (now != jitMs) {
+            jitMs = now;
+            quietSince = System.nanoTime();
+          } else if (step >= 3 && System.nanoTime() - quietSince > 150_000_000L) {
+            break;
+          }
+        }
+      }
+    } finally {
+      java.nio.file.Files.deleteIfExists(file);
+      java.nio.file.Files.deleteIfExists(dir);
+    }
+    return (System.nanoTime() - t0) / 1e9;
+  }
+
   /** Bytes of every layer's saved input and act'(z) for one step of this shape. */
   static long activationBytes(long layers, int width, int batch) {
     return layers * width * (long) batch * 8;
