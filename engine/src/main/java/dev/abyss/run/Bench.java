@@ -87,6 +87,11 @@ public final class Bench {
     // what train does before its first step (on the other core, while the data loads)
     add.accept(new Row("JIT warm-up, w4 b16 kernels", "s", KernelProvider.get().warmUp(4, 16,
         Activation.SOFTSIGN), Double.NaN, Double.NaN, 1));
+    // and, with two threads in memory, the step's own methods (0 s with one thread)
+    int inMemoryThreads = o.threads() > 0 ? o.threads() : ResidualTrainer.defaultThreads(true);
+    add.accept(new Row("JIT warm-up, w4 b16 step, " + inMemoryThreads + " thread(s)", "s",
+        ResidualTrainer.warmUp(4, Activation.SOFTSIGN, 16, inMemoryThreads,
+            KernelProvider.get(), data), Double.NaN, Double.NaN, 1));
     for (long depth : o.depths()) {
       Path wf = o.dir().resolve("bench-w4-" + depth + ".bin");
       CoreHeader h = CoreHeader.create(4, depth, Activation.SOFTSIGN,

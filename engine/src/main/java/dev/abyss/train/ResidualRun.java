@@ -255,7 +255,7 @@ public final class ResidualRun {
       long lastCommit = System.nanoTime();
       MetricsLog metrics = null;
       join(warm);
-      if (s.inMemory()) {
+      if (s.inMemory() && hd.layers() * (double) s.steps() >= TRAINER_WARM_UP_LAYER_STEPS) {
         // two threads leave no core for the JIT: compile the step's own methods first
         ResidualTrainer.warmUp(hd.width(), hd.activation(), s.batch(), s.threads(), k, train);
       }
@@ -346,6 +346,12 @@ public final class ResidualRun {
       case NOTHING -> { }
     }
   }
+
+  /**
+   * Layers times steps below which a run skips {@link ResidualTrainer#warmUp} (about a second
+   * of w4 b16 steps): a shorter run would spend longer warming than its slow first steps take.
+   */
+  static final double TRAINER_WARM_UP_LAYER_STEPS = 1e7;
 
   /** Runs a kernel warm-up on a daemon thread (best effort). */
   static Thread startWarmUp(Runnable warmUp) {
