@@ -36,8 +36,8 @@ final class BenchCommand implements Callable<Integer> {
   int steps;
 
   @Option(names = "--threads", paramLabel = "N",
-      description = "Training threads (default: train's, for each row's storage: 2 in memory"
-          + " on 2 cores or more; streamed, 2 from 3 cores, else 1).")
+      description = "Training threads (default: train's, for each row's shape and storage:"
+          + " 2 for w4 b16 in memory on 2 cores or more, streamed from 3 cores; else 1).")
   Integer threads;
 
   @Option(names = "--chunk-layers", paramLabel = "C", defaultValue = "100000",
@@ -81,9 +81,9 @@ final class BenchCommand implements Callable<Integer> {
       throw new AbyssException("--threads must be at least 1, not " + threads);
     }
     int th = threads != null ? threads : 0;
-    String thText = th > 0 ? th + " thread(s)" : "threads as train: "
-        + ResidualTrainer.defaultThreads(true) + " in memory, "
-        + ResidualTrainer.defaultThreads(false) + " streamed";
+    String thText = th > 0 ? th + " thread(s)" : "threads as train (w4 b16: "
+        + ResidualTrainer.defaultThreads(true, 4, 16) + " in memory, "
+        + ResidualTrainer.defaultThreads(false, 4, 16) + " streamed; other shapes 1)";
     Path d = dir != null ? dir : Path.of(System.getProperty("java.io.tmpdir"));
     Map<String, Object> prov = Provenance.collect();
     out.println("abyss bench: " + prov.get("kernels") + ", " + thText + ", " + prov.get("cpu")
@@ -104,8 +104,8 @@ final class BenchCommand implements Callable<Integer> {
     Map<String, Object> doc = new LinkedHashMap<>();
     doc.put("provenance", prov);
     doc.put("threads", th > 0 ? th : "train's default");
-    doc.put("threadsInMemory", th > 0 ? th : ResidualTrainer.defaultThreads(true));
-    doc.put("threadsStreamed", th > 0 ? th : ResidualTrainer.defaultThreads(false));
+    doc.put("threadsW4B16InMemory", th > 0 ? th : ResidualTrainer.defaultThreads(true, 4, 16));
+    doc.put("threadsW4B16Streamed", th > 0 ? th : ResidualTrainer.defaultThreads(false, 4, 16));
     doc.put("chunkLayers", chunk);
     doc.put("rows", rows);
     doc.put("peakRssBytes", rss);

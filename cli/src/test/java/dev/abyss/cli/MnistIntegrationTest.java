@@ -58,8 +58,9 @@ class MnistIntegrationTest {
   }
 
   /**
-   * train's default --threads (two in memory on two cores, streamed one unless a third core is
-   * free) gives the bits of one thread, and the manifest records the count it used.
+   * train's default --threads (at w4 b16 two in memory on two cores, streamed one unless a
+   * third core is free) gives the bits of one thread, and the manifest records the count it
+   * used.
    */
   @Test
   void defaultThreadsTrainTheSameBitsAsOne() throws Exception {
@@ -81,7 +82,7 @@ class MnistIntegrationTest {
       CliTest.Out r = CliTest.run(args.toArray(String[]::new));
       assertEquals(0, r.code(), r.err());
       int expected = v[0] != null ? 1
-          : dev.abyss.train.ResidualTrainer.defaultThreads(v[1].equals("--in-memory"));
+          : dev.abyss.train.ResidualTrainer.defaultThreads(v[1].equals("--in-memory"), 4, 16);
       assertEquals(expected, json.readTree(run.resolve("manifest.json").toFile())
           .path("config").path("threads").asInt(), tag);
       byte[] bits = java.nio.file.Files.readAllBytes(w);
@@ -92,8 +93,10 @@ class MnistIntegrationTest {
       }
     }
     int cores = Runtime.getRuntime().availableProcessors();
-    assertEquals(cores >= 2 ? 2 : 1, dev.abyss.train.ResidualTrainer.defaultThreads(true));
-    assertEquals(cores >= 3 ? 2 : 1, dev.abyss.train.ResidualTrainer.defaultThreads(false));
+    assertEquals(cores >= 2 ? 2 : 1, dev.abyss.train.ResidualTrainer.defaultThreads(true, 4, 16));
+    assertEquals(cores >= 3 ? 2 : 1, dev.abyss.train.ResidualTrainer.defaultThreads(false, 4, 16));
+    assertEquals(1, dev.abyss.train.ResidualTrainer.defaultThreads(true, 8, 16));
+    assertEquals(1, dev.abyss.train.ResidualTrainer.defaultThreads(true, 4, 32));
   }
 
   @Test

@@ -88,7 +88,8 @@ public final class Bench {
     add.accept(new Row("JIT warm-up, w4 b16 kernels", "s", KernelProvider.get().warmUp(4, 16,
         Activation.SOFTSIGN), Double.NaN, Double.NaN, 1));
     // and, with two threads in memory, the step's own methods (0 s with one thread)
-    int inMemoryThreads = o.threads() > 0 ? o.threads() : ResidualTrainer.defaultThreads(true);
+    int inMemoryThreads = o.threads() > 0 ? o.threads()
+        : ResidualTrainer.defaultThreads(true, 4, 16);
     add.accept(new Row("JIT warm-up, w4 b16 step, " + inMemoryThreads + " thread(s)", "s",
         ResidualTrainer.warmUp(4, Activation.SOFTSIGN, 16, inMemoryThreads,
             KernelProvider.get(), data), Double.NaN, Double.NaN, 1));
@@ -189,6 +190,8 @@ public final class Bench {
       try (CoreWeights cw = CoreFile.openInMemory(wf)) {
         Kernels k = KernelProvider.get();
         k.warmUp(w, batch, Activation.SOFTSIGN);
+        ResidualTrainer.warmUp(w, Activation.SOFTSIGN, batch, o.threads() > 0 ? o.threads()
+            : ResidualTrainer.defaultThreads(true, w, batch), k, data);
         add.accept(steps("step w" + w + " b" + batch + " " + layers + " in-memory", cw, data,
             batch, o, ResidualTrainer.defaultBudget(k, w, batch, Activation.SOFTSIGN, true)));
       } finally {
@@ -242,7 +245,8 @@ public final class Bench {
       long memoryBudget, int buckets) throws IOException {
     CoreHeader h = cw.header();
     HeadParams hp = HeadParams.glorot(h.width(), 3);
-    int threads = o.threads() > 0 ? o.threads() : ResidualTrainer.defaultThreads(cw.inMemory());
+    int threads = o.threads() > 0 ? o.threads()
+        : ResidualTrainer.defaultThreads(cw.inMemory(), cw.header().width(), batch);
     try (ResidualTrainer tr = new ResidualTrainer(cw, hp, KernelProvider.get(), data, batch,
         o.chunk(), 0.01f, 0.01f, data.count(), threads, memoryBudget)) {
       if (tr.keepsActivations()) {

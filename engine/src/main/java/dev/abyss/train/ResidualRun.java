@@ -72,7 +72,10 @@ public final class ResidualRun {
     return new HeadParams(hh.mid(), c.payload());
   }
 
-  /** Flags of a training run. */
+  /**
+   * Flags of a training run; {@code threads} 0: {@link ResidualTrainer#defaultThreads} for the
+   * model's shape and storage.
+   */
   public record TrainSpec(Path weights, Path head, CoreSpec core, CoreSpec.Defaults defaults,
       boolean initIfMissing, boolean inMemory, long steps, int batch, int chunkLayers,
       boolean chunkGiven, float layerLr, float headLr, int trainLimit, int threads,
@@ -162,7 +165,9 @@ public final class ResidualRun {
       TrainListener l, StopSignal stop) throws IOException {
     Validate.training(s.steps(), s.batch(), s.chunkLayers(), s.layerLr(), s.headLr(),
         s.trainLimit());
-    Validate.positive("threads", s.threads());
+    if (s.threads() != 0) {
+      Validate.positive("threads", s.threads());
+    }
     if (Files.exists(s.weights())) {
       report(Journal.recover(s.weights(), s.head()), s.weights(), l);
     }
@@ -255,15 +260,17 @@ public final class ResidualRun {
       long lastCommit = System.nanoTime();
       MetricsLog metrics = null;
       join(warm);
+      int threads = s.threads() > 0 ? s.threads()
+          : ResidualTrainer.defaultThreads(s.inMemory(), hd.width(), s.batch());
       if (s.inMemory() && hd.layers() * (double) s.steps() >= TRAINER_WARM_UP_LAYER_STEPS) {
         // two threads leave no core for the JIT: compile the step's own methods first
-        ResidualTrainer.warmUp(hd.width(), hd.activation(), s.batch(), s.threads(), k, train);
+        ResidualTrainer.warmUp(hd.width(), hd.activation(), s.batch(), threads, k, train);
       }
       if (!budgetGiven && activations <= budget && !ResidualTrainer.heapHolds(activations)) {
         budget = 0; // the default plan falls back to the recompute
       }
       try (ResidualTrainer tr = new ResidualTrainer(core, head, k, train, s.batch(),
-          s.chunkLayers(), s.layerLr(), s.headLr(), s.trainLimit(), s.threads(),
+          s.chunkLayers(), s.layerLr(), s.headLr(), s.trainLimit(), threads,
           budget)) {
         if (budgetGiven && budget > 0) {
           l.info(tr.keepsActivations()
@@ -276,7 +283,7 @@ public final class ResidualRun {
         } else if (tr.keepsActivations()) {
           l.info("memory plan: all activations kept (" + AtomicFiles.human(tr.activationBytes())
               + "), no recompute: faster for this shape; --memory-budget 0 recomputes"
-              + (s.threads() > 1 ? " (with --threads " + s.threads() + " overlapping it)"
+              + (threads > 1 ? " (with --threads " + threads + " overlapping it)"
                   : ""));
         }
         tr.setProgressListener(l);
@@ -291,7 +298,7 @@ public final class ResidualRun {
           cfg.put("layerLr", s.layerLr());
           cfg.put("headLr", s.headLr());
           cfg.put("trainLimit", s.trainLimit());
-          cfg.put("threads", s.threads());
+          cfg.put("threads", threads);
           cfg.put("inMemory", s.inMemory());
           cfg.put("plan", tr.plan());
           cfg.put("activationsKept", tr.keepsActivations());

@@ -236,13 +236,18 @@ public final class ResidualTrainer implements AutoCloseable {
   }
 
   /**
-   * Train's default thread count: two (the most a step uses, see {@link #inTurns}) where the
-   * machine has a core for each, one otherwise. A streamed core's reads and writes run on a
-   * thread of their own, which needs a core too: on two cores, two training threads and the
-   * I/O thread ran a streamed step 1.1-1.3x slower than one training thread, while in memory
-   * two threads took 0.72-0.79x the time of one (docs/decisions.md).
+   * Train's default thread count: two (the most a step uses, see {@link #inTurns}) for the
+   * shape where two measured faster, width 4 at batch 16, when the machine has a core for each;
+   * one otherwise. A streamed core's reads and writes run on a thread of their own, which
+   * needs a core too: on two cores, two training threads and the I/O thread ran a streamed
+   * step 1.1-1.3x slower than one training thread, while in memory two threads took 0.72-0.83x
+   * the time of one at w4 b16; at w8 b16 and w4 b32 they ran as fast or up to 2.4x slower
+   * (docs/decisions.md).
    */
-  public static int defaultThreads(boolean inMemory) {
+  public static int defaultThreads(boolean inMemory, int width, int batch) {
+    if (width != 4 || batch != 16) {
+      return 1;
+    }
     int cores = Runtime.getRuntime().availableProcessors();
     return Math.max(1, Math.min(2, inMemory ? cores : cores - 1));
   }
