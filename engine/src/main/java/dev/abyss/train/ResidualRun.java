@@ -264,7 +264,14 @@ public final class ResidualRun {
           : ResidualTrainer.defaultThreads(s.inMemory(), hd.width(), s.batch());
       if (s.inMemory() && hd.layers() * (double) s.steps() >= TRAINER_WARM_UP_LAYER_STEPS) {
         // two threads leave no core for the JIT: compile the step's own methods first
-        ResidualTrainer.warmUp(hd.width(), hd.activation(), s.batch(), threads, k, train);
+        try {
+          ResidualTrainer.warmUp(hd.width(), hd.activation(), s.batch(), threads, k, train);
+        } catch (IOException | RuntimeException e) {
+          // best effort (a full temp dir, say): the run compiles them itself, only its first
+          // steps are slower
+          java.util.logging.Logger.getLogger(ResidualRun.class.getName())
+              .fine("step warm-up failed: " + e);
+        }
       }
       if (!budgetGiven && activations <= budget && !ResidualTrainer.heapHolds(activations)) {
         budget = 0; // the default plan falls back to the recompute
