@@ -42,7 +42,7 @@ public final class Bench {
   public record Row(String name, String unit, double median, double perLayerNs, double first,
       int repeats) {}
 
-  /** Suite options; {@code threads} 0: train's default for each row's storage. */
+  /** Suite options; {@code threads} 0: train's default for each row's shape and storage. */
   public record Options(long[] depths, int steps, int threads, int chunk, int evalImages,
       Path dir) {}
 
@@ -246,7 +246,7 @@ public final class Bench {
     CoreHeader h = cw.header();
     HeadParams hp = HeadParams.glorot(h.width(), 3);
     int threads = o.threads() > 0 ? o.threads()
-        : ResidualTrainer.defaultThreads(cw.inMemory(), cw.header().width(), batch);
+        : ResidualTrainer.defaultThreads(cw.inMemory(), h.width(), batch);
     try (ResidualTrainer tr = new ResidualTrainer(cw, hp, KernelProvider.get(), data, batch,
         o.chunk(), 0.01f, 0.01f, data.count(), threads, memoryBudget)) {
       if (tr.keepsActivations()) {
