@@ -246,7 +246,8 @@ public final class Bench {
     CoreHeader h = cw.header();
     HeadParams hp = HeadParams.glorot(h.width(), 3);
     int threads = o.threads() > 0 ? o.threads()
-        : ResidualTrainer.defaultThreads(cw.inMemory(), h.width(), batch);
+        : ResidualTrainer.defaultThreads(cw.inMemory() && h.dtype() == Dtype.F32, h.width(),
+            batch);
     try (ResidualTrainer tr = new ResidualTrainer(cw, hp, KernelProvider.get(), data, batch,
         o.chunk(), 0.01f, 0.01f, data.count(), threads, memoryBudget)) {
       if (tr.keepsActivations()) {

@@ -242,7 +242,10 @@ public final class ResidualTrainer implements AutoCloseable {
    * needs a core too: on two cores, two training threads and the I/O thread ran a streamed
    * step 1.1-1.3x slower than one training thread, while in memory two threads took 0.72-0.83x
    * the time of one at w4 b16; at w8 b16 and w4 b32 they ran as fast or up to 2.4x slower
-   * (docs/decisions.md).
+   * (docs/decisions.md). A bf16 core in memory is widened on a helper thread as well, and
+   * counts as streamed here (two threads: 0.156-0.194 s/step at 1M against 0.132-0.146).
+   *
+   * @param inMemory an f32 core in memory: no helper thread reads, writes or widens it
    */
   public static int defaultThreads(boolean inMemory, int width, int batch) {
     if (width != 4 || batch != 16) {
