@@ -507,25 +507,15 @@ final class VectorKernels implements Kernels {
       // round robin, so that the JIT compiles the three at the same time; done when each ran
       // fast three times in a row and the JIT has compiled nothing for WARM_QUIET_MS (C1
       // code can pass the speed test while C2 is still compiling the per-layer methods)
-      java.lang.management.CompilationMXBean jit =
-          java.lang.management.ManagementFactory.getCompilationMXBean();
-      boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
-      long jitMs = timed ? jit.getTotalCompilationTime() : 0;
-      long quietSince = System.nanoTime();
+      JitQuiet quiet = new JitQuiet();
       int[] fast = new int[3];
       for (int kernel = kernels; kernel < 3; kernel++) {
         fast[kernel] = 3;
       }
       while ((fast[0] < 3 || fast[1] < 3 || fast[2] < 3
-          || timed && System.nanoTime() - quietSince < WARM_QUIET_MS * 1_000_000L)
+          || !quiet.quietFor(WARM_QUIET_MS))
           && System.nanoTime() < deadline) {
-        if (timed) {
-          long now = jit.getTotalCompilationTime();
-          if (now != jitMs) {
-            jitMs = now;
-            quietSince = System.nanoTime();
-          }
-        }
+        quiet.poll();
         if (((fast[0] + fast[1] + fast[2]) & 1) == 1) {
           dropScratch();
         }

@@ -4,15 +4,19 @@ import dev.abyss.AbyssException;
 import dev.abyss.data.BatchOrder;
 import dev.abyss.data.Dataset;
 import dev.abyss.kernel.Activation;
+import dev.abyss.kernel.JitQuiet;
 import dev.abyss.kernel.Kernels;
 import dev.abyss.nn.HeadParams;
 import dev.abyss.nn.ResidualHead;
 import dev.abyss.nn.SoftmaxCrossEntropy;
 import dev.abyss.store.AtomicFiles;
+import dev.abyss.store.CoreFile;
 import dev.abyss.store.CoreHeader;
 import dev.abyss.store.CoreWeights;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -273,41 +277,28 @@ public final class ResidualTrainer implements AutoCloseable {
       return 0;
     }
     long t0 = System.nanoTime();
-    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("abyss-warm-up");
-    java.nio.file.Path file = dir.resolve("core.bin");
+    Path dir = Files.createTempDirectory("abyss-warm-up");
+    Path file = dir.resolve("core.bin");
     try {
       int layers = 3 * WARM_CHUNK;
-      dev.abyss.store.CoreFile.create(file, CoreHeader.create(width, layers, act,
+      CoreFile.create(file, CoreHeader.create(width, layers, act,
           (float) (1 / Math.sqrt(layers)), 0.01f, 1, 2), null);
-      java.lang.management.CompilationMXBean jit =
-          java.lang.management.ManagementFactory.getCompilationMXBean();
-      boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
-      try (CoreWeights core = dev.abyss.store.CoreFile.openInMemory(file);
+      JitQuiet quiet = new JitQuiet();
+      try (CoreWeights core = CoreFile.openInMemory(file);
           ResidualTrainer tr = new ResidualTrainer(core, HeadParams.glorot(width, 3), k, data,
               batch, WARM_CHUNK, 0.01f, 0.01f, data.count(), threads, 0)) {
-        long jitMs = timed ? jit.getTotalCompilationTime() : 0;
-        long quietSince = System.nanoTime();
         long deadline = t0 + 3_000_000_000L;
         for (long step = 0; System.nanoTime() < deadline; step++) {
           tr.step(step);
-          if (!timed) {
-            if (step >= 20) {
-              break;
-            }
-            continue;
-          }
-          long now = jit.getTotalCompilationTime();
-          if (now != jitMs) {
-            jitMs = now;
-            quietSince = System.nanoTime();
-          } else if (step >= 3 && System.nanoTime() - quietSince > 150_000_000L) {
+          quiet.poll();
+          if (quiet.observable() ? step >= 3 && quiet.quietFor(150) : step >= 20) {
             break;
           }
         }
       }
     } finally {
-      java.nio.file.Files.deleteIfExists(file);
-      java.nio.file.Files.deleteIfExists(dir);
+      Files.deleteIfExists(file);
+      Files.deleteIfExists(dir);
     }
     return (System.nanoTime() - t0) / 1e9;
   }
