@@ -120,6 +120,35 @@ public interface Kernels {
   }
 
   /**
+   * Whether {@link #forwardChunkSamples} has a kernel of its own for this shape that makes a
+   * forward pass split between two threads by samples (half the batch each) faster than one
+   * thread running it whole. False by default.
+   */
+  default boolean splitsForward(int w, int batch, Activation act) {
+    return false;
+  }
+
+  /**
+   * {@link #forwardChunk} for the samples {@code from .. to - 1} of the batch only, the others
+   * left as they are: what one of two threads runs when they split a forward pass. Each
+   * sample's forward depends on that sample alone, so the two halves give the bits of the
+   * whole. This default runs the samples as a batch of their own through {@link #forwardChunk}
+   * (copied out and back); kernels for which {@link #splitsForward} is true run them in place.
+   */
+  default void forwardChunkSamples(int w, int batch, MemorySegment wts, long off, int count,
+      float alpha, Activation act, float[] h, int from, int to) {
+    int nb = to - from;
+    float[] part = new float[w * nb];
+    for (int i = 0; i < w; i++) {
+      System.arraycopy(h, i * batch + from, part, i * nb, nb);
+    }
+    forwardChunk(w, nb, wts, off, count, alpha, act, part, new float[w * nb]);
+    for (int i = 0; i < w; i++) {
+      System.arraycopy(part, i * nb, h, i * batch + from, nb);
+    }
+  }
+
+  /**
    * {@code count} consecutive layers forward, saving layer l's input and act'(z) at
    * {@code l * W * B} in {@code hSave} and {@code dSave}. Same result as {@code count} calls
    * of {@link #residualForwardSave}.
@@ -152,6 +181,33 @@ public interface Kernels {
   default void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
       float[] g, float[] grads) {
+    backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave, dh, gW, gb, g, grads,
+        null);
+  }
+
+  /**
+   * {@link #backwardUpdateChunk(int, int, MemorySegment, long, int, float, float, float[],
+   * float[], float[], float[], float[], float[], float[])}, running {@code dhDone} (when not
+   * null) exactly once, as soon as dh holds its final value: from then on the method neither
+   * reads nor writes dh, and reads no weights outside the count layers. Kernels that finish the
+   * dh chain before the weight updates (the chunk kernels of widths 4 and 8) run it between the
+   * two, so that a second thread can start the dh chain of the layers below while this one
+   * updates; the others run it last.
+   */
+  default void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
+      float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
+      float[] g, float[] grads, Runnable dhDone) {
+    scalarBackwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave, dh, gW, gb, g,
+        grads);
+    if (dhDone != null) {
+      dhDone.run();
+    }
+  }
+
+  /** The scalar chunk kernels' backward, or the per-layer methods layer by layer. */
+  private void scalarBackwardUpdateChunk(int w, int batch, MemorySegment wts, long off,
+      int count, float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW,
+      float[] gb, float[] g, float[] grads) {
     if (Width2.applies(w, batch)) {
       Width2.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, grads);
       return;

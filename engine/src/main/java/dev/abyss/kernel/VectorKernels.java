@@ -463,7 +463,6 @@ final class VectorKernels implements Kernels {
     return warm(w, batch, act, 1);
   }
 
-  /** Warms the first {@code kernels} of forward, forward with saves, backward + update. */
   /**
    * Empties this instance's scratch arrays, so that the warm-up also runs the branches that
    * grow them. A fresh instance ({@link #fork}, the second training thread's) grows them on its
@@ -483,6 +482,10 @@ final class VectorKernels implements Kernels {
     gT = new float[0];
   }
 
+  /**
+   * Warms the first {@code kernels} of forward (with the two threads' halves where {@link
+   * #splitsForward}), forward with saves, backward + update.
+   */
   private double warm(int w, int batch, Activation act, int kernels) {
     long t0 = System.nanoTime();
     int nb = w * batch;
@@ -512,10 +515,12 @@ final class VectorKernels implements Kernels {
       for (int kernel = kernels; kernel < 3; kernel++) {
         fast[kernel] = 3;
       }
+      int round = 0;
       while ((fast[0] < 3 || fast[1] < 3 || fast[2] < 3
           || !quiet.quietFor(WARM_QUIET_MS))
           && System.nanoTime() < deadline) {
         quiet.poll();
+        round++;
         if (((fast[0] + fast[1] + fast[2]) & 1) == 1) {
           dropScratch();
         }
@@ -524,12 +529,19 @@ final class VectorKernels implements Kernels {
           java.util.Arrays.fill(dh, 0.01f);
           long t = System.nanoTime();
           switch (kernel) {
-            case 0 -> forwardChunk(w, batch, ws, 0, n, 0.01f, act, h, z);
+            case 0 -> {
+              forwardChunk(w, batch, ws, 0, n, 0.01f, act, h, z);
+              if (splitsForward(w, batch, act)) {
+                forwardChunkSamples(w, batch, ws, 0, n, 0.01f, act, h, 0, batch / 2);
+                forwardChunkSamples(w, batch, ws, 0, n, 0.01f, act, h, batch / 2, batch);
+              }
+            }
             case 1 -> forwardSaveChunk(w, batch, ws, 0, n, 0.01f, act, h, z, hs, ds);
-            // with and without the diagnostics' gradient copy, so that neither path is
-            // compiled as never taken (which would deoptimise a run's first diagnostic step)
+            // with and without the diagnostics' gradient copy, and with and without the
+            // two-thread hand-off, so that no path is compiled as never taken (which would
+            // deoptimise a run's first step that takes it)
             default -> backwardUpdateChunk(w, batch, ws, 0, n, 0.01f, 0f, hs, ds, dh, gW, gb, g,
-                (fast[2] & 1) == 0 ? null : grads);
+                (fast[2] & 1) == 0 ? null : grads, (round & 2) == 0 ? null : NO_HAND_OFF);
           }
           fast[kernel] = System.nanoTime() - t < slow ? fast[kernel] + 1 : 0;
         }
@@ -716,6 +728,21 @@ final class VectorKernels implements Kernels {
   }
 
   @Override
+  public boolean splitsForward(int w, int batch, Activation act) {
+    return width4(w, batch) && act == Activation.SOFTSIGN;
+  }
+
+  @Override
+  public void forwardChunkSamples(int w, int batch, MemorySegment wts, long off, int count,
+      float alpha, Activation act, float[] h, int from, int to) {
+    if (splitsForward(w, batch, act) && to - from == 8 && (from == 0 || from == 8)) {
+      Width4.forwardSoftsignHalf(wts, off, count, alpha, h, from);
+    } else {
+      Kernels.super.forwardChunkSamples(w, batch, wts, off, count, alpha, act, h, from, to);
+    }
+  }
+
+  @Override
   public void forwardSaveChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z, float[] hSave, float[] dSave) {
     int bp = paddedForward(w, batch, act);
@@ -778,7 +805,7 @@ final class VectorKernels implements Kernels {
   @Override
   public void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW, float[] gb,
-      float[] g, float[] grads) {
+      float[] g, float[] grads, Runnable dhDone) {
     int bp = padded(w, batch);
     if (bp > 0) {
       // the last layers first, as the chunk's contract says, PAD_LAYERS at a time
@@ -807,15 +834,18 @@ final class VectorKernels implements Kernels {
         }
       }
       compact(w, batch, bp, 1, dhp, dh, 0);
+      done(dhDone);
       return;
     }
     if (w == 4 && batch == 1) {
       Rows.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, grads);
+      done(dhDone);
     } else if (w == 8 && batch == 1 && V >= 8) {
       Rows.backwardUpdate8(wts, off, count, alpha, lr, hSave, dSave, dh, grads);
+      done(dhDone);
     } else if (scalarShape(w, batch)) {
       Kernels.super.backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave, dh,
-          gW, gb, g, grads);
+          gW, gb, g, grads, dhDone);
     } else if (batch == 1 && w % V == 0) {
       // wide layers, one sample: one pass over each layer's W
       long lb = Kernels.layerBytes(w);
@@ -824,11 +854,12 @@ final class VectorKernels implements Kernels {
         backwardRowUpdate(w, wts, off + l * lb, alpha, lr, hSave, dSave, l * w, dh, g, grads,
             l * lf);
       }
+      done(dhDone);
     } else if (width4(w, batch)) {
       if (gseg.length < 64 * count) {
         gseg = new float[64 * count];
       }
-      Width4.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, gseg, grads);
+      Width4.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, gseg, grads, dhDone);
     } else if (width8(w, batch)) {
       if (gseg.length < 8 * batch * count) {
         gseg = new float[8 * batch * count];
@@ -836,6 +867,7 @@ final class VectorKernels implements Kernels {
       for (int g0 = 0; g0 < batch; g0 += 16) {
         Width8.dhChain(wts, off, count, alpha, dSave, dh, gseg, batch, g0);
       }
+      done(dhDone);
       Width8.updates(wts, off, count, lr, hSave, gseg, grads, batch);
     } else if (width4Groups(w, batch)) {
       if (gseg.length < 4 * batch * count) {
@@ -848,10 +880,19 @@ final class VectorKernels implements Kernels {
       if (g0 < batch) {
         Width4.dhChain(wts, off, count, alpha, dSave, dh, gseg, batch, g0);
       }
+      done(dhDone);
       Width4.updatesGroups(wts, off, count, lr, hSave, gseg, grads, batch);
     } else {
       Kernels.super.backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave, dh,
-          gW, gb, g, grads);
+          gW, gb, g, grads, dhDone);
+    }
+  }
+
+  private static final Runnable NO_HAND_OFF = () -> { };
+
+  private static void done(Runnable dhDone) {
+    if (dhDone != null) {
+      dhDone.run();
     }
   }
 

@@ -92,6 +92,8 @@ public final class ResidualTrainer implements AutoCloseable {
   private final int nChunks;
   private final long[] segStart; // first layer of every segment, ascending
   private final ExecutorService worker;
+  /** Whether the two threads split the forward pass by samples ({@link #inHalves}). */
+  private final boolean splitForward;
   private GradientTap tap;
   /**
    * The two threads' hand-off: at index {@link #TURN}, the segment of the current chunk (0 =
@@ -232,6 +234,7 @@ public final class ResidualTrainer implements AutoCloseable {
     logits = new float[batch * HeadParams.CLASSES];
     dl = new float[batch * HeadParams.CLASSES];
     grad = head.zerosLike();
+    this.splitForward = threads > 1 && !keepAll && kernels.splitsForward(w, batch, act);
     this.worker = threads > 1 && !keepAll ? Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "abyss-recompute");
       t.setDaemon(true);
@@ -457,14 +460,22 @@ public final class ResidualTrainer implements AutoCloseable {
           core.prefetch(start - chunk, chunk);
         }
       }
-      for (; q < segStart.length && segStart[q] < start + count; q++) {
-        System.arraycopy(h, 0, ckpt, q * n, n);
-        int len = segLen(q, start + count);
-        if (keepAll) {
-          k.forwardSaveChunk(w, batch, ms, core.offsetOf(segStart[q]), len, alpha, act, h, z,
-              hSave[q], dSave[q]);
-        } else {
-          k.forwardChunk(w, batch, ms, core.offsetOf(segStart[q]), len, alpha, act, h, z);
+      int first = q;
+      while (q < segStart.length && segStart[q] < start + count) {
+        q++;
+      }
+      if (splitForward) {
+        inHalves(ms, first, q, start + count);
+      } else {
+        for (int j = first; j < q; j++) {
+          System.arraycopy(h, 0, ckpt, j * n, n);
+          int len = segLen(j, start + count);
+          if (keepAll) {
+            k.forwardSaveChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, act, h, z,
+                hSave[j], dSave[j]);
+          } else {
+            k.forwardChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, act, h, z);
+          }
         }
       }
       progress.onProgress(step, "forward", start + count, layers);
@@ -527,6 +538,62 @@ public final class ResidualTrainer implements AutoCloseable {
   }
 
   /**
+   * The forward over segments {@code first .. last - 1} of a chunk, split by samples: the main
+   * thread takes the first half of the batch, the worker the second. A sample's forward
+   * depends on that sample alone, so nothing crosses between the threads until the chunk's
+   * end; each writes its own samples' checkpoints.
+   */
+  private void inHalves(MemorySegment ms, int first, int last, long end) throws IOException {
+    int half = batch / 2;
+    Future<?> f = worker.submit(() -> {
+      forkWorker();
+      forwardSamples(kWorker, ms, first, last, end, half, batch);
+      return null;
+    });
+    try {
+      forwardSamples(k, ms, first, last, end, 0, half);
+      await(f);
+    } catch (RuntimeException | Error | IOException e) {
+      try {
+        f.get(); // the worker is not left running on this chunk
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+      } catch (ExecutionException ignored) {
+        // the first failure is the one reported
+      }
+      throw e;
+    }
+  }
+
+  /** Samples {@code from .. to - 1} forward over segments {@code first .. last - 1}. */
+  private void forwardSamples(Kernels kk, MemorySegment ms, int first, int last, long end,
+      int from, int to) {
+    int n = w * batch;
+    for (int j = first; j < last; j++) {
+      for (int i = 0; i < w; i++) {
+        System.arraycopy(h, i * batch + from, ckpt, j * n + i * batch + from, to - from);
+      }
+      kk.forwardChunkSamples(w, batch, ms, core.offsetOf(segStart[j]), segLen(j, end), alpha,
+          act, h, from, to);
+    }
+  }
+
+  /** The worker's kernels and scratch, made on its first task (see {@link #inTurns}). */
+  private void forkWorker() {
+    if (kWorker == null) {
+      // allocated here, in the worker's own allocation buffer: scratch written every layer
+      // must not share cache lines with the main thread's
+      int n = w * batch;
+      kWorker = k.fork();
+      hw = new float[n + 32];
+      zw = new float[n + 32];
+      gw = new float[n + 32];
+      gWw = new float[w * w + 32];
+      gbw = new float[w + 32];
+    }
+  }
+
+  /**
    * Two threads take the chunk's segments in turns, the main thread the 1st, 3rd, ... of them
    * (from the top), the worker the 2nd, 4th, ...: each recomputes its next segment into its own
    * save buffer, waits until the backward has reached that segment, runs its backward with dh
@@ -537,24 +604,15 @@ public final class ResidualTrainer implements AutoCloseable {
   private void inTurns(MemorySegment ms, int last, int segs, long end) throws IOException {
     handoff.set(TURN, 0);
     Future<?> f = worker.submit(() -> {
-      if (kWorker == null) {
-        // allocated here, in the worker's own allocation buffer: scratch written every layer
-        // must not share cache lines with the main thread's
-        int n = w * batch;
-        kWorker = k.fork();
-        hw = new float[n + 32];
-        zw = new float[n + 32];
-        gw = new float[n + 32];
-        gWw = new float[w * w + 32];
-        gbw = new float[w + 32];
-      }
+      forkWorker();
       for (int t = 1; t < segs; t += 2) {
         recompute(ms, last - t, end, 1, kWorker, hw, zw);
         if (!awaitTurn(t, null)) {
           return null;
         }
-        backwardSegment(kWorker, ms, last - t, end, 1, gWw, gbw, gw);
-        handoff.set(TURN, t + 1);
+        int next = t + 1;
+        backwardSegment(kWorker, ms, last - t, end, 1, gWw, gbw, gw,
+            () -> handoff.set(TURN, next));
       }
       return null;
     });
@@ -562,8 +620,8 @@ public final class ResidualTrainer implements AutoCloseable {
       for (int t = 0; t < segs; t += 2) {
         recompute(ms, last - t, end, 0, k, h, z);
         awaitTurn(t, f);
-        backwardSegment(k, ms, last - t, end, 0, gW, gb, g);
-        handoff.set(TURN, t + 1);
+        int next = t + 1;
+        backwardSegment(k, ms, last - t, end, 0, gW, gb, g, () -> handoff.set(TURN, next));
       }
       await(f);
     } catch (RuntimeException | Error | IOException e) {
@@ -604,12 +662,17 @@ public final class ResidualTrainer implements AutoCloseable {
 
   /** Backward and update over segment j's layers in reverse, from save buffer buf. */
   private void backwardSegment(MemorySegment ms, int j, long chunkEnd, int buf) {
-    backwardSegment(k, ms, j, chunkEnd, buf, gW, gb, g);
+    backwardSegment(k, ms, j, chunkEnd, buf, gW, gb, g, null);
   }
 
-  /** The same with the given kernels and scratch (each thread its own). */
+  /**
+   * The same with the given kernels and scratch (each thread its own); {@code dhDone} runs once
+   * dh is final (the hand-off to the thread that takes the next segment down). The kernels run
+   * it before the segment's weight updates, so that one thread's updates overlap the other's dh
+   * chain; on diagnostic steps it runs last, after the tap, which takes the segments in order.
+   */
   private void backwardSegment(Kernels kk, MemorySegment ms, int j, long chunkEnd, int buf,
-      float[] sW, float[] sb, float[] sg) {
+      float[] sW, float[] sb, float[] sg, Runnable dhDone) {
     int len = segLen(j, chunkEnd);
     float[] grads = null;
     int lf = w * w + w;
@@ -620,9 +683,12 @@ public final class ResidualTrainer implements AutoCloseable {
       grads = tapGrads;
     }
     kk.backwardUpdateChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, layerLr,
-        hSave[buf], dSave[buf], dh, sW, sb, sg, grads);
+        hSave[buf], dSave[buf], dh, sW, sb, sg, grads, tap == null ? dhDone : null);
     if (tap != null) {
       tap.coreRange(segStart[j], len, grads, w);
+      if (dhDone != null) {
+        dhDone.run();
+      }
     }
   }
 

@@ -43,6 +43,9 @@ final class C1Exerciser {
             java.util.Arrays.fill(h, 0.3f);
             java.util.Arrays.fill(dh, 0.01f);
             k.forwardChunk(w, batch, ws, 0, layers, 0.1f, act, h, z);
+            if (k.splitsForward(w, batch, act)) {
+              k.forwardChunkSamples(w, batch, ws, 0, layers, 0.1f, act, h, 0, batch / 2);
+            }
             k.forwardSaveChunk(w, batch, ws, 0, layers, 0.1f, act, h, z, hs, ds);
             k.backwardUpdateChunk(w, batch, ws, 0, layers, 0.1f, 0f, hs, ds, dh, gW, gb, g,
                 null);

@@ -119,6 +119,84 @@ class VectorKernelsTest {
   }
 
   /**
+   * A forward pass split by samples between two threads ({@code forwardChunkSamples}, each half
+   * on its own, in either order) gives the whole batch's bits: the width-4 batch-16 half kernel
+   * at 512 bits, the copying default elsewhere.
+   */
+  @Test
+  void forwardHalvesGiveTheWholeBatchsBits() {
+    SplittableRandom r = new SplittableRandom(13);
+    int split = 0;
+    for (Kernels k : new Kernels[] {new VectorKernels(), new ScalarKernels()}) {
+      try (Arena arena = Arena.ofConfined()) {
+        for (int w : new int[] {1, 2, 4, 5, 8}) {
+          for (int batch : new int[] {2, 3, 16, 17, 32}) {
+            for (Activation act : Activation.values()) {
+              int count = 301;
+              int n = w * batch;
+              long lb = Kernels.layerBytes(w);
+              MemorySegment ws = arena.allocate(count * lb + 8, 4);
+              for (long o = 0; o < ws.byteSize(); o += 4) {
+                ws.set(Kernels.F32, o, (float) (r.nextDouble() - 0.5));
+              }
+              float[] h = rand(r, n, act == Activation.TANH ? 12f : 2f);
+              float[] whole = h.clone();
+              k.forwardChunk(w, batch, ws, 8, count, 0.3f, act, whole, new float[n]);
+              float[] halves = h.clone();
+              int mid = batch / 2;
+              k.forwardChunkSamples(w, batch, ws, 8, count, 0.3f, act, halves, mid, batch);
+              k.forwardChunkSamples(w, batch, ws, 8, count, 0.3f, act, halves, 0, mid);
+              String where = k.name() + " " + act + " w" + w + " b" + batch;
+              assertEquals(-1, java.util.Arrays.mismatch(whole, halves), where);
+              assertTrue(java.util.Arrays.mismatch(whole, h) >= 0, where + " changed nothing");
+              if (k.splitsForward(w, batch, act)) {
+                split++;
+              }
+            }
+          }
+        }
+      }
+    }
+    if (VectorKernels.S == jdk.incubator.vector.FloatVector.SPECIES_512) {
+      assertEquals(1, split, "the shapes with a half kernel of their own");
+    }
+  }
+
+  /**
+   * The same once the JIT has compiled the halves: thousands of short calls, compared call by
+   * call. A first version of the half kernel moved h in and out with the Vector API's gather
+   * and scatter; it passed the test above (interpreted) and gave wrong lanes from about the
+   * 3,000th call, when C2 had compiled it.
+   */
+  @Test
+  void forwardHalvesGiveTheWholeBatchsBitsOnceCompiled() {
+    Kernels k = new VectorKernels();
+    int w = 4;
+    int batch = 16;
+    int n = w * batch;
+    int count = 16;
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment ws = arena.allocate(count * Kernels.layerBytes(w), 64);
+      SplittableRandom r = new SplittableRandom(17);
+      for (long o = 0; o < ws.byteSize(); o += 4) {
+        ws.set(Kernels.F32, o, (float) (r.nextDouble() - 0.5) * 1.4f);
+      }
+      for (int call = 0; call < 20_000; call++) {
+        float[] h = rand(r, n, 2f);
+        float[] whole = h.clone();
+        k.forwardChunk(w, batch, ws, 0, count, 0.1f, Activation.SOFTSIGN, whole, new float[n]);
+        k.forwardChunkSamples(w, batch, ws, 0, count, 0.1f, Activation.SOFTSIGN, h, 0, 8);
+        k.forwardChunkSamples(w, batch, ws, 0, count, 0.1f, Activation.SOFTSIGN, h, 8, 16);
+        int m = java.util.Arrays.mismatch(whole, h);
+        if (m >= 0) {
+          throw new AssertionError("call " + call + ", float " + m + ": " + h[m] + " against "
+              + whole[m] + " (" + k.name() + ")");
+        }
+      }
+    }
+  }
+
+  /**
    * One instance that runs the padded path (widths 4 and 8 at a batch that is not a multiple of
    * 16) at one shape and then at another, over more layers than the chunk test: the scratch
    * follows the shape (the gradients a segment of width 8 writes need more room than width
