@@ -3,6 +3,9 @@ package dev.abyss.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.abyss.AbyssException;
+import dev.abyss.kernel.Activation;
+import dev.abyss.kernel.KernelProvider;
+import dev.abyss.kernel.Kernels;
 import dev.abyss.run.Bench;
 import dev.abyss.run.Provenance;
 import dev.abyss.store.AtomicFiles;
@@ -37,7 +40,8 @@ final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--threads", paramLabel = "N",
       description = "Training threads (default: train's, for each row's shape and storage:"
-          + " 2 for w4 b16 in memory on 2 cores or more, streamed from 3 cores; else 1).")
+          + " 2 for w4 and w8 at batch 16, 32 in memory on 2 cores or more, streamed from 3"
+          + " cores; else 1).")
   Integer threads;
 
   @Option(names = "--chunk-layers", paramLabel = "C", defaultValue = "100000",
@@ -81,9 +85,11 @@ final class BenchCommand implements Callable<Integer> {
       throw new AbyssException("--threads must be at least 1, not " + threads);
     }
     int th = threads != null ? threads : 0;
-    String thText = th > 0 ? th + " thread(s)" : "threads as train (w4 b16: "
-        + ResidualTrainer.defaultThreads(true, 4, 16) + " in memory, "
-        + ResidualTrainer.defaultThreads(false, 4, 16) + " streamed; other shapes 1)";
+    Kernels k = KernelProvider.get();
+    int inMemory = ResidualTrainer.defaultThreads(true, k, 4, 16, Activation.SOFTSIGN);
+    int streamed = ResidualTrainer.defaultThreads(false, k, 4, 16, Activation.SOFTSIGN);
+    String thText = th > 0 ? th + " thread(s)" : "threads as train (w4 and w8 at batch 16, 32: "
+        + inMemory + " in memory, " + streamed + " streamed; other shapes 1)";
     Path d = dir != null ? dir : Path.of(System.getProperty("java.io.tmpdir"));
     Map<String, Object> prov = Provenance.collect();
     out.println("abyss bench: " + prov.get("kernels") + ", " + thText + ", " + prov.get("cpu")
@@ -104,8 +110,8 @@ final class BenchCommand implements Callable<Integer> {
     Map<String, Object> doc = new LinkedHashMap<>();
     doc.put("provenance", prov);
     doc.put("threads", th > 0 ? th : "train's default");
-    doc.put("threadsW4B16InMemory", th > 0 ? th : ResidualTrainer.defaultThreads(true, 4, 16));
-    doc.put("threadsW4B16Streamed", th > 0 ? th : ResidualTrainer.defaultThreads(false, 4, 16));
+    doc.put("threadsW4B16InMemory", th > 0 ? th : inMemory);
+    doc.put("threadsW4B16Streamed", th > 0 ? th : streamed);
     doc.put("chunkLayers", chunk);
     doc.put("rows", rows);
     doc.put("peakRssBytes", rss);

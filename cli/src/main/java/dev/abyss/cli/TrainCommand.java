@@ -63,11 +63,13 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
 
   @Option(names = "--threads", paramLabel = "N",
       description = "Threads for a step: 2 take a chunk's segments in turns, one"
-          + " recomputing its next segment while the other runs the backward of its own (more"
+          + " recomputing its next segment and updating its last while the other runs the dh"
+          + " chain of its own, and split the forward by samples at width 4, batch 16 (more"
           + " than 2 run as 2; with every activation kept there is no recompute to overlap)."
-          + " Default: 2 for width 4 at batch 16 (where two measured faster) with --in-memory"
-          + " on 2 cores or more, streamed from 3 cores (the file's reads and writes run on a"
-          + " core of their own); else 1. Results are bit-identical for any value.")
+          + " Default: 2 for widths 4 and 8 at batch 16, 32, ... with softsign or ReLU (where"
+          + " two measured faster) with --in-memory on 2 cores or more, streamed from 3 cores"
+          + " (the file's reads and writes run on a core of their own); else 1. Results are"
+          + " bit-identical for any value.")
   Integer threads;
 
   @Option(names = "--memory-budget", paramLabel = "SIZE", converter = SizeConverter.class,

@@ -1,8 +1,14 @@
 package dev.abyss.cli;
 
+import static dev.abyss.kernel.Activation.RELU;
+import static dev.abyss.kernel.Activation.SOFTSIGN;
+import static dev.abyss.kernel.Activation.TANH;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.abyss.kernel.KernelProvider;
+import dev.abyss.kernel.Kernels;
+import dev.abyss.train.ResidualTrainer;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -60,11 +66,12 @@ class MnistIntegrationTest {
   /**
    * train's default --threads (at w4 b16 two in memory on two cores, streamed one unless a
    * third core is free) gives the bits of one thread, and the manifest records the count it
-   * used.
+   * used. The default is two exactly for the shapes that recompute in the chunk kernels.
    */
   @Test
   void defaultThreadsTrainTheSameBitsAsOne() throws Exception {
     var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    Kernels k = KernelProvider.get();
     byte[] one = null;
     for (String[] v : new String[][] {{"1", "--in-memory"}, {null, "--in-memory"},
         {null, "--checkpoint-seconds=0"}}) {
@@ -82,7 +89,7 @@ class MnistIntegrationTest {
       CliTest.Out r = CliTest.run(args.toArray(String[]::new));
       assertEquals(0, r.code(), r.err());
       int expected = v[0] != null ? 1
-          : dev.abyss.train.ResidualTrainer.defaultThreads(v[1].equals("--in-memory"), 4, 16);
+          : ResidualTrainer.defaultThreads(v[1].equals("--in-memory"), k, 4, 16, SOFTSIGN);
       assertEquals(expected, json.readTree(run.resolve("manifest.json").toFile())
           .path("config").path("threads").asInt(), tag);
       byte[] bits = java.nio.file.Files.readAllBytes(w);
@@ -93,10 +100,18 @@ class MnistIntegrationTest {
       }
     }
     int cores = Runtime.getRuntime().availableProcessors();
-    assertEquals(cores >= 2 ? 2 : 1, dev.abyss.train.ResidualTrainer.defaultThreads(true, 4, 16));
-    assertEquals(cores >= 3 ? 2 : 1, dev.abyss.train.ResidualTrainer.defaultThreads(false, 4, 16));
-    assertEquals(1, dev.abyss.train.ResidualTrainer.defaultThreads(true, 8, 16));
-    assertEquals(1, dev.abyss.train.ResidualTrainer.defaultThreads(true, 4, 32));
+    int two = k.name().equals("vector-512") ? Math.min(2, cores) : 1;
+    assertEquals(two, ResidualTrainer.defaultThreads(true, k, 4, 16, SOFTSIGN));
+    assertEquals(Math.min(two, Math.max(1, cores - 1)),
+        ResidualTrainer.defaultThreads(false, k, 4, 16, SOFTSIGN));
+    assertEquals(two, ResidualTrainer.defaultThreads(true, k, 8, 16, SOFTSIGN));
+    assertEquals(two, ResidualTrainer.defaultThreads(true, k, 4, 32, RELU));
+    // kept activations, tanh's recompute, padded batches, the scalar kernels: one
+    assertEquals(1, ResidualTrainer.defaultThreads(true, k, 16, 16, SOFTSIGN));
+    assertEquals(1, ResidualTrainer.defaultThreads(true, k, 4, 16, TANH));
+    assertEquals(1, ResidualTrainer.defaultThreads(true, k, 4, 24, SOFTSIGN));
+    assertEquals(1, ResidualTrainer.defaultThreads(true, KernelProvider.scalar(), 4, 16,
+        SOFTSIGN));
   }
 
   @Test

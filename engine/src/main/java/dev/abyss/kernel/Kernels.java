@@ -204,6 +204,16 @@ public interface Kernels {
     }
   }
 
+  /**
+   * Whether {@link #backwardUpdateChunk(int, int, MemorySegment, long, int, float, float,
+   * float[], float[], float[], float[], float[], float[], float[], Runnable)} runs its {@code
+   * dhDone} before the segment's weight updates for this shape, so that two training threads
+   * overlap one's updates with the other's dh chain. False by default (run last).
+   */
+  default boolean handsOffBeforeUpdates(int w, int batch) {
+    return false;
+  }
+
   /** The scalar chunk kernels' backward, or the per-layer methods layer by layer. */
   private void scalarBackwardUpdateChunk(int w, int batch, MemorySegment wts, long off,
       int count, float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW,

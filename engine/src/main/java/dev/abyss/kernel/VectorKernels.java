@@ -684,60 +684,71 @@ final class VectorKernels implements Kernels {
       Rows.forward8(wts, off, count, alpha, act, h, null, null);
       return;
     }
-    if (width8(w, batch) && act == Activation.SOFTSIGN) {
-      for (int g0 = 0; g0 < batch; g0 += 16) {
-        Width8.forwardSoftsign(wts, off, count, alpha, h, batch, g0);
-      }
-      return;
-    }
-    if (width8(w, batch) && act == Activation.RELU) {
-      for (int g0 = 0; g0 < batch; g0 += 16) {
-        Width8.forwardRelu(wts, off, count, alpha, h, batch, g0);
-      }
-      return;
-    }
-    if (width8(w, batch) && act == Activation.TANH) {
-      for (int g0 = 0; g0 < batch; g0 += 16) {
-        Width8.forwardTanh(wts, off, count, alpha, h, batch, g0);
-      }
-      return;
-    }
-    if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
-        && act == Activation.SOFTSIGN) {
-      // groups of 16 samples, two at a time where there are two (eval's throughput)
-      int g0 = 0;
-      for (; g0 + 32 <= batch; g0 += 32) {
-        Width4.forwardSoftsign2(wts, off, count, alpha, h, batch, g0);
-      }
-      if (g0 < batch) {
-        Width4.forwardSoftsign(wts, off, count, alpha, h, batch, g0);
-      }
-    } else if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
-        && act == Activation.RELU) {
-      for (int g0 = 0; g0 < batch; g0 += 16) {
-        Width4.forwardRelu(wts, off, count, alpha, h, batch, g0);
-      }
-    } else if (w == 4 && batch % 16 == 0 && S == FloatVector.SPECIES_512
-        && act == Activation.TANH) {
-      for (int g0 = 0; g0 < batch; g0 += 16) {
-        Width4.forwardTanh(wts, off, count, alpha, h, batch, g0);
-      }
-    } else {
+    if (!forwardGroups(w, batch, wts, off, count, alpha, act, h, 0, batch)) {
       Kernels.super.forwardChunk(w, batch, wts, off, count, alpha, act, h, z);
     }
   }
 
+  /**
+   * The forward of the groups of 16 samples {@code from .. to - 1} (multiples of 16) through
+   * the chunk kernels of widths 4 and 8, where they apply (512 bits, a batch of whole groups);
+   * false, having done nothing, where they do not.
+   */
+  private static boolean forwardGroups(int w, int batch, MemorySegment wts, long off,
+      int count, float alpha, Activation act, float[] h, int from, int to) {
+    if (S != FloatVector.SPECIES_512 || batch % 16 != 0 || (w != 4 && w != 8)) {
+      return false;
+    }
+    if (w == 8) {
+      for (int g0 = from; g0 < to; g0 += 16) {
+        switch (act) {
+          case SOFTSIGN -> Width8.forwardSoftsign(wts, off, count, alpha, h, batch, g0);
+          case RELU -> Width8.forwardRelu(wts, off, count, alpha, h, batch, g0);
+          case TANH -> Width8.forwardTanh(wts, off, count, alpha, h, batch, g0);
+        }
+      }
+      return true;
+    }
+    if (act == Activation.SOFTSIGN) {
+      // two groups at a time where there are two (eval's throughput)
+      int g0 = from;
+      for (; g0 + 32 <= to; g0 += 32) {
+        Width4.forwardSoftsign2(wts, off, count, alpha, h, batch, g0);
+      }
+      if (g0 < to) {
+        Width4.forwardSoftsign(wts, off, count, alpha, h, batch, g0);
+      }
+    } else {
+      for (int g0 = from; g0 < to; g0 += 16) {
+        if (act == Activation.RELU) {
+          Width4.forwardRelu(wts, off, count, alpha, h, batch, g0);
+        } else {
+          Width4.forwardTanh(wts, off, count, alpha, h, batch, g0);
+        }
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Width 4 at batch 16 with softsign (two chains of eight samples, {@link
+   * Width4#forwardSoftsignHalf}), and widths 4 and 8 at batch 32, 64, ... (the groups of 16
+   * samples in two halves, each through the group kernels).
+   */
   @Override
   public boolean splitsForward(int w, int batch, Activation act) {
-    return width4(w, batch) && act == Activation.SOFTSIGN;
+    return width4(w, batch) && act == Activation.SOFTSIGN
+        || (w == 4 || w == 8) && batch % 32 == 0 && S == FloatVector.SPECIES_512;
   }
 
   @Override
   public void forwardChunkSamples(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, int from, int to) {
-    if (splitsForward(w, batch, act) && to - from == 8 && (from == 0 || from == 8)) {
+    if (width4(w, batch) && act == Activation.SOFTSIGN && to - from == 8
+        && (from == 0 || from == 8)) {
       Width4.forwardSoftsignHalf(wts, off, count, alpha, h, from);
-    } else {
+    } else if (from % 16 != 0 || to % 16 != 0
+        || !forwardGroups(w, batch, wts, off, count, alpha, act, h, from, to)) {
       Kernels.super.forwardChunkSamples(w, batch, wts, off, count, alpha, act, h, from, to);
     }
   }
@@ -886,6 +897,11 @@ final class VectorKernels implements Kernels {
       Kernels.super.backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave, dh,
           gW, gb, g, grads, dhDone);
     }
+  }
+
+  @Override
+  public boolean handsOffBeforeUpdates(int w, int batch) {
+    return width4(w, batch) || width8(w, batch) || width4Groups(w, batch);
   }
 
   private static final Runnable NO_HAND_OFF = () -> { };

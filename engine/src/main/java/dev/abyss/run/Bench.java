@@ -89,7 +89,7 @@ public final class Bench {
         Activation.SOFTSIGN), Double.NaN, Double.NaN, 1));
     // and, with two threads in memory, the step's own methods (0 s with one thread)
     int inMemoryThreads = o.threads() > 0 ? o.threads()
-        : ResidualTrainer.defaultThreads(true, 4, 16);
+        : ResidualTrainer.defaultThreads(true, KernelProvider.get(), 4, 16, Activation.SOFTSIGN);
     add.accept(new Row("JIT warm-up, w4 b16 step, " + inMemoryThreads + " thread(s)", "s",
         ResidualTrainer.warmUp(4, Activation.SOFTSIGN, 16, inMemoryThreads,
             KernelProvider.get(), data), Double.NaN, Double.NaN, 1));
@@ -191,7 +191,7 @@ public final class Bench {
         Kernels k = KernelProvider.get();
         k.warmUp(w, batch, Activation.SOFTSIGN);
         ResidualTrainer.warmUp(w, Activation.SOFTSIGN, batch, o.threads() > 0 ? o.threads()
-            : ResidualTrainer.defaultThreads(true, w, batch), k, data);
+            : ResidualTrainer.defaultThreads(true, k, w, batch, Activation.SOFTSIGN), k, data);
         add.accept(steps("step w" + w + " b" + batch + " " + layers + " in-memory", cw, data,
             batch, o, ResidualTrainer.defaultBudget(k, w, batch, Activation.SOFTSIGN, true)));
       } finally {
@@ -246,8 +246,8 @@ public final class Bench {
     CoreHeader h = cw.header();
     HeadParams hp = HeadParams.glorot(h.width(), 3);
     int threads = o.threads() > 0 ? o.threads()
-        : ResidualTrainer.defaultThreads(cw.inMemory() && h.dtype() == Dtype.F32, h.width(),
-            batch);
+        : ResidualTrainer.defaultThreads(cw.inMemory() && h.dtype() == Dtype.F32,
+            KernelProvider.get(), h.width(), batch, h.activation());
     try (ResidualTrainer tr = new ResidualTrainer(cw, hp, KernelProvider.get(), data, batch,
         o.chunk(), 0.01f, 0.01f, data.count(), threads, memoryBudget)) {
       if (tr.keepsActivations()) {

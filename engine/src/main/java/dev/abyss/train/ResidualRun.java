@@ -261,8 +261,8 @@ public final class ResidualRun {
       MetricsLog metrics = null;
       join(warm);
       int threads = s.threads() > 0 ? s.threads()
-          : ResidualTrainer.defaultThreads(s.inMemory() && hd.dtype() == Dtype.F32, hd.width(),
-              s.batch());
+          : ResidualTrainer.defaultThreads(s.inMemory() && hd.dtype() == Dtype.F32, k,
+              hd.width(), s.batch(), hd.activation());
       if (s.inMemory() && hd.layers() * (double) s.steps() >= TRAINER_WARM_UP_LAYER_STEPS) {
         // two threads leave no core for the JIT: compile the step's own methods first
         try {

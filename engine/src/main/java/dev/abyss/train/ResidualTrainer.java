@@ -153,7 +153,9 @@ public final class ResidualTrainer implements AutoCloseable {
    * @param chunkLayers layers per I/O chunk (C)
    * @param trainLimit minibatches are drawn from the first trainLimit training images
    * @param threads 1: everything on the calling thread; 2 or more: the main thread and a worker
-   *     take the segments in turns, one's recompute overlapping the other's backward
+   *     take the segments in turns, one's recompute and updates overlapping the other's dh
+   *     chain, and split the forward pass by samples where the kernels run halves faster
+   *     ({@link Kernels#splitsForward})
    */
   public ResidualTrainer(CoreWeights core, HeadParams head, Kernels kernels, Dataset train,
       int batch, int chunkLayers, float layerLr, float headLr, int trainLimit, int threads) {
@@ -244,18 +246,22 @@ public final class ResidualTrainer implements AutoCloseable {
 
   /**
    * Train's default thread count: two (the most a step uses, see {@link #inTurns}) for the
-   * shape where two measured faster, width 4 at batch 16, when the machine has a core for each;
-   * one otherwise. A streamed core's reads and writes run on a thread of their own, which
-   * needs a core too: on two cores, two training threads and the I/O thread ran a streamed
-   * step 1.1-1.3x slower than one training thread, while in memory two threads took 0.72-0.83x
-   * the time of one at w4 b16; at w8 b16 and w4 b32 they ran as fast or up to 2.4x slower
-   * (docs/decisions.md). A bf16 core in memory is widened on a helper thread as well, and
-   * counts as streamed here (two threads: 0.156-0.194 s/step at 1M against 0.132-0.146).
+   * shapes where two measured faster, those that recompute in the chunk kernels of widths 4
+   * and 8 (softsign and ReLU at batch 16, 32, ...), when the machine has a core for each; one
+   * otherwise. There the backward's updates overlap the other thread's dh chain ({@link
+   * Kernels#handsOffBeforeUpdates}); in memory on two cores two threads took 0.61-0.84x the
+   * time of one (w4 b16, w4 b32, w8 b16, w8 b32, ReLU w4 b16; docs/decisions.md). The shapes
+   * that keep their activations have no recompute to overlap. A streamed core's reads and
+   * writes run on a thread of their own, which needs a core too: on two cores, two training
+   * threads and the I/O thread ran a streamed step 1.1-1.4x slower than one training thread.
+   * A bf16 core in memory is widened on a helper thread as well, and counts as streamed here
+   * (two threads: 0.156-0.194 s/step at 1M against 0.132-0.146).
    *
    * @param inMemory an f32 core in memory: no helper thread reads, writes or widens it
    */
-  public static int defaultThreads(boolean inMemory, int width, int batch) {
-    if (width != 4 || batch != 16) {
+  public static int defaultThreads(boolean inMemory, Kernels k, int width, int batch,
+      Activation act) {
+    if (!k.prefersRecompute(width, batch, act) || !k.handsOffBeforeUpdates(width, batch)) {
       return 1;
     }
     int cores = Runtime.getRuntime().availableProcessors();
@@ -596,10 +602,11 @@ public final class ResidualTrainer implements AutoCloseable {
   /**
    * Two threads take the chunk's segments in turns, the main thread the 1st, 3rd, ... of them
    * (from the top), the worker the 2nd, 4th, ...: each recomputes its next segment into its own
-   * save buffer, waits until the backward has reached that segment, runs its backward with dh
-   * as the other thread left it, and passes the turn on. So one thread's recompute overlaps the
-   * other's backward, while the saves never leave the core that wrote them: only dh (W x B
-   * floats) and the turn cross between the cores, once a segment.
+   * save buffer, waits until the backward has reached that segment, runs its dh chain with dh
+   * as the other thread left it, passes the turn on, and then updates the segment's weights. So
+   * one thread's recompute and updates overlap the other's dh chain, the one part that must run
+   * in order, while the saves never leave the core that wrote them: only dh (W x B floats) and
+   * the turn cross between the cores, once a segment.
    */
   private void inTurns(MemorySegment ms, int last, int segs, long end) throws IOException {
     handoff.set(TURN, 0);
