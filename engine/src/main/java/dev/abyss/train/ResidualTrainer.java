@@ -97,11 +97,13 @@ public final class ResidualTrainer implements AutoCloseable {
   private GradientTap tap;
   /**
    * The two threads' hand-off: at index {@link #TURN}, the segment of the current chunk (0 =
-   * its top one) whose backward may run next, 128 bytes from either end so that it shares a
-   * cache line with nothing else.
+   * its top one) whose dh chain may run next; at {@link #TAP_TURN}, the segment whose
+   * gradients the diagnostics' tap takes next. Each 128 bytes from the other and from either
+   * end, so that it shares a cache line with nothing else.
    */
-  private final AtomicLongArray handoff = new AtomicLongArray(32);
+  private final AtomicLongArray handoff = new AtomicLongArray(64);
   private static final int TURN = 16;
+  private static final int TAP_TURN = 40;
   private static final long ABORT = -1;
   /** Save buffers with two threads: one each. */
   static final int RING = 2;
@@ -273,7 +275,8 @@ public final class ResidualTrainer implements AutoCloseable {
 
   /**
    * Trains a scratch in-memory core of this shape with {@code threads} threads (recomputing,
-   * the plan two threads share) until the JIT has compiled nothing for 150 ms, at most 3 s.
+   * the plan two threads share; every other step with the diagnostics) until the JIT has
+   * compiled nothing for 150 ms, at most 3 s.
    * The kernel warm-up compiles the kernels; this compiles the step's own methods and the two
    * threads' hand-off. With two training threads no core is free for the JIT, and those
    * compiles (and a backward deoptimised by a branch the kernel warm-up never took) made the
@@ -298,7 +301,9 @@ public final class ResidualTrainer implements AutoCloseable {
               batch, WARM_CHUNK, 0.01f, 0.01f, data.count(), threads, 0)) {
         long deadline = t0 + 3_000_000_000L;
         for (long step = 0; System.nanoTime() < deadline; step++) {
-          tr.step(step);
+          // every other step a diagnostic one, as a run's first step is: the tap's path and
+          // its turns compile here too
+          tr.step(step, (step & 1) == 1 ? ResidualRun.BUCKETS : 0);
           quiet.poll();
           if (quiet.observable() ? step >= 3 && quiet.quietFor(150) : step >= 20) {
             break;
@@ -610,29 +615,28 @@ public final class ResidualTrainer implements AutoCloseable {
    */
   private void inTurns(MemorySegment ms, int last, int segs, long end) throws IOException {
     handoff.set(TURN, 0);
+    handoff.set(TAP_TURN, 0);
     Future<?> f = worker.submit(() -> {
       forkWorker();
       for (int t = 1; t < segs; t += 2) {
         recompute(ms, last - t, end, 1, kWorker, hw, zw);
-        if (!awaitTurn(t, null)) {
+        if (!awaitTurn(TURN, t, null)
+            || !backwardSegment(kWorker, ms, last - t, end, 1, gWw, gbw, gw, t, null)) {
           return null;
         }
-        int next = t + 1;
-        backwardSegment(kWorker, ms, last - t, end, 1, gWw, gbw, gw,
-            () -> handoff.set(TURN, next));
       }
       return null;
     });
     try {
       for (int t = 0; t < segs; t += 2) {
         recompute(ms, last - t, end, 0, k, h, z);
-        awaitTurn(t, f);
-        int next = t + 1;
-        backwardSegment(k, ms, last - t, end, 0, gW, gb, g, () -> handoff.set(TURN, next));
+        awaitTurn(TURN, t, f);
+        backwardSegment(k, ms, last - t, end, 0, gW, gb, g, t, f);
       }
       await(f);
     } catch (RuntimeException | Error | IOException e) {
       handoff.set(TURN, ABORT);
+      handoff.set(TAP_TURN, ABORT);
       try {
         f.get(); // the worker is not left running on this chunk
       } catch (InterruptedException ie) {
@@ -645,20 +649,21 @@ public final class ResidualTrainer implements AutoCloseable {
   }
 
   /**
-   * Spins until it is segment t's turn. On the worker ({@code f} null) returns false when the
-   * main thread gave up; on the main thread, rethrows the worker's failure.
+   * Spins until it is segment t's turn at {@code slot} ({@link #TURN} or {@link #TAP_TURN}).
+   * On the worker ({@code f} null) returns false when the main thread gave up; on the main
+   * thread, rethrows the worker's failure.
    */
-  private boolean awaitTurn(int t, Future<?> f) throws IOException {
+  private boolean awaitTurn(int slot, int t, Future<?> f) throws IOException {
     long turn;
     // a park sleeps at least Linux's timer slack (50 us by default), a large share of a
     // segment's backward (512 layers x ~35 ns at w4 b16): spin
-    while ((turn = handoff.get(TURN)) != t) {
+    while ((turn = handoff.get(slot)) != t) {
       if (turn == ABORT || (f == null && Thread.currentThread().isInterrupted())) {
         return false;
       }
       if (f != null && f.isDone()) {
         await(f);
-        if (handoff.get(TURN) != t) {
+        if (handoff.get(slot) != t) {
           throw new IllegalStateException("the second training thread stopped early");
         }
       }
@@ -668,39 +673,51 @@ public final class ResidualTrainer implements AutoCloseable {
   }
 
   /** Backward and update over segment j's layers in reverse, from save buffer buf. */
-  private void backwardSegment(MemorySegment ms, int j, long chunkEnd, int buf) {
-    backwardSegment(k, ms, j, chunkEnd, buf, gW, gb, g, null);
+  private void backwardSegment(MemorySegment ms, int j, long chunkEnd, int buf)
+      throws IOException {
+    backwardSegment(k, ms, j, chunkEnd, buf, gW, gb, g, -1, null);
   }
 
   /**
-   * The same with the given kernels and scratch (each thread its own); {@code dhDone} runs once
-   * dh is final (the hand-off to the thread that takes the next segment down). The kernels run
-   * it before the segment's weight updates, so that one thread's updates overlap the other's dh
-   * chain; on diagnostic steps it runs last, after the tap, which takes the segments in order.
+   * The same with the given kernels and scratch (each thread its own), as turn {@code t} of
+   * {@link #inTurns} (-1: one thread). The turn passes on as soon as dh is final, before the
+   * segment's weight updates (where the kernels allow), so that one thread's updates overlap
+   * the other's dh chain; on diagnostic steps the tap then takes the segments' gradients in
+   * their order, by a turn of its own. Returns false when the main thread gave up ({@code f}
+   * null: the worker).
    */
-  private void backwardSegment(Kernels kk, MemorySegment ms, int j, long chunkEnd, int buf,
-      float[] sW, float[] sb, float[] sg, Runnable dhDone) {
+  private boolean backwardSegment(Kernels kk, MemorySegment ms, int j, long chunkEnd, int buf,
+      float[] sW, float[] sb, float[] sg, int t, Future<?> f) throws IOException {
     int len = segLen(j, chunkEnd);
     float[] grads = null;
     int lf = w * w + w;
     if (tap != null) {
-      if (tapGrads.length < len * lf + 16) {
-        tapGrads = new float[len * lf + 16];
+      int th = t < 0 ? 0 : t & 1; // inTurns: the main thread takes the even turns
+      if (tapGrads[th].length < len * lf + 16) {
+        tapGrads[th] = new float[len * lf + 16];
       }
-      grads = tapGrads;
+      grads = tapGrads[th];
     }
     kk.backwardUpdateChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, layerLr,
-        hSave[buf], dSave[buf], dh, sW, sb, sg, grads, tap == null ? dhDone : null);
+        hSave[buf], dSave[buf], dh, sW, sb, sg, grads,
+        t < 0 ? null : () -> handoff.set(TURN, t + 1));
     if (tap != null) {
+      if (t >= 0 && !awaitTurn(TAP_TURN, t, f)) {
+        return false;
+      }
       tap.coreRange(segStart[j], len, grads, w);
-      if (dhDone != null) {
-        dhDone.run();
+      if (t >= 0) {
+        handoff.set(TAP_TURN, t + 1);
       }
     }
+    return true;
   }
 
-  /** Each layer's gradients of the segment in progress, for the tap (diagnostic steps). */
-  private float[] tapGrads = new float[0];
+  /**
+   * Each layer's gradients of the segment in progress, for the tap (diagnostic steps): one
+   * buffer for each thread.
+   */
+  private final float[][] tapGrads = {new float[0], new float[0]};
 
   private int segLen(int q, long chunkEnd) {
     long next = q + 1 < segStart.length ? Math.min(segStart[q + 1], chunkEnd) : chunkEnd;
