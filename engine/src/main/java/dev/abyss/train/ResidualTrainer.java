@@ -565,14 +565,22 @@ public final class ResidualTrainer implements AutoCloseable {
       forwardSamples(k, ms, first, last, end, 0, half);
       await(f);
     } catch (RuntimeException | Error | IOException e) {
-      try {
-        f.get(); // the worker is not left running on this chunk
-      } catch (InterruptedException ie) {
-        Thread.currentThread().interrupt();
-      } catch (ExecutionException ignored) {
-        // the first failure is the one reported
-      }
+      finish(f);
       throw e;
+    }
+  }
+
+  /**
+   * Waits for the worker's task after the main thread failed, so that the worker is not left
+   * running on this chunk; the first failure is the one reported.
+   */
+  private static void finish(Future<?> f) {
+    try {
+      f.get();
+    } catch (InterruptedException ie) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException ignored) {
+      // the main thread's failure is the one reported
     }
   }
 
@@ -637,13 +645,7 @@ public final class ResidualTrainer implements AutoCloseable {
     } catch (RuntimeException | Error | IOException e) {
       handoff.set(TURN, ABORT);
       handoff.set(TAP_TURN, ABORT);
-      try {
-        f.get(); // the worker is not left running on this chunk
-      } catch (InterruptedException ie) {
-        Thread.currentThread().interrupt();
-      } catch (ExecutionException ignored) {
-        // the first failure is the one reported
-      }
+      finish(f);
       throw e;
     }
   }

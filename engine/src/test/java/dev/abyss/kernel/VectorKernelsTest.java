@@ -59,10 +59,7 @@ class VectorKernelsTest {
               int count = 37;
               int n = w * batch;
               long lb = Kernels.layerBytes(w);
-              MemorySegment ws = arena.allocate(count * lb + 8, 4);
-              for (long o = 0; o < ws.byteSize(); o += 4) {
-                ws.set(Kernels.F32, o, (float) (r.nextDouble() - 0.5));
-              }
+              MemorySegment ws = layers(arena, r, count, w);
               // tanh: inputs that reach both of its branches and its clamp
               float[] h = rand(r, n, act == Activation.TANH ? 12f : 2f);
               float[] a = h.clone();
@@ -134,11 +131,7 @@ class VectorKernelsTest {
             for (Activation act : Activation.values()) {
               int count = 301;
               int n = w * batch;
-              long lb = Kernels.layerBytes(w);
-              MemorySegment ws = arena.allocate(count * lb + 8, 4);
-              for (long o = 0; o < ws.byteSize(); o += 4) {
-                ws.set(Kernels.F32, o, (float) (r.nextDouble() - 0.5));
-              }
+              MemorySegment ws = layers(arena, r, count, w);
               float[] h = rand(r, n, act == Activation.TANH ? 12f : 2f);
               float[] whole = h.clone();
               k.forwardChunk(w, batch, ws, 8, count, 0.3f, act, whole, new float[n]);
@@ -442,6 +435,15 @@ class VectorKernelsTest {
 
   private static void agree(float[] a, float[] b, Activation act, String where) {
     assertEquals(-1, java.util.Arrays.mismatch(a, b), where + " " + act + " must be bitwise equal");
+  }
+
+  /** {@code count} layers of width w at byte offset 8, uniform in [-0.5, 0.5). */
+  private static MemorySegment layers(Arena arena, SplittableRandom r, int count, int w) {
+    MemorySegment ws = arena.allocate(count * Kernels.layerBytes(w) + 8, 4);
+    for (long o = 0; o < ws.byteSize(); o += 4) {
+      ws.set(Kernels.F32, o, (float) (r.nextDouble() - 0.5));
+    }
+    return ws;
   }
 
   private static float[] rand(SplittableRandom r, int n, float scale) {
