@@ -105,6 +105,8 @@ public final class ResidualTrainer implements AutoCloseable {
   private static final int TURN = 16;
   private static final int TAP_TURN = 40;
   private static final long ABORT = -1;
+  /** Spins of a thread waiting for its turn before it yields its core at each try. */
+  private static final int SPINS_BEFORE_YIELD = 256;
   /** Save buffers with two threads: one each. */
   static final int RING = 2;
 
@@ -658,7 +660,12 @@ public final class ResidualTrainer implements AutoCloseable {
   private boolean awaitTurn(int slot, int t, Future<?> f) throws IOException {
     long turn;
     // a park sleeps at least Linux's timer slack (50 us by default), a large share of a
-    // segment's backward (512 layers x ~35 ns at w4 b16): spin
+    // segment's backward (512 layers x ~35 ns at w4 b16): spin. But not on and on: where the
+    // two threads share a core with another (two runs at once on two cores, or a streamed
+    // core's I/O thread), the thread we wait for may be the one this spin keeps off the core;
+    // after a few microseconds, yield it. Two runs at once on two cores took 7.6-7.8 s a step
+    // each with a pure spin, 0.14 with the yield (docs/decisions.md).
+    int spins = 0;
     while ((turn = handoff.get(slot)) != t) {
       if (turn == ABORT || (f == null && Thread.currentThread().isInterrupted())) {
         return false;
@@ -669,7 +676,11 @@ public final class ResidualTrainer implements AutoCloseable {
           throw new IllegalStateException("the second training thread stopped early");
         }
       }
-      Thread.onSpinWait();
+      if (++spins > SPINS_BEFORE_YIELD) {
+        Thread.yield();
+      } else {
+        Thread.onSpinWait();
+      }
     }
     return true;
   }
