@@ -64,7 +64,7 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
   @Option(names = "--threads", paramLabel = "N",
       description = "Threads for a step: 2 take a chunk's segments in turns, one"
           + " recomputing its next segment and updating its last while the other runs the dh"
-          + " chain of its own, and split the forward by samples at width 4, batch 16 (more"
+          + " chain of its own, and split the forward by samples at widths 4 and 8 (more"
           + " than 2 run as 2; with every activation kept there is no recompute to overlap)."
           + " Default: 2 for widths 4 and 8 at batch 16, 32, ... with softsign or ReLU (where"
           + " two measured faster) with --in-memory on 2 cores or more, streamed from 3 cores"

@@ -731,22 +731,26 @@ final class VectorKernels implements Kernels {
   }
 
   /**
-   * Width 4 at batch 16 with softsign (two chains of eight samples, {@link
-   * Width4#forwardSoftsignHalf}), and widths 4 and 8 at batch 32, 64, ... (the groups of 16
-   * samples in two halves, each through the group kernels).
+   * Widths 4 and 8 at batch 16 with softsign ({@link Width4#forwardSoftsignHalf}, {@link
+   * Width8#forwardSoftsignHalf}: eight samples each), and at batch 32, 64, ... (the groups of
+   * 16 samples in two halves, each through the group kernels).
    */
   @Override
   public boolean splitsForward(int w, int batch, Activation act) {
-    return width4(w, batch) && act == Activation.SOFTSIGN
+    return (w == 4 || w == 8) && batch == 16 && S == FloatVector.SPECIES_512
+        && act == Activation.SOFTSIGN
         || (w == 4 || w == 8) && batch % 32 == 0 && S == FloatVector.SPECIES_512;
   }
 
   @Override
   public void forwardChunkSamples(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, int from, int to) {
-    if (width4(w, batch) && act == Activation.SOFTSIGN && to - from == 8
-        && (from == 0 || from == 8)) {
+    boolean half = batch == 16 && S == FloatVector.SPECIES_512 && act == Activation.SOFTSIGN
+        && to - from == 8 && (from == 0 || from == 8);
+    if (half && w == 4) {
       Width4.forwardSoftsignHalf(wts, off, count, alpha, h, from);
+    } else if (half && w == 8) {
+      Width8.forwardSoftsignHalf(wts, off, count, alpha, h, from);
     } else if (from % 16 != 0 || to % 16 != 0
         || !forwardGroups(w, batch, wts, off, count, alpha, act, h, from, to)) {
       Kernels.super.forwardChunkSamples(w, batch, wts, off, count, alpha, act, h, from, to);

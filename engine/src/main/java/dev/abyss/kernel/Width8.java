@@ -6,6 +6,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -153,6 +154,113 @@ final class Width8 {
     h5.intoArray(h, 5 * batch + g0);
     h6.intoArray(h, 6 * batch + g0);
     h7.intoArray(h, 7 * batch + g0);
+  }
+
+  /** Lanes 0-7 (8-15) of a half-batch vector: its first (second) feature's eight samples. */
+  private static final VectorShuffle<Float> LO8 = VectorShuffle.fromOp(S, l -> l & 7);
+  private static final VectorShuffle<Float> HI8 = VectorShuffle.fromOp(S, l -> 8 + (l & 7));
+  /**
+   * W[i][f] for vector c's two features f = 2c, 2c + 1 (lanes 0-7, 8-15), from the loaded
+   * vector that holds row i: lane 8 (i mod 2) + f of it (E for even i, O for odd; static
+   * finals, which C2 takes as constants).
+   */
+  private static final VectorShuffle<Float> E0 = VectorShuffle.fromOp(S, l -> l >> 3);
+  private static final VectorShuffle<Float> E1 = VectorShuffle.fromOp(S, l -> 2 + (l >> 3));
+  private static final VectorShuffle<Float> E2 = VectorShuffle.fromOp(S, l -> 4 + (l >> 3));
+  private static final VectorShuffle<Float> E3 = VectorShuffle.fromOp(S, l -> 6 + (l >> 3));
+  private static final VectorShuffle<Float> O0 = VectorShuffle.fromOp(S, l -> 8 + (l >> 3));
+  private static final VectorShuffle<Float> O1 = VectorShuffle.fromOp(S, l -> 10 + (l >> 3));
+  private static final VectorShuffle<Float> O2 = VectorShuffle.fromOp(S, l -> 12 + (l >> 3));
+  private static final VectorShuffle<Float> O3 = VectorShuffle.fromOp(S, l -> 14 + (l >> 3));
+
+  /**
+   * {@link #forwardSoftsign} for the eight samples {@code g0 .. g0 + 7} of a batch of 16: one of
+   * two threads' halves of a forward pass. Four vectors, vector c holding features 2c and
+   * 2c + 1 of the eight samples (lanes 0-7 and 8-15), so that a layer waits on four divisions,
+   * not eight. Per lane the operations of {@link #forwardSoftsign} in its order, so the same
+   * bits.
+   */
+  static void forwardSoftsignHalf(MemorySegment wts, long off, int count, float alpha,
+      float[] h, int g0) {
+    // through a small array, not the Vector API's gather and scatter (Width4's half kernel
+    // says why)
+    float[] t = new float[64];
+    for (int c = 0; c < 4; c++) {
+      System.arraycopy(h, 32 * c + g0, t, 16 * c, 8);
+      System.arraycopy(h, 32 * c + 16 + g0, t, 16 * c + 8, 8);
+    }
+    FloatVector c0 = FloatVector.fromArray(S, t, 0);
+    FloatVector c1 = FloatVector.fromArray(S, t, 16);
+    FloatVector c2 = FloatVector.fromArray(S, t, 32);
+    FloatVector c3 = FloatVector.fromArray(S, t, 48);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      FloatVector bv = FloatVector.fromMemorySegment(S, wts, p + 224, LE);
+      // b[f] is lane 8 + f: the odd rows' shuffles
+      FloatVector z0 = bv.rearrange(O0);
+      FloatVector z1 = bv.rearrange(O1);
+      FloatVector z2 = bv.rearrange(O2);
+      FloatVector z3 = bv.rearrange(O3);
+      // rows 2k and 2k + 1 of W are vector k, at the layer's byte 64 k; h_i is a half of
+      // vector i / 2 (lanes 0-7 for even i)
+      FloatVector w0 = FloatVector.fromMemorySegment(S, wts, p, LE);
+      FloatVector h0 = c0.rearrange(LO8);
+      z0 = h0.fma(w0.rearrange(E0), z0);
+      z1 = h0.fma(w0.rearrange(E1), z1);
+      z2 = h0.fma(w0.rearrange(E2), z2);
+      z3 = h0.fma(w0.rearrange(E3), z3);
+      FloatVector h1 = c0.rearrange(HI8);
+      z0 = h1.fma(w0.rearrange(O0), z0);
+      z1 = h1.fma(w0.rearrange(O1), z1);
+      z2 = h1.fma(w0.rearrange(O2), z2);
+      z3 = h1.fma(w0.rearrange(O3), z3);
+      FloatVector w1 = FloatVector.fromMemorySegment(S, wts, p + 64, LE);
+      FloatVector h2 = c1.rearrange(LO8);
+      z0 = h2.fma(w1.rearrange(E0), z0);
+      z1 = h2.fma(w1.rearrange(E1), z1);
+      z2 = h2.fma(w1.rearrange(E2), z2);
+      z3 = h2.fma(w1.rearrange(E3), z3);
+      FloatVector h3 = c1.rearrange(HI8);
+      z0 = h3.fma(w1.rearrange(O0), z0);
+      z1 = h3.fma(w1.rearrange(O1), z1);
+      z2 = h3.fma(w1.rearrange(O2), z2);
+      z3 = h3.fma(w1.rearrange(O3), z3);
+      FloatVector w2 = FloatVector.fromMemorySegment(S, wts, p + 128, LE);
+      FloatVector h4 = c2.rearrange(LO8);
+      z0 = h4.fma(w2.rearrange(E0), z0);
+      z1 = h4.fma(w2.rearrange(E1), z1);
+      z2 = h4.fma(w2.rearrange(E2), z2);
+      z3 = h4.fma(w2.rearrange(E3), z3);
+      FloatVector h5 = c2.rearrange(HI8);
+      z0 = h5.fma(w2.rearrange(O0), z0);
+      z1 = h5.fma(w2.rearrange(O1), z1);
+      z2 = h5.fma(w2.rearrange(O2), z2);
+      z3 = h5.fma(w2.rearrange(O3), z3);
+      FloatVector w3 = FloatVector.fromMemorySegment(S, wts, p + 192, LE);
+      FloatVector h6 = c3.rearrange(LO8);
+      z0 = h6.fma(w3.rearrange(E0), z0);
+      z1 = h6.fma(w3.rearrange(E1), z1);
+      z2 = h6.fma(w3.rearrange(E2), z2);
+      z3 = h6.fma(w3.rearrange(E3), z3);
+      FloatVector h7 = c3.rearrange(HI8);
+      z0 = h7.fma(w3.rearrange(O0), z0);
+      z1 = h7.fma(w3.rearrange(O1), z1);
+      z2 = h7.fma(w3.rearrange(O2), z2);
+      z3 = h7.fma(w3.rearrange(O3), z3);
+      c0 = z0.div(z0.abs().add(1f)).fma(va, c0);
+      c1 = z1.div(z1.abs().add(1f)).fma(va, c1);
+      c2 = z2.div(z2.abs().add(1f)).fma(va, c2);
+      c3 = z3.div(z3.abs().add(1f)).fma(va, c3);
+    }
+    c0.intoArray(t, 0);
+    c1.intoArray(t, 16);
+    c2.intoArray(t, 32);
+    c3.intoArray(t, 48);
+    for (int c = 0; c < 4; c++) {
+      System.arraycopy(t, 16 * c, h, 32 * c + g0, 8);
+      System.arraycopy(t, 16 * c + 8, h, 32 * c + 16 + g0, 8);
+    }
   }
 
   /** {@link #forwardSoftsign} with ReLU: a = z where z > 0, else 0 (the per-layer path's blend). */

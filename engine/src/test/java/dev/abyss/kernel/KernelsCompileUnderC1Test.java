@@ -30,7 +30,7 @@ class KernelsCompileUnderC1Test {
     "Width4::forwardSaveSoftsignGroup", "Width4::forwardSaveReluGroup",
     "Width4::forwardSaveTanhGroup", "Width4::backwardUpdate", "Width4::updates",
     "Width4::dhChain", "Width4::dhChain2", "Width4::updatesGroups",
-    "Width8::forwardSoftsign", "Width8::forwardRelu", "Width8::forwardTanh",
+    "Width8::forwardSoftsign", "Width8::forwardSoftsignHalf", "Width8::forwardRelu", "Width8::forwardTanh",
     "Width8::forwardSaveSoftsign", "Width8::forwardSaveRelu", "Width8::forwardSaveTanh",
     "Width8::dhChain", "Width8::updates",
     "Rows::forward", "Rows::forward8", "Rows::backwardUpdate", "Rows::backwardUpdate8",
