@@ -203,7 +203,8 @@ final class Width8 {
       FloatVector z2 = bv.rearrange(O2);
       FloatVector z3 = bv.rearrange(O3);
       // rows 2k and 2k + 1 of W are vector k, at the layer's byte 64 k; h_i is a half of
-      // vector i / 2 (lanes 0-7 for even i)
+      // vector i / 2 (lanes 0-7 for even i). Written out for k = 0..3: a loop would need the
+      // four c vectors in an array, and vectors kept in an array are boxed
       FloatVector w0 = FloatVector.fromMemorySegment(S, wts, p, LE);
       FloatVector h0 = c0.rearrange(LO8);
       z0 = h0.fma(w0.rearrange(E0), z0);

@@ -88,8 +88,7 @@ public final class Bench {
     add.accept(new Row("JIT warm-up, w4 b16 kernels", "s", KernelProvider.get().warmUp(4, 16,
         Activation.SOFTSIGN), Double.NaN, Double.NaN, 1));
     // and, with two threads in memory, the step's own methods (0 s with one thread)
-    int inMemoryThreads = o.threads() > 0 ? o.threads()
-        : ResidualTrainer.defaultThreads(true, KernelProvider.get(), 4, 16, Activation.SOFTSIGN);
+    int inMemoryThreads = threads(o, true, 4, 16, Activation.SOFTSIGN);
     add.accept(new Row("JIT warm-up, w4 b16 step, " + inMemoryThreads + " thread(s)", "s",
         ResidualTrainer.warmUp(4, Activation.SOFTSIGN, 16, inMemoryThreads,
             KernelProvider.get(), data), Double.NaN, Double.NaN, 1));
@@ -190,8 +189,8 @@ public final class Bench {
       try (CoreWeights cw = CoreFile.openInMemory(wf)) {
         Kernels k = KernelProvider.get();
         k.warmUp(w, batch, Activation.SOFTSIGN);
-        ResidualTrainer.warmUp(w, Activation.SOFTSIGN, batch, o.threads() > 0 ? o.threads()
-            : ResidualTrainer.defaultThreads(true, k, w, batch, Activation.SOFTSIGN), k, data);
+        ResidualTrainer.warmUp(w, Activation.SOFTSIGN, batch,
+            threads(o, true, w, batch, Activation.SOFTSIGN), k, data);
         add.accept(steps("step w" + w + " b" + batch + " " + layers + " in-memory", cw, data,
             batch, o, ResidualTrainer.defaultBudget(k, w, batch, Activation.SOFTSIGN, true)));
       } finally {
@@ -199,6 +198,12 @@ public final class Bench {
       }
     }
     return rows;
+  }
+
+  /** The row's training threads: {@code --threads}, else train's default for its shape. */
+  private static int threads(Options o, boolean inMemoryF32, int w, int batch, Activation act) {
+    return o.threads() > 0 ? o.threads()
+        : ResidualTrainer.defaultThreads(inMemoryF32, KernelProvider.get(), w, batch, act);
   }
 
   /** Depth of the other shapes' rows (at most the smallest of the suite's depths). */
@@ -245,9 +250,8 @@ public final class Bench {
       long memoryBudget, int buckets) throws IOException {
     CoreHeader h = cw.header();
     HeadParams hp = HeadParams.glorot(h.width(), 3);
-    int threads = o.threads() > 0 ? o.threads()
-        : ResidualTrainer.defaultThreads(cw.inMemory() && h.dtype() == Dtype.F32,
-            KernelProvider.get(), h.width(), batch, h.activation());
+    int threads = threads(o, cw.inMemory() && h.dtype() == Dtype.F32, h.width(), batch,
+        h.activation());
     try (ResidualTrainer tr = new ResidualTrainer(cw, hp, KernelProvider.get(), data, batch,
         o.chunk(), 0.01f, 0.01f, data.count(), threads, memoryBudget)) {
       if (tr.keepsActivations()) {
