@@ -50,8 +50,12 @@ final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--eval-images", paramLabel = "N", defaultValue = "128",
       description = "Images for the eval row, at the largest depth (default: ${DEFAULT-VALUE}: "
-          + "one group of 64 per core).")
+          + "one group of 64 per core; at most 10000, MNIST's test set: 10000 at 10M layers is "
+          + "the headline eval).")
   int evalImages;
+
+  /** The eval row's most images: MNIST's test set, what eval-dense evaluates at most. */
+  static final int MAX_EVAL_IMAGES = 10_000;
 
   @Option(names = "--dir", paramLabel = "DIR",
       description = "Where the temporary model files go (default: the system temp dir).")
@@ -70,8 +74,9 @@ final class BenchCommand implements Callable<Integer> {
     if (chunk < 1) {
       throw new AbyssException("--chunk-layers must be at least 1, not " + chunk);
     }
-    if (evalImages < 1) {
-      throw new AbyssException("--eval-images must be at least 1, not " + evalImages);
+    if (evalImages < 1 || evalImages > MAX_EVAL_IMAGES) {
+      throw new AbyssException("--eval-images must be 1 to " + MAX_EVAL_IMAGES
+          + " (MNIST's test set), not " + evalImages);
     }
     if (depths.length == 0) {
       throw new AbyssException("--depths needs at least one depth, e.g. --depths 1000000");

@@ -18,11 +18,11 @@ class BenchCommandTest {
   void tinySuiteWritesTableAndJson() throws Exception {
     Path json = dir.resolve("b.json");
     CliTest.Out r = CliTest.run("bench", "--depths", "3000", "--steps", "1", "--eval-images",
-        "16", "--chunk-layers", "1000", "--dir", dir.toString(), "--json", json.toString());
+        "4100", "--chunk-layers", "1000", "--dir", dir.toString(), "--json", json.toString());
     assertEquals(0, r.code(), r.err());
     for (String row : new String[] {"forward w4 b16 3000", "step w4 b16 3000 in-memory",
         "step w4 b16 3000 in-memory, diagnostics", "step w4 b16 3000 streamed",
-        "eval 16 images", "step w4 b16 3000 bf16 in-memory",
+        "eval 4100 images", "step w4 b16 3000 bf16 in-memory",
         "step w4 b16 3000 bf16 streamed", "step w32 b1 10000", "MLP step", "JIT warm-up, MLP step",
         "JIT warm-up, bf16 conversions", "JIT warm-up, w4 b16 step, ", "JIT warm-up",
         "vector division", "vector FMA",
@@ -45,5 +45,13 @@ class BenchCommandTest {
     try (var s = Files.list(dir.resolve("abyss-bench"))) {
       assertEquals(0, s.count());
     }
+  }
+
+  @Test
+  void evalImagesPastTheTestSetAreOneLine() {
+    CliTest.Out r = CliTest.run("bench", "--eval-images", "10001", "--dir", dir.toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("--eval-images must be 1 to 10000"), r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
   }
 }

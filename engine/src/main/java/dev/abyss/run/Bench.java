@@ -76,7 +76,8 @@ public final class Bench {
       rows.add(r);
       progress.accept(r);
     };
-    Dataset data = synthetic(4096, 1);
+    // enough images for the eval row (at most MNIST's 10,000 test images)
+    Dataset data = synthetic(Math.max(4096, o.evalImages()), 1);
     Files.createDirectories(o.dir());
     // the two rates the width-4 kernels wait on: the hardware estimate's inputs
     Rates.Result rates = Rates.measure();
