@@ -253,6 +253,7 @@ public final class ResidualRun {
     double every = s.checkpointSeconds() > 0 ? s.checkpointSeconds()
         : s.checkpointSeconds() == 0 ? 0 : s.inMemory() ? Double.POSITIVE_INFINITY
         : DEFAULT_CHECKPOINT_SECONDS;
+    boolean whole = true; // false once a step fails after it may have updated something
     try (CoreWeights core = s.inMemory()
         ? CoreFile.openInMemory(s.weights()) : CoreFile.openStreamed(s.weights(), true)) {
       long first = core.header().step();
@@ -318,7 +319,19 @@ public final class ResidualRun {
         for (long i = 0; i < s.steps() && !stop.requested(); i++) {
           boolean diag = s.diagnosticsEvery() > 0
               && (i == 0 || (i + 1) % s.diagnosticsEvery() == 0 || i + 1 == s.steps());
-          StepResult r = tr.step(first + i, diag ? BUCKETS : 0);
+          StepResult r;
+          try {
+            r = tr.step(first + i, diag ? BUCKETS : 0);
+          } catch (DivergedException e) {
+            throw e; // found before any update: the steps before it are whole, and saved
+          } catch (IOException | RuntimeException | Error e) {
+            // the step may have updated part of the core and the head: saving now would
+            // label that mix a step; the files stay at the last save
+            whole = false;
+            l.info("step " + (first + i) + " failed part-way; the model stays at step "
+                + committed + ", its last save");
+            throw e;
+          }
           done++;
           l.onStep(r);
           if (metrics != null) {
@@ -331,7 +344,7 @@ public final class ResidualRun {
           }
         }
       } finally {
-        if (first + done > committed) {
+        if (whole && first + done > committed) {
           commit(core, s.head(), first + done, head);
         }
         if (metrics != null) {
@@ -343,6 +356,16 @@ public final class ResidualRun {
       }
       return new Summary(core.header(), first, done, (System.nanoTime() - t0) / 1e9, created,
           done < s.steps());
+    } catch (IOException | RuntimeException | Error e) {
+      if (!whole && !s.inMemory()) {
+        // a streamed step wrote chunks in place: undo them now, as the next run would
+        try {
+          Journal.recover(s.weights(), s.head());
+        } catch (IOException | RuntimeException r) {
+          e.addSuppressed(r);
+        }
+      }
+      throw e;
     }
   }
 
