@@ -219,7 +219,7 @@ class CliTest {
         + " is missing"), r.err());
     for (String[] c : new String[][] {{"--steps", "0", "--steps must be at least 1, not 0"},
         {"--chunk-layers", "-3", "--chunk-layers must be at least 1, not -3"},
-        {"--eval-images", "0", "--eval-images must be at least 1, not 0"}}) {
+        {"--eval-images", "0", "--eval-images must be 1 to 10000 (MNIST's test set), not 0"}}) {
       r = run("bench", c[0], c[1]);
       assertEquals(2, r.code());
       assertOneLine(r.err());
