@@ -17,6 +17,8 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -40,8 +42,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * gW, gb and dh with the layer's weights as they were, update the layer; write the chunk
  * back; (4) input projection gradients from dh_0, then update it.
  *
- * <p>With two threads the main thread and a worker take a chunk's segments in turns: one
- * recomputes its segment while the other runs the backward of the segment above it (they
+ * <p>With T threads the main thread and T - 1 workers take a chunk's segments in turns: each
+ * recomputes its next segment while another runs the backward of the segment above it (they
  * touch disjoint layers), and only dh passes between them. Every parameter gets the true
  * gradient of the minibatch loss, and the bits do not depend on C, S, the thread count or
  * where the weights live: the same kernels run in the same order on the same values.
@@ -71,13 +73,23 @@ public final class ResidualTrainer implements AutoCloseable {
   private final CoreWeights core;
   private final HeadParams head;
   private final Kernels k;
-  /** The worker's kernels and scratch, allocated on the worker thread (see recompute). */
-  private Kernels kWorker;
-  private float[] hw;
-  private float[] zw;
-  private float[] gw;
-  private float[] gWw;
-  private float[] gbw;
+  /**
+   * A worker thread of a multi-threaded step: its executor, and its kernels and scratch,
+   * allocated on the worker thread itself (see {@link #forkWorker}).
+   */
+  private static final class Worker {
+    final ExecutorService ex;
+    Kernels k;
+    float[] h;
+    float[] z;
+    float[] g;
+    float[] gW;
+    float[] gb;
+
+    Worker(ExecutorService ex) {
+      this.ex = ex;
+    }
+  }
   private final Dataset train;
   private final BatchOrder order;
   private final int w;
@@ -91,7 +103,8 @@ public final class ResidualTrainer implements AutoCloseable {
   private final float headLr;
   private final int nChunks;
   private final long[] segStart; // first layer of every segment, ascending
-  private final ExecutorService worker;
+  /** The workers besides the calling thread: threads - 1 of them (none with one thread). */
+  private final Worker[] workers;
   /** Whether the two threads split the forward pass by samples ({@link #inHalves}). */
   private final boolean splitForward;
   private GradientTap tap;
@@ -107,8 +120,6 @@ public final class ResidualTrainer implements AutoCloseable {
   private static final long ABORT = -1;
   /** Spins of a thread waiting for its turn before it yields its core at each try. */
   private static final int SPINS_BEFORE_YIELD = 256;
-  /** Save buffers with two threads: one each. */
-  static final int RING = 2;
 
   private final boolean keepAll;
   private final long activationBytes;
@@ -130,7 +141,10 @@ public final class ResidualTrainer implements AutoCloseable {
   private final int[] labels;
   private final HeadParams grad;
 
-  /** How the core is cut: I/O chunk C and segment S. */
+  /**
+   * How the core is cut: I/O chunk C and segment S; {@code saveBytes}: one segment's saved
+   * values (each training thread has a buffer of that size).
+   */
   public record Plan(int chunk, int segment, long segments, long checkpointBytes,
       long saveBytes) {}
 
@@ -150,15 +164,16 @@ public final class ResidualTrainer implements AutoCloseable {
     long full = layers / c;
     long rest = layers % c;
     long segments = full * perChunk + (rest + s - 1) / s;
-    return new Plan(c, (int) s, segments, segments * wb * 4, RING * 2 * s * wb * 4);
+    return new Plan(c, (int) s, segments, segments * wb * 4, 2 * s * wb * 4);
   }
 
   /**
    * @param chunkLayers layers per I/O chunk (C)
    * @param trainLimit minibatches are drawn from the first trainLimit training images
-   * @param threads 1: everything on the calling thread; 2 or more: the main thread and a worker
-   *     take the segments in turns, one's recompute and updates overlapping the other's dh
-   *     chain, and split the forward pass by samples where the kernels run halves faster
+   * @param threads 1: everything on the calling thread; T >= 2: the main thread and T - 1
+   *     workers take the segments in turns, their recomputes and updates overlapping the dh
+   *     chain of the thread whose turn it is ({@link #inTurns}), and the main thread and the
+   *     first worker split the forward pass by samples where the kernels run halves faster
    *     ({@link Kernels#splitsForward})
    */
   public ResidualTrainer(CoreWeights core, HeadParams head, Kernels kernels, Dataset train,
@@ -230,9 +245,9 @@ public final class ResidualTrainer implements AutoCloseable {
         dSave[j] = new float[segLen(j, chunkEnd) * n];
       }
     } else {
-      int ring = threads > 1 ? RING : 1;
-      hSave = new float[ring][seg * n];
-      dSave = new float[ring][seg * n];
+      // one save buffer for each thread
+      hSave = new float[threads][seg * n];
+      dSave = new float[threads][seg * n];
     }
     gW = new float[w * w];
     gb = new float[w];
@@ -241,15 +256,20 @@ public final class ResidualTrainer implements AutoCloseable {
     dl = new float[batch * HeadParams.CLASSES];
     grad = head.zerosLike();
     this.splitForward = threads > 1 && !keepAll && kernels.splitsForward(w, batch, act);
-    this.worker = threads > 1 && !keepAll ? Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "abyss-recompute");
-      t.setDaemon(true);
-      return t;
-    }) : null;
+    this.workers = new Worker[threads > 1 && !keepAll ? threads - 1 : 0];
+    for (int r = 0; r < workers.length; r++) {
+      String name = "abyss-recompute-" + (r + 1);
+      workers[r] = new Worker(Executors.newSingleThreadExecutor(run -> {
+        Thread t = new Thread(run, name);
+        t.setDaemon(true);
+        return t;
+      }));
+    }
+    this.tapGrads = new float[workers.length + 1][0];
   }
 
   /**
-   * Train's default thread count: two (the most a step uses, see {@link #inTurns}) for the
+   * Train's default thread count: two (more are allowed, see {@link #inTurns}) for the
    * shapes where two measured faster, those that recompute in the chunk kernels of widths 4
    * and 8 (softsign and ReLU at batch 16, 32, ...), when the machine has a core for each; one
    * otherwise. There the backward's updates overlap the other thread's dh chain ({@link
@@ -367,8 +387,8 @@ public final class ResidualTrainer implements AutoCloseable {
 
   @Override
   public void close() {
-    if (worker != null) {
-      worker.shutdownNow();
+    for (Worker wk : workers) {
+      wk.ex.shutdownNow();
     }
   }
 
@@ -524,7 +544,7 @@ public final class ResidualTrainer implements AutoCloseable {
         for (int t = 0; t < segs; t++) {
           backwardSegment(ms, q - t, end, q - t);
         }
-      } else if (worker == null) {
+      } else if (workers.length == 0) {
         for (int t = 0; t < segs; t++) {
           recompute(ms, q - t, end, 0, k, h, z);
           backwardSegment(ms, q - t, end, 0);
@@ -558,9 +578,10 @@ public final class ResidualTrainer implements AutoCloseable {
    */
   private void inHalves(MemorySegment ms, int first, int last, long end) throws IOException {
     int half = batch / 2;
-    Future<?> f = worker.submit(() -> {
-      forkWorker();
-      forwardSamples(kWorker, ms, first, last, end, half, batch);
+    Worker wk = workers[0];
+    Future<?> f = wk.ex.submit(() -> {
+      forkWorker(wk);
+      forwardSamples(wk.k, ms, first, last, end, half, batch);
       return null;
     });
     try {
@@ -599,81 +620,122 @@ public final class ResidualTrainer implements AutoCloseable {
     }
   }
 
-  /** The worker's kernels and scratch, made on its first task (see {@link #inTurns}). */
-  private void forkWorker() {
-    if (kWorker == null) {
+  /** A worker's kernels and scratch, made on its first task (see {@link #inTurns}). */
+  private void forkWorker(Worker wk) {
+    if (wk.k == null) {
       // allocated here, in the worker's own allocation buffer: scratch written every layer
-      // must not share cache lines with the main thread's
+      // must not share cache lines with another thread's
       int n = w * batch;
-      kWorker = k.fork();
-      hw = new float[n + 32];
-      zw = new float[n + 32];
-      gw = new float[n + 32];
-      gWw = new float[w * w + 32];
-      gbw = new float[w + 32];
+      wk.k = k.fork();
+      wk.h = new float[n + 32];
+      wk.z = new float[n + 32];
+      wk.g = new float[n + 32];
+      wk.gW = new float[w * w + 32];
+      wk.gb = new float[w + 32];
     }
   }
 
   /**
-   * Two threads take the chunk's segments in turns, the main thread the 1st, 3rd, ... of them
-   * (from the top), the worker the 2nd, 4th, ...: each recomputes its next segment into its own
-   * save buffer, waits until the backward has reached that segment, runs its dh chain with dh
-   * as the other thread left it, passes the turn on, and then updates the segment's weights. So
-   * one thread's recompute and updates overlap the other's dh chain, the one part that must run
-   * in order, while the saves never leave the core that wrote them: only dh (W x B floats) and
-   * the turn cross between the cores, once a segment.
+   * The threads take the chunk's segments in turns, from the top: with T threads thread r
+   * (0: the main thread) takes the segments r, r + T, r + 2T, ... Each recomputes its next
+   * segment into its own save buffer, waits until the backward has reached that segment, runs
+   * its dh chain with dh as the previous thread left it, passes the turn on, and then updates
+   * the segment's weights. So one thread's recompute and updates overlap the others' dh
+   * chains, the one part that must run in order, while the saves never leave the core that
+   * wrote them: only dh (W x B floats) and the turn cross between the cores, once a segment.
    */
   private void inTurns(MemorySegment ms, int last, int segs, long end) throws IOException {
     handoff.set(TURN, 0);
     handoff.set(TAP_TURN, 0);
-    Future<?> f = worker.submit(() -> {
-      forkWorker();
-      for (int t = 1; t < segs; t += 2) {
-        recompute(ms, last - t, end, 1, kWorker, hw, zw);
-        if (!awaitTurn(TURN, t, null)
-            || !backwardSegment(kWorker, ms, last - t, end, 1, gWw, gbw, gw, t, null)) {
-          return null;
-        }
-      }
-      return null;
-    });
+    int threads = workers.length + 1;
+    List<Future<?>> fs = new ArrayList<>(workers.length);
     try {
-      for (int t = 0; t < segs; t += 2) {
-        recompute(ms, last - t, end, 0, k, h, z);
-        awaitTurn(TURN, t, f);
-        backwardSegment(k, ms, last - t, end, 0, gW, gb, g, t, f);
+      for (int r = 1; r < threads && r < segs; r++) {
+        Worker wk = workers[r - 1];
+        int first = r;
+        fs.add(wk.ex.submit(() -> {
+          forkWorker(wk);
+          for (int t = first; t < segs; t += threads) {
+            recompute(ms, last - t, end, first, wk.k, wk.h, wk.z);
+            if (!awaitTurn(TURN, t, null)
+                || !backwardSegment(wk.k, ms, last - t, end, first, wk.gW, wk.gb, wk.g, t,
+                    null)) {
+              return null;
+            }
+          }
+          return null;
+        }));
       }
-      await(f);
+      for (int t = 0; t < segs; t += threads) {
+        recompute(ms, last - t, end, 0, k, h, z);
+        awaitTurn(TURN, t, fs);
+        backwardSegment(k, ms, last - t, end, 0, gW, gb, g, t, fs);
+      }
+      awaitAll(fs);
     } catch (RuntimeException | Error | IOException e) {
       handoff.set(TURN, ABORT);
       handoff.set(TAP_TURN, ABORT);
-      finish(f);
+      for (Future<?> f : fs) {
+        finish(f);
+      }
       throw e;
     }
   }
 
   /**
-   * Spins until it is segment t's turn at {@code slot} ({@link #TURN} or {@link #TAP_TURN}).
-   * On the worker ({@code f} null) returns false when the main thread gave up; on the main
-   * thread, rethrows the worker's failure.
+   * Waits for every worker's task, rethrowing the first failure as soon as it is seen (a worker
+   * waiting for a failed worker's turn would otherwise keep a plain wait from returning).
    */
-  private boolean awaitTurn(int slot, int t, Future<?> f) throws IOException {
+  private static void awaitAll(List<Future<?>> fs) throws IOException {
+    int spins = 0;
+    for (int i = 0; i < fs.size(); ) {
+      if (fs.get(i).isDone()) {
+        await(fs.get(i));
+        i++;
+        continue;
+      }
+      for (Future<?> f : fs) {
+        if (f.isDone()) {
+          await(f);
+        }
+      }
+      if (++spins > SPINS_BEFORE_YIELD) {
+        Thread.yield();
+      } else {
+        Thread.onSpinWait();
+      }
+    }
+  }
+
+  /**
+   * Spins until it is segment t's turn at {@code slot} ({@link #TURN} or {@link #TAP_TURN}).
+   * On a worker ({@code fs} null) returns false when the main thread gave up; on the main
+   * thread, rethrows a worker's failure.
+   */
+  private boolean awaitTurn(int slot, int t, List<Future<?>> fs) throws IOException {
     long turn;
     // a park sleeps at least Linux's timer slack (50 us by default), a large share of a
     // segment's backward (512 layers x ~35 ns at w4 b16): spin. But not on and on: where the
-    // two threads share a core with another (two runs at once on two cores, or a streamed
+    // threads share a core with another (two runs at once on two cores, or a streamed
     // core's I/O thread), the thread we wait for may be the one this spin keeps off the core;
     // after a few microseconds, yield it. Two runs at once on two cores took 7.6-7.8 s a step
     // each with a pure spin, 0.14 with the yield (docs/decisions.md).
     int spins = 0;
     while ((turn = handoff.get(slot)) != t) {
-      if (turn == ABORT || (f == null && Thread.currentThread().isInterrupted())) {
+      if (turn == ABORT || (fs == null && Thread.currentThread().isInterrupted())) {
         return false;
       }
-      if (f != null && f.isDone()) {
-        await(f);
-        if (handoff.get(slot) != t) {
-          throw new IllegalStateException("the second training thread stopped early");
+      if (fs != null) {
+        boolean allDone = true;
+        for (Future<?> f : fs) {
+          if (f.isDone()) {
+            await(f);
+          } else {
+            allDone = false;
+          }
+        }
+        if (allDone && handoff.get(slot) != t) {
+          throw new IllegalStateException("a training thread stopped early");
         }
       }
       if (++spins > SPINS_BEFORE_YIELD) {
@@ -700,12 +762,12 @@ public final class ResidualTrainer implements AutoCloseable {
    * null: the worker).
    */
   private boolean backwardSegment(Kernels kk, MemorySegment ms, int j, long chunkEnd, int buf,
-      float[] sW, float[] sb, float[] sg, int t, Future<?> f) throws IOException {
+      float[] sW, float[] sb, float[] sg, int t, List<Future<?>> fs) throws IOException {
     int len = segLen(j, chunkEnd);
     float[] grads = null;
     int lf = w * w + w;
     if (tap != null) {
-      int th = t < 0 ? 0 : t & 1; // inTurns: the main thread takes the even turns
+      int th = t < 0 ? 0 : t % tapGrads.length; // inTurns: thread r takes turns r, r + T, ...
       if (tapGrads[th].length < len * lf + 16) {
         tapGrads[th] = new float[len * lf + 16];
       }
@@ -715,7 +777,7 @@ public final class ResidualTrainer implements AutoCloseable {
         hSave[buf], dSave[buf], dh, sW, sb, sg, grads,
         t < 0 ? null : () -> handoff.set(TURN, t + 1));
     if (tap != null) {
-      if (t >= 0 && !awaitTurn(TAP_TURN, t, f)) {
+      if (t >= 0 && !awaitTurn(TAP_TURN, t, fs)) {
         return false;
       }
       tap.coreRange(segStart[j], len, grads, w);
@@ -730,7 +792,7 @@ public final class ResidualTrainer implements AutoCloseable {
    * Each layer's gradients of the segment in progress, for the tap (diagnostic steps): one
    * buffer for each thread.
    */
-  private final float[][] tapGrads = {new float[0], new float[0]};
+  private final float[][] tapGrads;
 
   private int segLen(int q, long chunkEnd) {
     long next = q + 1 < segStart.length ? Math.min(segStart[q + 1], chunkEnd) : chunkEnd;

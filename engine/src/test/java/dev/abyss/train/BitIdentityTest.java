@@ -112,12 +112,13 @@ class BitIdentityTest {
   }
 
   /**
-   * Two threads take a chunk's segments in turns (512 layers a segment at w4 b16), each
-   * recomputing its own and handing dh to the other: chunks of two, three and six segments
-   * (the last one short), both kernel sets, f32 and bf16, give the one-thread bits.
+   * Two, three and four threads take a chunk's segments in turns (512 layers a segment at w4
+   * b16), each recomputing its own and handing dh to the next: chunks of two, three and six
+   * segments (the last one short; with four threads and two segments, two threads have none),
+   * both kernel sets, f32 and bf16, give the one-thread bits.
    */
   @Test
-  void twoThreadsTakingSegmentsInTurnsGiveTheOneThreadBits() throws Exception {
+  void threadsTakingSegmentsInTurnsGiveTheOneThreadBits() throws Exception {
     long layers = 2600;
     for (Kernels k : new Kernels[] {KernelProvider.scalar(), KernelProvider.get()}) {
       for (Dtype dt : new Dtype[] {Dtype.F32, Dtype.BF16}) {
@@ -128,13 +129,15 @@ class BitIdentityTest {
               ResidualTrainer.DEFAULT_CHECKPOINT_BYTES).segment();
           assertTrue(2 * seg <= chunk, "chunk " + chunk + " holds two segments or more");
           for (boolean mem : new boolean[] {false, true}) {
-            Result r = run("turns-" + chunk + mem, layers, chunk, mem, Activation.SOFTSIGN, k,
-                4, 16, 2, dt, 0);
-            String what = k.name() + " " + dt + " chunk " + chunk + " "
-                + (mem ? "in memory" : "streamed") + " threads 2";
-            assertArrayEquals(ref.core(), r.core(), what);
-            assertArrayEquals(ref.head(), r.head(), what);
-            assertArrayEquals(ref.losses(), r.losses(), what);
+            for (int threads = 2; threads <= 4; threads++) {
+              Result r = run("turns-" + chunk + mem + threads, layers, chunk, mem,
+                  Activation.SOFTSIGN, k, 4, 16, threads, dt, 0);
+              String what = k.name() + " " + dt + " chunk " + chunk + " "
+                  + (mem ? "in memory" : "streamed") + " threads " + threads;
+              assertArrayEquals(ref.core(), r.core(), what);
+              assertArrayEquals(ref.head(), r.head(), what);
+              assertArrayEquals(ref.losses(), r.losses(), what);
+            }
           }
         }
       }
@@ -159,7 +162,7 @@ class BitIdentityTest {
       Result ref = run("s-ref", (int) L, true, act, k, wb[0], wb[1], 1);
       for (int chunk : new int[] {1, 7, (int) L}) {
         for (boolean mem : new boolean[] {false, true}) {
-          for (int threads : new int[] {1, 2}) {
+          for (int threads : new int[] {1, 2, 3}) {
             Result r = run("s-" + chunk + mem + threads, chunk, mem, act, k, wb[0], wb[1],
                 threads);
             String what = k.name() + " " + act + " w" + wb[0] + " b" + wb[1] + " chunk "

@@ -127,7 +127,7 @@ class DiagnosticsTest {
     assertEquals(a / (W * W + W), ref.d().firstLayerMeanAbsGrad(), "layer 0's mean |grad|");
     for (int chunk : new int[] {1, 7, (int) L}) {
       for (boolean mem : new boolean[] {false, true}) {
-        for (int threads : new int[] {1, 2}) {
+        for (int threads : new int[] {1, 2, 3}) {
           Run r = run("c" + chunk + mem + threads, chunk, mem, threads, k);
           String what = "chunk " + chunk + (mem ? " in memory" : " streamed") + ", threads "
               + threads;
@@ -140,24 +140,26 @@ class DiagnosticsTest {
   }
 
   /**
-   * With two threads taking a chunk's segments in turns, each thread's backward feeds the tap:
-   * over chunks of several segments the figures and every layer's gradients are those of one
-   * thread.
+   * With two or three threads taking a chunk's segments in turns, each thread's backward feeds
+   * the tap in the segments' order: over chunks of several segments the figures and every
+   * layer's gradients are those of one thread.
    */
   @Test
-  void twoThreadsTakingSegmentsInTurnsFeedTheSameFigures() throws Exception {
+  void threadsTakingSegmentsInTurnsFeedTheSameFigures() throws Exception {
     long layers = 2600; // 512-layer segments: chunks of 1100 hold three, then one
     Kernels k = KernelProvider.get();
     Run one = run("one", layers, 1100, true, 1, k);
     assertEquals(layers, one.grads().size(), "the tap saw every layer");
     for (boolean mem : new boolean[] {false, true}) {
-      Run two = run("two" + mem, layers, 1100, mem, 2, k);
-      String what = (mem ? "in memory" : "streamed") + ", threads 2";
-      assertArrayEquals(one.d().gradNorm(), two.d().gradNorm(), what);
-      assertEquals(one.d().firstLayerMeanAbsGrad(), two.d().firstLayerMeanAbsGrad(), what);
-      assertEquals(layers, two.grads().size(), what + ": the tap saw every layer");
-      for (long l = 0; l < layers; l++) {
-        assertArrayEquals(one.grads().get(l), two.grads().get(l), what + ", layer " + l);
+      for (int threads = 2; threads <= 3; threads++) {
+        Run two = run("two" + mem + threads, layers, 1100, mem, threads, k);
+        String what = (mem ? "in memory" : "streamed") + ", threads " + threads;
+        assertArrayEquals(one.d().gradNorm(), two.d().gradNorm(), what);
+        assertEquals(one.d().firstLayerMeanAbsGrad(), two.d().firstLayerMeanAbsGrad(), what);
+        assertEquals(layers, two.grads().size(), what + ": the tap saw every layer");
+        for (long l = 0; l < layers; l++) {
+          assertArrayEquals(one.grads().get(l), two.grads().get(l), what + ", layer " + l);
+        }
       }
     }
   }
