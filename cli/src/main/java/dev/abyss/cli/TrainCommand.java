@@ -62,10 +62,10 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
   int reportEvery;
 
   @Option(names = "--threads", paramLabel = "N",
-      description = "Threads for a step: 2 take a chunk's segments in turns, one"
-          + " recomputing its next segment and updating its last while the other runs the dh"
-          + " chain of its own, and split the forward by samples at widths 4 and 8 (more"
-          + " than 2 run as 2; with every activation kept there is no recompute to overlap)."
+      description = "Threads for a step: N take a chunk's segments in turns, each"
+          + " recomputing its next segment and updating its last while another runs the dh"
+          + " chain of its own; two of them split the forward by samples at widths 4 and 8"
+          + " (with every activation kept there is no recompute to overlap, and one runs)."
           + " Default: 2 for widths 4 and 8 at batch 16, 32, ... with softsign or ReLU (where"
           + " two measured faster) with --in-memory on 2 cores or more, streamed from 3 cores"
           + " (the file's reads and writes run on a core of their own); else 1. Results are"
