@@ -40,8 +40,8 @@ final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--threads", paramLabel = "N",
       description = "Training threads (default: train's, for each row's shape and storage:"
-          + " 2 for w4 and w8 at batch 16, 32 in memory on 2 cores or more, streamed from 3"
-          + " cores; else 1).")
+          + " for w4 and w8 at batch 16, 32 one a core, at most 8, in memory, one fewer"
+          + " streamed; else 1).")
   Integer threads;
 
   @Option(names = "--chunk-layers", paramLabel = "C", defaultValue = "100000",

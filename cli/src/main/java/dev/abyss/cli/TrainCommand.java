@@ -66,10 +66,10 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
           + " recomputing its next segment and updating its last while another runs the dh"
           + " chain of its own; two of them split the forward by samples at widths 4 and 8"
           + " (with every activation kept there is no recompute to overlap, and one runs)."
-          + " Default: 2 for widths 4 and 8 at batch 16, 32, ... with softsign or ReLU (where"
-          + " two measured faster) with --in-memory on 2 cores or more, streamed from 3 cores"
-          + " (the file's reads and writes run on a core of their own); else 1. Results are"
-          + " bit-identical for any value.")
+          + " Default: one a core, at most 8, for widths 4 and 8 at batch 16, 32, ... with"
+          + " softsign or ReLU (where more threads measured faster) with --in-memory; streamed,"
+          + " one core fewer (the file's reads and writes run on a core of their own); else 1."
+          + " Results are bit-identical for any value.")
   Integer threads;
 
   @Option(names = "--memory-budget", paramLabel = "SIZE", converter = SizeConverter.class,

@@ -100,12 +100,13 @@ class MnistIntegrationTest {
       }
     }
     int cores = Runtime.getRuntime().availableProcessors();
-    int two = k.name().equals("vector-512") ? Math.min(2, cores) : 1;
-    assertEquals(two, ResidualTrainer.defaultThreads(true, k, 4, 16, SOFTSIGN));
-    assertEquals(Math.min(two, Math.max(1, cores - 1)),
-        ResidualTrainer.defaultThreads(false, k, 4, 16, SOFTSIGN));
-    assertEquals(two, ResidualTrainer.defaultThreads(true, k, 8, 16, SOFTSIGN));
-    assertEquals(two, ResidualTrainer.defaultThreads(true, k, 4, 32, RELU));
+    boolean chunked = k.name().equals("vector-512");
+    int all = chunked ? Math.min(ResidualTrainer.MAX_DEFAULT_THREADS, cores) : 1;
+    assertEquals(all, ResidualTrainer.defaultThreads(true, k, 4, 16, SOFTSIGN));
+    assertEquals(chunked ? Math.min(ResidualTrainer.MAX_DEFAULT_THREADS, Math.max(1, cores - 1))
+        : 1, ResidualTrainer.defaultThreads(false, k, 4, 16, SOFTSIGN));
+    assertEquals(all, ResidualTrainer.defaultThreads(true, k, 8, 16, SOFTSIGN));
+    assertEquals(all, ResidualTrainer.defaultThreads(true, k, 4, 32, RELU));
     // kept activations, tanh's recompute, padded batches, the scalar kernels: one
     assertEquals(1, ResidualTrainer.defaultThreads(true, k, 16, 16, SOFTSIGN));
     assertEquals(1, ResidualTrainer.defaultThreads(true, k, 4, 16, TANH));

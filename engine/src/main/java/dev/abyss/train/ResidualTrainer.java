@@ -268,18 +268,23 @@ public final class ResidualTrainer implements AutoCloseable {
     this.tapGrads = new float[workers.length + 1][0];
   }
 
+  /** The most training threads by default: measured up to eight (docs/decisions.md). */
+  public static final int MAX_DEFAULT_THREADS = 8;
+
   /**
-   * Train's default thread count: two (more are allowed, see {@link #inTurns}) for the
-   * shapes where two measured faster, those that recompute in the chunk kernels of widths 4
-   * and 8 (softsign and ReLU at batch 16, 32, ...), when the machine has a core for each; one
-   * otherwise. There the backward's updates overlap the other thread's dh chain ({@link
+   * Train's default thread count: one for each core, up to {@link #MAX_DEFAULT_THREADS}, for
+   * the shapes where two threads measured faster than one, those that recompute in the chunk
+   * kernels of widths 4 and 8 (softsign and ReLU at batch 16, 32, ...); one otherwise. There the
+   * backward's updates overlap the dh chain of the thread whose turn it is ({@link
    * Kernels#handsOffBeforeUpdates}); in memory on two cores two threads took 0.61-0.84x the
-   * time of one (w4 b16, w4 b32, w8 b16, w8 b32, ReLU w4 b16; docs/decisions.md). The shapes
-   * that keep their activations have no recompute to overlap. A streamed core's reads and
-   * writes run on a thread of their own, which needs a core too: on two cores, two training
-   * threads and the I/O thread ran a streamed step 1.1-1.4x slower than one training thread.
-   * A bf16 core in memory is widened on a helper thread as well, and counts as streamed here
-   * (two threads: 0.156-0.194 s/step at 1M against 0.132-0.146).
+   * time of one (w4 b16, w4 b32, w8 b16, w8 b32, ReLU w4 b16), and on an Emerald Rapids Xeon
+   * four and eight threads on as many cores 0.72-0.76x and 0.56-0.61x the time of two (w4
+   * b16, 1M layers, two rounds in turns; docs/decisions.md). The shapes that keep their
+   * activations have no recompute to overlap. A streamed core's reads and writes run on a
+   * thread of their own, which needs a core too: on two cores, two training threads and the
+   * I/O thread ran a streamed step 1.1-1.4x slower than one training thread. A bf16 core in
+   * memory is widened on a helper thread as well, and counts as streamed here (two threads:
+   * 0.156-0.194 s/step at 1M against 0.132-0.146).
    *
    * @param inMemory an f32 core in memory: no helper thread reads, writes or widens it
    */
@@ -289,7 +294,7 @@ public final class ResidualTrainer implements AutoCloseable {
       return 1;
     }
     int cores = Runtime.getRuntime().availableProcessors();
-    return Math.max(1, Math.min(2, inMemory ? cores : cores - 1));
+    return Math.max(1, Math.min(MAX_DEFAULT_THREADS, inMemory ? cores : cores - 1));
   }
 
   /** Layers of each chunk of {@link #warmUp}'s scratch core; three chunks. */
