@@ -89,6 +89,9 @@ final class BenchCommand implements Callable<Integer> {
     if (threads != null && threads < 1) {
       throw new AbyssException("--threads must be at least 1, not " + threads);
     }
+    if (threads != null) {
+      ResidualTrainer.checkThreads(threads);
+    }
     int th = threads != null ? threads : 0;
     Kernels k = KernelProvider.get();
     int inMemory = ResidualTrainer.defaultThreads(true, k, 4, 16, Activation.SOFTSIGN);

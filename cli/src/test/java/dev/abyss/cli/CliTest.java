@@ -219,12 +219,19 @@ class CliTest {
         + " is missing"), r.err());
     for (String[] c : new String[][] {{"--steps", "0", "--steps must be at least 1, not 0"},
         {"--chunk-layers", "-3", "--chunk-layers must be at least 1, not -3"},
-        {"--eval-images", "0", "--eval-images must be 1 to 10000 (MNIST's test set), not 0"}}) {
+        {"--eval-images", "0", "--eval-images must be 1 to 10000 (MNIST's test set), not 0"},
+        {"--threads", "65", "--threads 65 is more than a step can use: give at most 64"}}) {
       r = run("bench", c[0], c[1]);
       assertEquals(2, r.code());
       assertOneLine(r.err());
       assertTrue(r.err().contains(c[2]), r.err());
     }
+    r = run("train-dense", "--threads", "65", "--weights", p("t_w.bin"), "--head",
+        p("t_h.bin"), "--steps", "1");
+    assertEquals(2, r.code());
+    assertOneLine(r.err());
+    assertTrue(r.err().contains("--threads 65 is more than a step can use"), r.err());
+    assertFalse(Files.exists(dir.resolve("t_w.bin")), "nothing created");
   }
 
   @Test

@@ -167,6 +167,7 @@ public final class ResidualRun {
         s.trainLimit());
     if (s.threads() != 0) {
       Validate.positive("threads", s.threads());
+      ResidualTrainer.checkThreads(s.threads());
     }
     if (Files.exists(s.weights())) {
       report(Journal.recover(s.weights(), s.head()), s.weights(), l);

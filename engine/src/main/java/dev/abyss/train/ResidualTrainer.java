@@ -272,6 +272,21 @@ public final class ResidualTrainer implements AutoCloseable {
   public static final int MAX_DEFAULT_THREADS = 8;
 
   /**
+   * The most training threads a step takes: each has a save buffer (256 KB at w4 b16) and a
+   * core to spin on, and past the cores they only wait for one another.
+   */
+  public static final int MAX_THREADS = 64;
+
+  /** Refuses a thread count above {@link #MAX_THREADS}, with the fix. */
+  public static void checkThreads(int threads) {
+    if (threads > MAX_THREADS) {
+      throw new AbyssException("--threads " + threads + " is more than a step can use: give"
+          + " at most " + MAX_THREADS + " (one a core is the most that helps; the default"
+          + " takes one a core, up to " + MAX_DEFAULT_THREADS + ")");
+    }
+  }
+
+  /**
    * Train's default thread count: one for each core, up to {@link #MAX_DEFAULT_THREADS}, for
    * the shapes where two threads measured faster than one, those that recompute in the chunk
    * kernels of widths 4 and 8 (softsign and ReLU at batch 16, 32, ...); one otherwise. There the
