@@ -194,14 +194,16 @@ public final class ResidualRun {
       throw new AbyssException("--chunk-layers " + s.chunkLayers() + " is larger than the core's "
           + layers + " layers: use at most " + layers);
     }
-    // the JIT compiles the step's kernels on the other core while the data loads
+    // the JIT compiles the step's kernels on the other core while the data loads, unless the
+    // run is over sooner than a warm-up would be
     int batch = s.batch();
-    Thread warm = startWarmUp(() -> {
-      k.warmUp(planned.width(), batch, planned.activation());
-      if (planned.dtype() == Dtype.BF16) {
-        Bf16.warmUp();
-      }
-    });
+    Thread warm = layers * (double) s.steps() < KERNEL_WARM_UP_LAYER_STEPS ? null
+        : startWarmUp(() -> {
+          k.warmUp(planned.width(), batch, planned.activation());
+          if (planned.dtype() == Dtype.BF16) {
+            Bf16.warmUp();
+          }
+        });
     Dataset train = data.get();
     if (s.trainLimit() > train.count()) {
       throw new AbyssException("--train-limit " + s.trainLimit() + " exceeds the "
@@ -392,6 +394,14 @@ public final class ResidualRun {
    */
   static final double TRAINER_WARM_UP_LAYER_STEPS = 1e7;
 
+  /**
+   * Layers times steps below which a run skips the kernel warm-up: such a run takes a fraction
+   * of a second even while the JIT compiles, and the warm-up takes 1-3 s (up to its 15 s limit
+   * when the machine is busy: in one CI run a test class of sixteen 300-layer runs took 240 s
+   * instead of 3-9, 15 s a run, as if every warm-up ran to that limit).
+   */
+  static final double KERNEL_WARM_UP_LAYER_STEPS = 1e6;
+
   /** Runs a kernel warm-up on a daemon thread (best effort). */
   static Thread startWarmUp(Runnable warmUp) {
     return Thread.ofPlatform().daemon().name("abyss-warm-up").start(() -> {
@@ -406,6 +416,9 @@ public final class ResidualRun {
   }
 
   static void join(Thread warm) {
+    if (warm == null) {
+      return;
+    }
     try {
       warm.join();
     } catch (InterruptedException e) {
