@@ -234,6 +234,31 @@ class CliTest {
     assertFalse(Files.exists(dir.resolve("t_w.bin")), "nothing created");
   }
 
+  /** More threads than cores train the same bits, with a hint that fewer would be faster. */
+  @Test
+  void moreThreadsThanCoresSayWhatTheyCost() throws Exception {
+    int cores = Runtime.getRuntime().availableProcessors();
+    String[] base = {"train-dense", "--layers", "3000", "--width", "4", "--batch", "16",
+        "--steps", "2", "--chunk-layers", "1024", "--memory-budget", "0", "--in-memory"};
+    Out one = run(concat(base, "--weights", p("a_w.bin"), "--head", p("a_h.bin"), "--threads",
+        "1"));
+    Out many = run(concat(base, "--weights", p("b_w.bin"), "--head", p("b_h.bin"), "--threads",
+        String.valueOf(cores + 1)));
+    assertEquals(0, one.code(), one.err());
+    assertEquals(0, many.code(), many.err());
+    assertFalse(one.out().contains("cores here"), one.out());
+    assertTrue(many.out().contains("--threads " + (cores + 1) + " is more than the " + cores
+        + " cores here"), many.out());
+    assertTrue(java.util.Arrays.equals(Files.readAllBytes(dir.resolve("a_w.bin")),
+        Files.readAllBytes(dir.resolve("b_w.bin"))), "the same bits");
+  }
+
+  private static String[] concat(String[] a, String... b) {
+    String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+
   @Test
   void fileSystemErrorsWithoutAReasonStillSayWhatIsWrong() {
     assertEquals("does not exist (nor does a folder on its path, perhaps): check the path",
