@@ -312,8 +312,21 @@ public final class ResidualTrainer implements AutoCloseable {
     return Math.max(1, Math.min(MAX_DEFAULT_THREADS, inMemory ? cores : cores - 1));
   }
 
-  /** Layers of each chunk of {@link #warmUp}'s scratch core; three chunks. */
+  /** Layers of each chunk of {@link #warmUp}'s scratch core at least; three chunks. */
   private static final int WARM_CHUNK = 2048;
+
+  /**
+   * The chunk of {@link #warmUp}'s scratch core: {@link #WARM_CHUNK} layers, or more, so that
+   * every one of {@code threads} threads takes at least three turns in a chunk. With fewer
+   * segments than threads, some threads never ran and none took a second turn, so the turn
+   * loops' back edges had never been taken when C2 compiled them: the first real step
+   * deoptimised them, and with 4 and 8 threads it took 1.2-2.5x the median
+   * (docs/decisions.md).
+   */
+  static int warmChunk(int width, int batch, int threads) {
+    long seg = Math.max(1, SEGMENT_SAVE_BYTES / (8L * width * batch)); // as plan's
+    return (int) Math.max(WARM_CHUNK, Math.min(1 << 17, 3L * threads * seg));
+  }
 
   /**
    * Trains a scratch in-memory core of this shape with {@code threads} threads (recomputing,
@@ -334,13 +347,14 @@ public final class ResidualTrainer implements AutoCloseable {
     Path dir = Files.createTempDirectory("abyss-warm-up");
     Path file = dir.resolve("core.bin");
     try {
-      int layers = 3 * WARM_CHUNK;
+      int chunk = warmChunk(width, batch, threads);
+      int layers = 3 * chunk;
       CoreFile.create(file, CoreHeader.create(width, layers, act,
           (float) (1 / Math.sqrt(layers)), 0.01f, 1, 2), null);
       JitQuiet quiet = new JitQuiet();
       try (CoreWeights core = CoreFile.openInMemory(file);
           ResidualTrainer tr = new ResidualTrainer(core, HeadParams.glorot(width, 3), k, data,
-              batch, WARM_CHUNK, 0.01f, 0.01f, data.count(), threads, 0)) {
+              batch, chunk, 0.01f, 0.01f, data.count(), threads, 0)) {
         long deadline = t0 + 3_000_000_000L;
         for (long step = 0; System.nanoTime() < deadline; step++) {
           // every other step a diagnostic one, as a run's first step is: the tap's path and

@@ -57,6 +57,23 @@ class MemoryPlanTest {
   }
 
   @Test
+  void stepWarmUpGivesEveryThreadThreeTurnsInAChunk() {
+    // with fewer segments than threads some never ran and none took a second turn, and the
+    // first real step deoptimised the turn loops (1.2-2.5x the median at 4 and 8 threads)
+    for (int[] wb : new int[][] {{4, 16}, {4, 32}, {8, 16}, {8, 48}}) {
+      for (int threads : new int[] {2, 3, 4, 8, 16, 64}) {
+        int chunk = ResidualTrainer.warmChunk(wb[0], wb[1], threads);
+        ResidualTrainer.Plan p = ResidualTrainer.plan(3L * chunk, wb[0], wb[1], chunk,
+            ResidualTrainer.DEFAULT_CHECKPOINT_BYTES);
+        long perChunk = (chunk + p.segment() - 1) / p.segment();
+        assertTrue(perChunk >= 3L * threads,
+            "w" + wb[0] + " b" + wb[1] + " threads " + threads + ": " + perChunk);
+        assertTrue(chunk <= 1 << 17, "a small scratch core: " + chunk);
+      }
+    }
+  }
+
+  @Test
   void defaultBudgetIsAQuarterOfTheHeapInMemoryAndSmallWhenStreamed() {
     Kernels scalar = KernelProvider.scalar();
     long heap = Runtime.getRuntime().maxMemory();
