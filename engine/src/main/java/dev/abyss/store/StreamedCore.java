@@ -132,17 +132,21 @@ final class StreamedCore implements CoreWeights {
         : arena.allocate((layers + 2L * header.blockLayers()) * perLayer, 64);
   }
 
-  /** Reads blocks [first, end) into buf and verifies them against crcs (from block b0). */
-  private void readVerified(MemorySegment buf, long first, long end, int[] crcs, int b0)
-      throws IOException {
+  /**
+   * Reads blocks [first, end) into buf and verifies them against the block table, a block at a
+   * time, each checksummed while it is still in the cache from its read (a quarter fewer
+   * bytes from memory than reading the chunk first: docs/decisions.md). Runs where no write is
+   * in flight: on the I/O thread, or after {@link #awaitWrite}.
+   */
+  private void readVerified(MemorySegment buf, long first, long end) throws IOException {
     long bl = header.blockLayers();
-    CoreFile.readFully(ch, buf.asSlice(0, (end - first) * lb).asByteBuffer(),
-        header.dataOffset() + first * lb, "core file " + path);
     for (long l = first; l < end; l += bl) {
       long n = Math.min(bl, end - l);
+      CoreFile.readFully(ch, buf.asSlice((l - first) * lb, n * lb).asByteBuffer(),
+          header.dataOffset() + l * lb, "core file " + path);
       int crc = Crc.of(buf, (l - first) * lb, n * lb);
       int blk = (int) (l / bl);
-      if (crc != crcs[blk - b0]) {
+      if (crc != table[blk]) {
         throw new FormatException("core file " + path + " is damaged: block " + blk + " (layers "
             + l + ".." + (l + n - 1) + ") fails its checksum; restore it from a backup");
       }
@@ -163,18 +167,16 @@ final class StreamedCore implements CoreWeights {
     aheadFirst = first;
     aheadEnd = end;
     aheadStale = false;
-    // the checksums as of now: the task runs after every write submitted so far, and a later
-    // write of these blocks is patched in when the read-ahead is taken
-    int b0 = (int) (first / header.blockLayers());
-    int[] crcs = java.util.Arrays.copyOfRange(table, b0,
-        (int) ((end - 1) / header.blockLayers()) + 1);
+    // the task verifies against the block table as it stands after every write submitted so
+    // far (those tasks run before it, on the same thread, and set their blocks' checksums); a
+    // later write of these blocks is patched in when the read-ahead is taken
     if (bf16) {
       aheadWork = grow(aheadWork, end - first, wlb);
     }
     MemorySegment widened = bf16 ? aheadWork : null;
     long floats = (end - first) * header.layerFloats();
     ahead = io.submit(() -> {
-      readVerified(buf, first, end, crcs, b0);
+      readVerified(buf, first, end);
       if (widened != null) {
         // off the compute thread: 1-1.5 ns a value there (docs/decisions.md)
         Bf16.widen(buf, 0, widened, 0, floats);
@@ -249,7 +251,7 @@ final class StreamedCore implements CoreWeights {
       dropAhead();
       awaitWrite(); // the file must hold every write before a direct read
       staging = grow(staging, end - first, lb);
-      readVerified(staging, first, end, table, 0);
+      readVerified(staging, first, end);
     }
     pristineValid = writable && forUpdate;
     pristineCopied = false;
@@ -333,10 +335,6 @@ final class StreamedCore implements CoreWeights {
       if (!runs.isEmpty() && !pristineCopied) {
         throw new IllegalStateException("undo records due but no pristine copy was taken");
       }
-      for (long l = first; l < end; l += bl) {
-        long n = Math.min(bl, end - l);
-        table[(int) (l / bl)] = Crc.of(staging, (l - first) * lb, n * lb);
-      }
       awaitWrite(); // one write in flight: its buffers are about to be reused
       if (ahead != null && aheadStale) {
         dropAhead(); // the bytes it would need to be patched with are about to go
@@ -369,13 +367,22 @@ final class StreamedCore implements CoreWeights {
       long pos = header.dataOffset() + first * lb;
       writtenFirst = first;
       writtenEnd = end;
-      // on the I/O thread, in this order: the undo records (forced), then the blocks
+      // on the I/O thread, in this order: the undo records (forced), then the blocks, each
+      // checksummed into the table just before its write, while it is in the cache (the
+      // compute thread had spent about a tenth of a streamed step on these checksums; the
+      // table is read only on this thread or after awaitWrite, and the entries of blocks
+      // without an undo record yet, read above, are never those of a write in flight)
       writing = io.submit(() -> {
         for (int r = 0; r < runs.size(); r++) {
           long[] u = runs.get(r);
           jw.undo(u[0], runCrcs.get(r), undoSrc.asSlice(u[1], u[2]));
         }
-        CoreFile.writeFully(ch, src.asByteBuffer(), pos);
+        for (long l = first; l < end; l += bl) {
+          long from = (l - first) * lb;
+          long n = Math.min(bl, end - l) * lb;
+          table[(int) (l / bl)] = Crc.of(src, from, n);
+          CoreFile.writeFully(ch, src.asSlice(from, n).asByteBuffer(), pos + from);
+        }
         return null;
       });
     } catch (IOException e) {
