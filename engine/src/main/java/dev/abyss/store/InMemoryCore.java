@@ -54,16 +54,13 @@ final class InMemoryCore implements CoreWeights {
     try (var ch = o.channel()) {
       data = arena.allocate(header.dataBytes(), 64);
       long lb = header.layerBytes();
-      long chunk = Math.max(1, (1L << 30) / lb) * lb;
-      for (long off = 0; off < data.byteSize(); off += chunk) {
-        long n = Math.min(chunk, data.byteSize() - off);
-        CoreFile.readFully(ch, data.asSlice(off, n).asByteBuffer(), header.dataOffset() + off,
-            "core file " + path);
-      }
       long bl = header.blockLayers();
       int[] table = o.table();
+      // a block at a time, checksummed while it is in the cache from its read
       for (long l = 0; l < header.layers(); l += bl) {
         long n = Math.min(bl, header.layers() - l);
+        CoreFile.readFully(ch, data.asSlice(l * lb, n * lb).asByteBuffer(),
+            header.dataOffset() + l * lb, "core file " + path);
         int blk = (int) (l / bl);
         if (Crc.of(data, l * lb, n * lb) != table[blk]) {
           throw new FormatException("core file " + path + " is damaged: block " + blk
