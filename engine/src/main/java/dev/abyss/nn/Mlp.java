@@ -1,5 +1,6 @@
 package dev.abyss.nn;
 
+import dev.abyss.kernel.JitQuiet;
 import java.util.Arrays;
 
 /**
@@ -51,9 +52,10 @@ public final class Mlp {
 
   /**
    * Runs forward, backward and both SGD halves of this shape on scratch parameters and random
-   * sparse inputs until three steps in a row run within 1.25x of the fastest step so far (at
-   * least ten steps, at most two seconds), so that the JIT has compiled them before a run's
-   * first step: without it the first step of {@code train-mlp} took 5.8x the median
+   * sparse inputs until three steps in a row run within 1.25x of the fastest step so far and
+   * the JIT has compiled nothing for 150 ms (at least ten steps, at most two seconds), so that
+   * the JIT has compiled them before a run's first step: without it the first step of {@code
+   * train-mlp} took 5.8x the median, and with the speed test alone 1.2-2.4x, C2 still at work
    * (docs/decisions.md). Changes nothing a run can see.
    *
    * @return seconds spent
@@ -78,7 +80,9 @@ public final class Mlp {
     }
     long best = Long.MAX_VALUE;
     int steady = 0;
-    for (int step = 0; (step < 10 || steady < 3) && System.nanoTime() < deadline; step++) {
+    JitQuiet quiet = new JitQuiet();
+    for (int step = 0; (step < 10 || steady < 3 || !quiet.quietFor(150))
+        && System.nanoTime() < deadline; step++) {
       long t = System.nanoTime();
       forward(hp, x, batch, a, logits);
       SoftmaxCrossEntropy.forwardBackward(logits, batch, labels, dl, null);
@@ -88,6 +92,7 @@ public final class Mlp {
       t = System.nanoTime() - t;
       best = Math.min(best, t);
       steady = t <= best * 5 / 4 ? steady + 1 : 0;
+      quiet.poll();
     }
     return (System.nanoTime() - t0) / 1e9;
   }
