@@ -317,10 +317,10 @@ public final class ResidualTrainer implements AutoCloseable {
 
   /**
    * The chunk of {@link #warmUp}'s scratch core: {@link #WARM_CHUNK} layers, or more, so that
-   * every one of {@code threads} threads takes at least three turns in a chunk. With fewer
-   * segments than threads, some threads never ran and none took a second turn, so the turn
-   * loops' back edges had never been taken when C2 compiled them: the first real step
-   * deoptimised them, and with 4 and 8 threads it took 1.2-2.5x the median
+   * every one of {@code threads} threads takes at least three turns in a chunk. With four
+   * segments a chunk and four threads or more, no thread took a second turn, so the turn loops
+   * had never gone round when C2 compiled them: the first real step deoptimised the turn wait
+   * ({@code -Xlog:deoptimization}), and with 4 and 8 threads it took 1.2-2.5x the median
    * (docs/decisions.md).
    */
   static int warmChunk(int width, int batch, int threads) {
