@@ -157,7 +157,7 @@ public final class ResidualTrainer implements AutoCloseable {
       long checkpointBudget) {
     int c = (int) Math.min(chunkLayers, layers);
     long wb = (long) width * batch;
-    long s = Math.max(1, SEGMENT_SAVE_BYTES / (8 * wb));
+    long s = savedSegment(width, batch);
     long needed = (layers * wb * 4 + checkpointBudget - 1) / checkpointBudget;
     s = Math.min(c, Math.max(s, needed));
     long perChunk = (c + s - 1) / s;
@@ -324,8 +324,13 @@ public final class ResidualTrainer implements AutoCloseable {
    * (docs/decisions.md).
    */
   static int warmChunk(int width, int batch, int threads) {
-    long seg = Math.max(1, SEGMENT_SAVE_BYTES / (8L * width * batch)); // as plan's
-    return (int) Math.max(WARM_CHUNK, Math.min(1 << 17, 3L * threads * seg));
+    return (int) Math.max(WARM_CHUNK,
+        Math.min(1 << 17, 3L * threads * savedSegment(width, batch)));
+  }
+
+  /** Layers whose saved input and act'(z) take about {@link #SEGMENT_SAVE_BYTES}. */
+  private static long savedSegment(int width, int batch) {
+    return Math.max(1, SEGMENT_SAVE_BYTES / (8L * width * batch));
   }
 
   /**

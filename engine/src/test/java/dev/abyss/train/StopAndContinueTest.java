@@ -12,6 +12,7 @@ import dev.abyss.kernel.KernelProvider;
 import dev.abyss.store.CoreFile;
 import dev.abyss.store.HeadFile;
 import dev.abyss.store.Journal;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,10 +66,7 @@ class StopAndContinueTest {
     ResidualRun.Summary rest = ResidualRun.train(spec("cut", 3, inMemory), () -> data,
         KernelProvider.get(), TrainListener.NONE, StopSignal.manual());
     assertEquals(5, rest.firstStep() + rest.stepsDone());
-    assertArrayEquals(Files.readAllBytes(dir.resolve("full_w.bin")),
-        Files.readAllBytes(dir.resolve("cut_w.bin")));
-    assertArrayEquals(Files.readAllBytes(dir.resolve("full_h.bin")),
-        Files.readAllBytes(dir.resolve("cut_h.bin")));
+    assertSameModel("full", "cut");
   }
 
   /**
@@ -102,16 +100,18 @@ class StopAndContinueTest {
         () -> data, KernelProvider.get(), failInStep2, StopSignal.manual()));
     assertEquals(Journal.Outcome.NOTHING,
         Journal.recover(dir.resolve("cut_w.bin"), dir.resolve("cut_h.bin")));
-    assertArrayEquals(Files.readAllBytes(dir.resolve("one_w.bin")),
-        Files.readAllBytes(dir.resolve("cut_w.bin")));
-    assertArrayEquals(Files.readAllBytes(dir.resolve("one_h.bin")),
-        Files.readAllBytes(dir.resolve("cut_h.bin")));
+    assertSameModel("one", "cut");
 
     ResidualRun.train(spec("cut", 4, inMemory), () -> data, KernelProvider.get(),
         TrainListener.NONE, StopSignal.manual());
-    assertArrayEquals(Files.readAllBytes(dir.resolve("full_w.bin")),
-        Files.readAllBytes(dir.resolve("cut_w.bin")));
-    assertArrayEquals(Files.readAllBytes(dir.resolve("full_h.bin")),
-        Files.readAllBytes(dir.resolve("cut_h.bin")));
+    assertSameModel("full", "cut");
+  }
+
+  /** Run {@code a}'s core and head files are byte for byte those of run {@code b}. */
+  private void assertSameModel(String a, String b) throws IOException {
+    assertArrayEquals(Files.readAllBytes(dir.resolve(a + "_w.bin")),
+        Files.readAllBytes(dir.resolve(b + "_w.bin")));
+    assertArrayEquals(Files.readAllBytes(dir.resolve(a + "_h.bin")),
+        Files.readAllBytes(dir.resolve(b + "_h.bin")));
   }
 }
