@@ -202,9 +202,9 @@ public final class Bench {
   }
 
   /** The row's training threads: {@code --threads}, else train's default for its shape. */
-  private static int threads(Options o, boolean inMemoryF32, int w, int batch, Activation act) {
+  private static int threads(Options o, boolean helperFree, int w, int batch, Activation act) {
     return o.threads() > 0 ? o.threads()
-        : ResidualTrainer.defaultThreads(inMemoryF32, KernelProvider.get(), w, batch, act);
+        : ResidualTrainer.defaultThreads(helperFree, KernelProvider.get(), w, batch, act);
   }
 
   /** Depth of the other shapes' rows (at most the smallest of the suite's depths). */
@@ -251,7 +251,7 @@ public final class Bench {
       long memoryBudget, int buckets) throws IOException {
     CoreHeader h = cw.header();
     HeadParams hp = HeadParams.glorot(h.width(), 3);
-    int threads = threads(o, cw.inMemory() && h.dtype() == Dtype.F32, h.width(), batch,
+    int threads = threads(o, ResidualTrainer.helperFree(cw.inMemory(), h.dtype()), h.width(), batch,
         h.activation());
     try (ResidualTrainer tr = new ResidualTrainer(cw, hp, KernelProvider.get(), data, batch,
         o.chunk(), 0.01f, 0.01f, data.count(), threads, memoryBudget)) {

@@ -1,5 +1,6 @@
 package dev.abyss.store;
 
+import dev.abyss.kernel.KernelProvider;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -85,8 +86,87 @@ public final class Bf16 {
   static final ValueLayout.OfLong I64 =
       ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
+  /**
+   * The bulk conversions: {@link #widen(MemorySegment, long, MemorySegment, long, long)} and
+   * {@link #round(MemorySegment, long, MemorySegment, long, long, long, long)} with the same
+   * bits as {@link #widenScalar} and {@link #roundScalar}.
+   */
+  interface Bulk {
+    void widen(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n);
+
+    void round(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n,
+        long key, long firstIndex);
+
+    /** ns a value under which {@link #warmUp} takes widening as compiled by C2. */
+    double compiledWidenNs();
+
+    /** ns a value under which {@link #warmUp} takes rounding as compiled by C2. */
+    double compiledRoundNs();
+  }
+
+  /** The scalar loops below: the oracle, and the path where the vector kernels do not run. */
+  private static final class ScalarBulk implements Bulk {
+    @Override
+    public void widen(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n) {
+      widenScalar(src, srcOff, dst, dstOff, n);
+    }
+
+    @Override
+    public void round(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n,
+        long key, long firstIndex) {
+      roundScalar(src, srcOff, dst, dstOff, n, key, firstIndex);
+    }
+
+    @Override
+    public double compiledWidenNs() {
+      return 6;
+    }
+
+    @Override
+    public double compiledRoundNs() {
+      return 12;
+    }
+
+    @Override
+    public String toString() {
+      return "scalar";
+    }
+  }
+
+  /**
+   * {@link Bf16Vector} where the vector kernels run ({@link KernelProvider}; so {@code
+   * -Dabyss.kernels=scalar} makes these scalar too), else {@link ScalarBulk}. A holder, so that
+   * only a bulk conversion chooses (not {@link #nearest} in an f32 run or a header read).
+   */
+  private static final class Chosen {
+    static final Bulk BULK = chooseBulk();
+  }
+
+  private static Bulk chooseBulk() {
+    if (KernelProvider.name().startsWith("vector")) {
+      try {
+        return (Bulk) Class.forName("dev.abyss.store.Bf16Vector").getDeclaredConstructor()
+            .newInstance();
+      } catch (ReflectiveOperationException | LinkageError e) {
+        // the kernels loaded, so this should not happen; the scalar loops give the same bits
+      }
+    }
+    return new ScalarBulk();
+  }
+
+  /** Which bulk conversions run: "scalar" or "vector-BITS". */
+  public static String bulkName() {
+    return Chosen.BULK.toString();
+  }
+
   /** f32 {@code dst} = widened bf16 {@code src}, {@code n} values. */
   public static void widen(MemorySegment src, long srcOff, MemorySegment dst, long dstOff,
+      long n) {
+    Chosen.BULK.widen(src, srcOff, dst, dstOff, n);
+  }
+
+  /** {@link #widen(MemorySegment, long, MemorySegment, long, long)} in scalar code. */
+  static void widenScalar(MemorySegment src, long srcOff, MemorySegment dst, long dstOff,
       long n) {
     long k = 0;
     // four values per 64-bit load, two per 64-bit store: bf16 b becomes the f32 bits b << 16
@@ -111,6 +191,15 @@ public final class Bf16 {
       nearest(src, srcOff, dst, dstOff, n);
       return;
     }
+    Chosen.BULK.round(src, srcOff, dst, dstOff, n, key, firstIndex);
+  }
+
+  /**
+   * {@link #round(MemorySegment, long, MemorySegment, long, long, long, long)} in scalar code
+   * (stochastic rounding always).
+   */
+  static void roundScalar(MemorySegment src, long srcOff, MemorySegment dst, long dstOff,
+      long n, long key, long firstIndex) {
     long k = 0;
     // four parameters share one hash
     for (; k < n && ((firstIndex + k) & 3) != 0; k++) {
@@ -141,8 +230,8 @@ public final class Bf16 {
    * Runs {@link #widen(MemorySegment, long, MemorySegment, long, long)} and {@link
    * #round(MemorySegment, long, MemorySegment, long, long, long, long)} on scratch segments of
    * the kind the cores use (native, shared arena) until both run at compiled speed three times
-   * in a row (under 6 and 12 ns a value; interpreted they take 50 and more) or two seconds
-   * pass. Without it a bf16 run's first step pays for their compilation: 0.56-0.60 s against
+   * in a row (scalar: under 6 and 12 ns a value, interpreted they take 50 and more; vector:
+   * under 1.5 and 2.5, where C1's code takes 3-7 and C2's 0.4-0.7) or two seconds pass. Without it a bf16 run's first step pays for their compilation: 0.56-0.60 s against
    * 0.22 s for the next steps at 1M layers (docs/decisions.md). Changes nothing a run can see.
    *
    * @return seconds spent
@@ -161,7 +250,8 @@ public final class Bf16 {
         t = System.nanoTime();
         round(f, 0, b, 0, WARM_VALUES, r, r * WARM_VALUES);
         long tr = System.nanoTime() - t;
-        fast = tw < 6L * WARM_VALUES && tr < 12L * WARM_VALUES ? fast + 1 : 0;
+        fast = tw < Chosen.BULK.compiledWidenNs() * WARM_VALUES
+            && tr < Chosen.BULK.compiledRoundNs() * WARM_VALUES ? fast + 1 : 0;
       }
     }
     return (System.nanoTime() - t0) / 1e9;

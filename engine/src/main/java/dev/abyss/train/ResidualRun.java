@@ -265,7 +265,7 @@ public final class ResidualRun {
       MetricsLog metrics = null;
       join(warm);
       int threads = s.threads() > 0 ? s.threads()
-          : ResidualTrainer.defaultThreads(s.inMemory() && hd.dtype() == Dtype.F32, k,
+          : ResidualTrainer.defaultThreads(ResidualTrainer.helperFree(s.inMemory(), hd.dtype()), k,
               hd.width(), s.batch(), hd.activation());
       int cores = Runtime.getRuntime().availableProcessors();
       if (threads > cores) {

@@ -9,6 +9,8 @@ import dev.abyss.kernel.Kernels;
 import dev.abyss.nn.HeadParams;
 import dev.abyss.nn.ResidualHead;
 import dev.abyss.nn.SoftmaxCrossEntropy;
+import dev.abyss.store.Bf16;
+import dev.abyss.store.Dtype;
 import dev.abyss.store.AtomicFiles;
 import dev.abyss.store.CoreFile;
 import dev.abyss.store.CoreHeader;
@@ -298,11 +300,22 @@ public final class ResidualTrainer implements AutoCloseable {
    * activations have no recompute to overlap. A streamed core's reads and writes run on a
    * thread of their own, which needs a core too: on two cores, two training threads and the
    * I/O thread ran a streamed step 1.1-1.4x slower than one training thread. A bf16 core in
-   * memory is widened on a helper thread as well, and counts as streamed here (two threads:
-   * 0.156-0.194 s/step at 1M against 0.132-0.146).
+   * memory is widened and rounded on a helper thread as well: with the scalar conversions it
+   * counts as streamed here (two threads: 0.156-0.194 s/step at 1M against 0.132-0.146), with
+   * the vector ones the helper's work is a fifth and two threads are faster (0.116-0.117 against
+   * 0.139-0.143; {@link #helperFree}).
    *
-   * @param inMemory an f32 core in memory: no helper thread reads, writes or widens it
+   * @param inMemory a core that needs no helper core ({@link #helperFree})
    */
+  /**
+   * Whether a core's storage leaves every core to the training threads ({@link
+   * #defaultThreads}): in memory, and f32, or bf16 converted by the vector code (about 1 ns a
+   * parameter a step on the helper thread, against 5 for the scalar loops).
+   */
+  public static boolean helperFree(boolean inMemory, Dtype dtype) {
+    return inMemory && (dtype == Dtype.F32 || Bf16.bulkName().startsWith("vector"));
+  }
+
   public static int defaultThreads(boolean inMemory, Kernels k, int width, int batch,
       Activation act) {
     if (!k.prefersRecompute(width, batch, act) || !k.handsOffBeforeUpdates(width, batch)) {

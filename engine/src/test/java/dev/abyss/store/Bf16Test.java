@@ -64,33 +64,85 @@ class Bf16Test {
     assertTrue(same < 5, "consecutive steps draw unrelated bits (" + same + " equal)");
   }
 
-  /** The bulk conversions (4 values per 64-bit word) equal the one-value definitions. */
+  /**
+   * The bulk conversions equal the one-value definitions: the scalar loops (4 values per 64-bit
+   * word), the vector ones (at 128, 256 and 512 bits: engine/pom.xml runs this class again at
+   * each), and whichever this JVM dispatches to; lengths that
+   * leave heads and tails, every alignment of the first parameter index, and the special
+   * values (NaNs with payloads, infinities, the largest finite values, whose rounding may carry
+   * to infinity, signed zeros, subnormals).
+   */
   @Test
   void bulkConversionsEqualTheScalarDefinitions() {
+    java.util.List<Bf16.Bulk> paths = new java.util.ArrayList<>();
+    paths.add(null); // the dispatching Bf16.round / Bf16.widen
+    paths.add(new Bf16.Bulk() {
+      @Override
+      public void widen(java.lang.foreign.MemorySegment src, long so,
+          java.lang.foreign.MemorySegment dst, long d, long n) {
+        Bf16.widenScalar(src, so, dst, d, n);
+      }
+
+      @Override
+      public void round(java.lang.foreign.MemorySegment src, long so,
+          java.lang.foreign.MemorySegment dst, long d, long n, long key, long first) {
+        Bf16.roundScalar(src, so, dst, d, n, key, first);
+      }
+
+      @Override
+      public double compiledWidenNs() {
+        return 0;
+      }
+
+      @Override
+      public double compiledRoundNs() {
+        return 0;
+      }
+    });
+    paths.add(new Bf16Vector()); // at -Dabyss.vectorBits: the build runs this class at each
+
+    int[] specials = {0x7fc00000, 0xffc00000, 0x7f800001, 0xff812345, 0x7f800000, 0xff800000,
+        0x7f7fffff, 0xff7fffff, 0x7f7f8000, 0x00000000, 0x80000000, 0x00000001, 0x807fffff};
     SplittableRandom r = new SplittableRandom(3);
-    try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
-      for (int n : new int[] {1, 3, 4, 7, 64, 101}) {
-        for (long first : new long[] {0, 1, 2, 3, 4, 1L << 33}) {
-          var f = a.allocate(4L * n + 8);
-          var b = a.allocate(2L * n + 8);
-          var back = a.allocate(4L * n + 8);
-          float[] v = new float[n];
-          for (int i = 0; i < n; i++) {
-            v[i] = i % 17 == 5 ? Float.NaN : i % 19 == 7 ? Float.NEGATIVE_INFINITY
-                : (float) ((r.nextDouble() - 0.5) * Math.pow(10, r.nextInt(-8, 8)));
-            f.set(Bf16.F32, 4 + 4L * i, v[i]); // unaligned on purpose
-          }
-          long key = Bf16.stepKey(9, first);
-          Bf16.round(f, 4, b, 2, n, key, first);
-          Bf16.widen(b, 2, back, 4, n);
-          for (int i = 0; i < n; i++) {
-            short want = Bf16.round(v[i], Bf16.bits(key, first + i));
-            assertEquals(want, b.get(Bf16.I16, 2 + 2L * i), "n " + n + " first " + first + " i " + i);
-            assertEquals(Float.floatToRawIntBits(Bf16.widen(want)),
-                Float.floatToRawIntBits(back.get(Bf16.F32, 4 + 4L * i)));
+    for (Bf16.Bulk path : paths) {
+      try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+        for (int n : new int[] {1, 3, 4, 7, 31, 33, 64, 101, 1000}) {
+          for (long first : new long[] {0, 1, 2, 3, 4, 5, 1L << 33, (1L << 33) + 3}) {
+            var f = a.allocate(4L * n + 8);
+            var b = a.allocate(2L * n + 8);
+            var back = a.allocate(4L * n + 8);
+            int[] v = new int[n];
+            for (int i = 0; i < n; i++) {
+              v[i] = r.nextInt(9) == 0 ? specials[r.nextInt(specials.length)]
+                  : Float.floatToRawIntBits(
+                      (float) ((r.nextDouble() - 0.5) * Math.pow(10, r.nextInt(-40, 38))));
+              f.set(Bf16.F32, 4 + 4L * i, Float.intBitsToFloat(v[i])); // unaligned on purpose
+            }
+            long key = Bf16.stepKey(9, first);
+            if (path == null) {
+              Bf16.round(f, 4, b, 2, n, key, first);
+              Bf16.widen(b, 2, back, 4, n);
+            } else {
+              path.round(f, 4, b, 2, n, key, first);
+              path.widen(b, 2, back, 4, n);
+            }
+            for (int i = 0; i < n; i++) {
+              short want = Bf16.round(Float.intBitsToFloat(v[i]), Bf16.bits(key, first + i));
+              String where = path + " n " + n + " first " + first + " i " + i;
+              assertEquals(want, b.get(Bf16.I16, 2 + 2L * i), where);
+              assertEquals(Float.floatToRawIntBits(Bf16.widen(want)),
+                  Float.floatToRawIntBits(back.get(Bf16.F32, 4 + 4L * i)), where);
+            }
           }
         }
       }
     }
+  }
+
+  /** Where the vector kernels run, so do the vector conversions (scalar with the scalar ones). */
+  @Test
+  void bulkConversionsFollowTheKernelPath() {
+    assertEquals(dev.abyss.kernel.KernelProvider.name().startsWith("vector"),
+        Bf16.bulkName().startsWith("vector"), Bf16.bulkName());
   }
 }
