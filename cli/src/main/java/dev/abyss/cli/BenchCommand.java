@@ -116,7 +116,7 @@ final class BenchCommand implements Callable<Integer> {
     long rss = Provenance.peakRssBytes();
     out.println("peak RSS of this process: " + (rss < 0 ? "unknown" : AtomicFiles.human(rss)));
     Map<String, Object> doc = new LinkedHashMap<>();
-    doc.put("provenance", prov);
+    doc.put("provenance", Provenance.collect()); // again: the bf16 rows warmed their conversions
     doc.put("threads", th > 0 ? th : "train's default");
     doc.put("threadsW4B16InMemory", th > 0 ? th : inMemory);
     doc.put("threadsW4B16Streamed", th > 0 ? th : streamed);

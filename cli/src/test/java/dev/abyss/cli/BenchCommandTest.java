@@ -34,6 +34,10 @@ class BenchCommandTest {
     JsonNode doc = new ObjectMapper().readTree(json.toFile());
     assertEquals(22, doc.get("rows").size());
     assertTrue(doc.get("provenance").get("kernels").asText().matches("scalar|vector-\\d+"));
+    // the bf16 rows' warm-up puts the vector conversions in use, unless it gave up (4 s)
+    String conv = doc.get("provenance").get("bf16Conversions").asText();
+    assertTrue(conv.equals(doc.get("provenance").get("kernels").asText())
+        || conv.equals("scalar"), conv);
     assertTrue(doc.get("provenance").has("jdk"));
     for (JsonNode row : doc.get("rows")) {
       // the scalar kernels have nothing to warm up

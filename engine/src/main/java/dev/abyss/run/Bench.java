@@ -158,6 +158,10 @@ public final class Bench {
     // what train does for a bf16 core, besides the kernels'
     add.accept(new Row("JIT warm-up, bf16 conversions", "s", Bf16.warmUp(), Double.NaN,
         Double.NaN, 1));
+    // and, with two threads in memory, its step's own methods (not timed)
+    ResidualTrainer.warmUp(4, Activation.SOFTSIGN, 16,
+        threads(o, ResidualTrainer.helperFree(true, Dtype.BF16), 4, 16, Activation.SOFTSIGN),
+        KernelProvider.get(), data, Dtype.BF16);
     // last, so that they do not change the JIT profiles the rows above were measured with
     for (long depth : o.depths()) {
       // the same core stored in bf16: the cost of widening and stochastic rounding

@@ -1,6 +1,7 @@
 package dev.abyss.run;
 
 import dev.abyss.kernel.KernelProvider;
+import dev.abyss.store.Bf16;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,7 +9,10 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-/** Where and with what a run or benchmark ran: JDK, CPU, kernels, git revision. */
+/**
+ * Where and with what a run or benchmark ran: JDK, CPU, kernels (and the bf16 conversions),
+ * git revision.
+ */
 public final class Provenance {
   private Provenance() {}
 
@@ -21,6 +25,8 @@ public final class Provenance {
     m.put("cpu", cpuModel());
     m.put("cores", Runtime.getRuntime().availableProcessors());
     m.put("kernels", KernelProvider.name());
+    // those in use now: the vector ones once warmed up (Bf16.warmUp), else the scalar loops
+    m.put("bf16Conversions", Bf16.vectorInUse() ? Bf16.bulkName() : "scalar");
     m.put("gitRevision", gitRevision());
     return m;
   }

@@ -1,5 +1,6 @@
 package dev.abyss.store;
 
+import dev.abyss.kernel.JitQuiet;
 import dev.abyss.kernel.KernelProvider;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -133,16 +134,18 @@ public final class Bf16 {
     }
   }
 
+  private static final Bulk SCALAR = new ScalarBulk();
+
   /**
    * {@link Bf16Vector} where the vector kernels run ({@link KernelProvider}; so {@code
-   * -Dabyss.kernels=scalar} makes these scalar too), else {@link ScalarBulk}. A holder, so that
-   * only a bulk conversion chooses (not {@link #nearest} in an f32 run or a header read).
+   * -Dabyss.kernels=scalar} makes these scalar too), else null. A holder, so that only a bulk
+   * conversion or {@link #warmUp} chooses (not {@link #nearest} in an f32 run or a header read).
    */
   private static final class Chosen {
-    static final Bulk BULK = chooseBulk();
+    static final Bulk VECTOR = chooseVector();
   }
 
-  private static Bulk chooseBulk() {
+  private static Bulk chooseVector() {
     if (KernelProvider.name().startsWith("vector")) {
       try {
         return (Bulk) Class.forName("dev.abyss.store.Bf16Vector").getDeclaredConstructor()
@@ -151,18 +154,37 @@ public final class Bf16 {
         // the kernels loaded, so this should not happen; the scalar loops give the same bits
       }
     }
-    return new ScalarBulk();
+    return null;
   }
 
-  /** Which bulk conversions run: "scalar" or "vector-BITS". */
+  /**
+   * Whether {@link #warmUp} has seen the vector conversions run compiled: from then on they
+   * replace the scalar loops. Until C2 compiles them they run 50-2000 times slower than the
+   * scalar loops (interpreted Vector API code allocates at every operation), so a run too short
+   * to warm up keeps the scalar ones. The two give the same bits, so the switch changes nothing
+   * a run can see but its speed.
+   */
+  private static volatile boolean vectorWarm;
+
+  private static Bulk bulk() {
+    return vectorWarm ? Chosen.VECTOR : SCALAR;
+  }
+
+  /** The bulk conversions this JVM can run: "vector-BITS" (once warmed up) or "scalar". */
   public static String bulkName() {
-    return Chosen.BULK.toString();
+    Bulk v = Chosen.VECTOR;
+    return v == null ? SCALAR.toString() : v.toString();
+  }
+
+  /** Whether the vector conversions are in use (warmed up by {@link #warmUp}). */
+  public static boolean vectorInUse() {
+    return vectorWarm;
   }
 
   /** f32 {@code dst} = widened bf16 {@code src}, {@code n} values. */
   public static void widen(MemorySegment src, long srcOff, MemorySegment dst, long dstOff,
       long n) {
-    Chosen.BULK.widen(src, srcOff, dst, dstOff, n);
+    bulk().widen(src, srcOff, dst, dstOff, n);
   }
 
   /** {@link #widen(MemorySegment, long, MemorySegment, long, long)} in scalar code. */
@@ -191,7 +213,7 @@ public final class Bf16 {
       nearest(src, srcOff, dst, dstOff, n);
       return;
     }
-    Chosen.BULK.round(src, srcOff, dst, dstOff, n, key, firstIndex);
+    bulk().round(src, srcOff, dst, dstOff, n, key, firstIndex);
   }
 
   /**
@@ -227,35 +249,65 @@ public final class Bf16 {
   private static final int WARM_VALUES = 1 << 19;
 
   /**
-   * Runs {@link #widen(MemorySegment, long, MemorySegment, long, long)} and {@link
-   * #round(MemorySegment, long, MemorySegment, long, long, long, long)} on scratch segments of
-   * the kind the cores use (native, shared arena) until both run at compiled speed three times
-   * in a row (scalar: under 6 and 12 ns a value, interpreted they take 50 and more; vector:
-   * under 1.5 and 2.5, where C1's code takes 3-7 and C2's 0.4-0.7) or two seconds pass. Without it a bf16 run's first step pays for their compilation: 0.56-0.60 s against
-   * 0.22 s for the next steps at 1M layers (docs/decisions.md). Changes nothing a run can see.
+   * Compiles the bulk conversions: the vector ones where they can run (for up to four seconds:
+   * 1.2-1.9 s on the Intel development machine, most of it interpreting and compiling the
+   * Vector API's own code), then they replace the scalar loops ({@link #vectorInUse}); else, or
+   * when they did not get fast in time, the scalar loops (for up to two seconds: 0.14-0.22 s).
+   * Each runs on scratch segments of the kind the cores use (native, shared arena) until it
+   * runs at compiled speed three times in a row: scalar under 6 and 12 ns a value (interpreted
+   * 50 and more), vector under 1.5 and 2.5 (C1's code 3-140, C2's 0.3-0.7). Without it a bf16
+   * run's first step pays for the compilation: 0.56-0.60 s against 0.22 s for the next steps at
+   * 1M layers with the scalar loops (docs/decisions.md). Changes nothing a run can see but its
+   * speed.
    *
    * @return seconds spent
    */
   public static double warmUp() {
     long t0 = System.nanoTime();
-    long deadline = t0 + 2_000_000_000L;
+    Bulk v = Chosen.VECTOR;
+    if (!vectorWarm && v != null && warm(v, 4_000_000_000L, true)) {
+      vectorWarm = true;
+    }
+    if (!vectorWarm) {
+      warm(SCALAR, 2_000_000_000L, false);
+    }
+    return (System.nanoTime() - t0) / 1e9;
+  }
+
+  /**
+   * Runs {@code bulk} until it is fast three times in a row (and, with {@code quiet}, the JIT
+   * has compiled nothing for {@link #QUIET_MS}) or {@code ns} pass: whether it got there.
+   */
+  private static boolean warm(Bulk bulk, long ns, boolean quiet) {
+    long deadline = System.nanoTime() + ns;
+    JitQuiet jit = new JitQuiet();
     try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
       MemorySegment b = arena.allocate(2L * WARM_VALUES, 64);
       MemorySegment f = arena.allocate(4L * WARM_VALUES, 64);
       int fast = 0;
-      for (long r = 0; fast < 3 && System.nanoTime() < deadline; r++) {
+      for (long r = 0; (fast < 3 || quiet && !jit.quietFor(QUIET_MS))
+          && System.nanoTime() < deadline; r++) {
+        jit.poll();
         long t = System.nanoTime();
-        widen(b, 0, f, 0, WARM_VALUES);
+        bulk.widen(b, 0, f, 0, WARM_VALUES);
         long tw = System.nanoTime() - t;
         t = System.nanoTime();
-        round(f, 0, b, 0, WARM_VALUES, r, r * WARM_VALUES);
+        bulk.round(f, 0, b, 0, WARM_VALUES, r, r * WARM_VALUES);
         long tr = System.nanoTime() - t;
-        fast = tw < Chosen.BULK.compiledWidenNs() * WARM_VALUES
-            && tr < Chosen.BULK.compiledRoundNs() * WARM_VALUES ? fast + 1 : 0;
+        fast = tw < bulk.compiledWidenNs() * WARM_VALUES
+            && tr < bulk.compiledRoundNs() * WARM_VALUES ? fast + 1 : 0;
       }
+      return fast >= 3;
     }
-    return (System.nanoTime() - t0) / 1e9;
   }
+
+  /**
+   * How long the JIT must have been idle before the vector conversions' warm-up ends: the
+   * Vector API's own methods are still being compiled after the conversions run fast (seen
+   * with {@code -XX:+PrintCompilation} during a run's first step), as for the kernels
+   * ({@link JitQuiet}).
+   */
+  private static final long QUIET_MS = 150;
 
   /** bf16 {@code dst} = f32 {@code src} rounded to nearest, {@code n} values. */
   public static void nearest(MemorySegment src, long srcOff, MemorySegment dst, long dstOff,

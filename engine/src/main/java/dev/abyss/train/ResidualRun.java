@@ -277,7 +277,8 @@ public final class ResidualRun {
       if (s.inMemory() && hd.layers() * (double) s.steps() >= TRAINER_WARM_UP_LAYER_STEPS) {
         // two threads leave no core for the JIT: compile the step's own methods first
         try {
-          ResidualTrainer.warmUp(hd.width(), hd.activation(), s.batch(), threads, k, train);
+          ResidualTrainer.warmUp(hd.width(), hd.activation(), s.batch(), threads, k, train,
+              hd.dtype());
         } catch (IOException | RuntimeException e) {
           // best effort (a full temp dir, say): the run compiles them itself, only its first
           // steps are slower

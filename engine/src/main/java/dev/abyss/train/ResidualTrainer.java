@@ -309,11 +309,12 @@ public final class ResidualTrainer implements AutoCloseable {
    */
   /**
    * Whether a core's storage leaves every core to the training threads ({@link
-   * #defaultThreads}): in memory, and f32, or bf16 converted by the vector code (about 1 ns a
-   * parameter a step on the helper thread, against 5 for the scalar loops).
+   * #defaultThreads}): in memory, and f32, or bf16 converted by the vector code (warmed up:
+   * {@link Bf16#vectorInUse}; about 1 ns a parameter a step on the helper thread, against 5 for
+   * the scalar loops).
    */
   public static boolean helperFree(boolean inMemory, Dtype dtype) {
-    return inMemory && (dtype == Dtype.F32 || Bf16.bulkName().startsWith("vector"));
+    return inMemory && (dtype == Dtype.F32 || Bf16.vectorInUse());
   }
 
   public static int defaultThreads(boolean inMemory, Kernels k, int width, int batch,
@@ -358,6 +359,16 @@ public final class ResidualTrainer implements AutoCloseable {
    */
   public static double warmUp(int width, Activation act, int batch, int threads, Kernels k,
       Dataset data) throws IOException {
+    return warmUp(width, act, batch, threads, k, data, Dtype.F32);
+  }
+
+  /**
+   * {@link #warmUp(int, Activation, int, int, Kernels, Dataset)} on a scratch core of {@code
+   * dtype}: a bf16 core's paths (its widening on load, the helper thread's rounding between the
+   * turns) compile here too, not in the run's first step.
+   */
+  public static double warmUp(int width, Activation act, int batch, int threads, Kernels k,
+      Dataset data, Dtype dtype) throws IOException {
     if (threads < 2 || !k.prefersRecompute(width, batch, act)) {
       return 0;
     }
@@ -368,7 +379,7 @@ public final class ResidualTrainer implements AutoCloseable {
       int chunk = warmChunk(width, batch, threads);
       int layers = 3 * chunk;
       CoreFile.create(file, CoreHeader.create(width, layers, act,
-          (float) (1 / Math.sqrt(layers)), 0.01f, 1, 2), null);
+          (float) (1 / Math.sqrt(layers)), 0.01f, 1, 2, dtype), null);
       JitQuiet quiet = new JitQuiet();
       try (CoreWeights core = CoreFile.openInMemory(file);
           ResidualTrainer tr = new ResidualTrainer(core, HeadParams.glorot(width, 3), k, data,

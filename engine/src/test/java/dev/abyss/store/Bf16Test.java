@@ -139,10 +139,20 @@ class Bf16Test {
     }
   }
 
-  /** Where the vector kernels run, so do the vector conversions (scalar with the scalar ones). */
+  /**
+   * Where the vector kernels run, so can the vector conversions (scalar with the scalar ones),
+   * and they replace the scalar loops once the warm-up has seen them compiled (or it gives up,
+   * after four seconds, and the scalar loops stay).
+   */
   @Test
-  void bulkConversionsFollowTheKernelPath() {
-    assertEquals(dev.abyss.kernel.KernelProvider.name().startsWith("vector"),
-        Bf16.bulkName().startsWith("vector"), Bf16.bulkName());
+  void vectorConversionsReplaceTheScalarOnesOnceWarm() {
+    boolean vector = dev.abyss.kernel.KernelProvider.name().startsWith("vector");
+    assertEquals(vector, Bf16.bulkName().startsWith("vector"), Bf16.bulkName());
+    double s = Bf16.warmUp();
+    if (vector) {
+      assertTrue(Bf16.vectorInUse() || s >= 4, "warm-up of " + s + " s left them unused");
+    } else {
+      assertTrue(!Bf16.vectorInUse(), "vector conversions in use with the scalar kernels");
+    }
   }
 }
