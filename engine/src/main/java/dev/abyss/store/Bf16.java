@@ -249,9 +249,10 @@ public final class Bf16 {
   private static final int WARM_VALUES = 1 << 19;
 
   /**
-   * Compiles the bulk conversions: the vector ones where they can run (for up to four seconds:
-   * 1.2-1.9 s on the Intel development machine, most of it interpreting and compiling the
-   * Vector API's own code), then they replace the scalar loops ({@link #vectorInUse}); else, or
+   * Compiles the bulk conversions for training (three conversions of every layer a step; an
+   * evaluation: {@link #warmUpScalar}): the vector ones where they can run (for up to four
+   * seconds: 1.2-1.9 s on the Intel development machine, most of it interpreting and compiling
+   * the Vector API's own code), then they replace the scalar loops ({@link #vectorInUse}); else, or
    * when they did not get fast in time, the scalar loops (for up to two seconds: 0.14-0.22 s).
    * Each runs on scratch segments of the kind the cores use (native, shared arena) until it
    * runs at compiled speed three times in a row: scalar under 6 and 12 ns a value (interpreted
@@ -263,8 +264,23 @@ public final class Bf16 {
    * @return seconds spent
    */
   public static double warmUp() {
+    return warmUp(true);
+  }
+
+  /**
+   * {@link #warmUp()} of the scalar loops alone, for work that converts the core once (an
+   * evaluation reads each layer once: at 10M layers the scalar widening takes about 0.2 s of
+   * the I/O thread's time, less than the vector code's warm-up).
+   *
+   * @return seconds spent
+   */
+  public static double warmUpScalar() {
+    return warmUp(false);
+  }
+
+  private static double warmUp(boolean vector) {
     long t0 = System.nanoTime();
-    Bulk v = Chosen.VECTOR;
+    Bulk v = vector ? Chosen.VECTOR : null;
     if (!vectorWarm && v != null && warm(v, 4_000_000_000L, true)) {
       vectorWarm = true;
     }

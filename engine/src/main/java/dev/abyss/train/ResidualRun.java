@@ -453,7 +453,7 @@ public final class ResidualRun {
       if (ResidualEvaluator.worthWarming(samples, hd.layers())) {
         ResidualEvaluator.warmUp(k, hd.width(), hd.activation(), samples, batch);
         if (hd.dtype() == Dtype.BF16) {
-          Bf16.warmUp();
+          Bf16.warmUpScalar(); // eval widens each layer once
         }
       }
     });
