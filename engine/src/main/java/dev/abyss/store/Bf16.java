@@ -89,10 +89,11 @@ public final class Bf16 {
 
   /**
    * The bulk conversions: {@link #widen(MemorySegment, long, MemorySegment, long, long)} and
-   * {@link #round(MemorySegment, long, MemorySegment, long, long, long, long)} with the same
-   * bits as {@link #widenScalar} and {@link #roundScalar}.
+   * {@link #round(MemorySegment, long, MemorySegment, long, long, long, long)} (stochastic
+   * rounding) with the same bits as {@link #widenScalar} and {@link #roundScalar}. One of them
+   * by name: {@link #bulk(String)}.
    */
-  interface Bulk {
+  public interface Bulk {
     void widen(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n);
 
     void round(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n,
@@ -174,6 +175,24 @@ public final class Bf16 {
   public static String bulkName() {
     Bulk v = Chosen.VECTOR;
     return v == null ? SCALAR.toString() : v.toString();
+  }
+
+  /**
+   * The scalar ("scalar") or the vector ("vector") bulk conversions, whichever is in use: for
+   * the JMH pair and tests. The vector ones need the vector kernels ({@link KernelProvider}).
+   */
+  public static Bulk bulk(String impl) {
+    return switch (impl) {
+      case "scalar" -> SCALAR;
+      case "vector" -> {
+        if (Chosen.VECTOR == null) {
+          throw new IllegalStateException("no vector bf16 conversions: the kernels are "
+              + KernelProvider.name());
+        }
+        yield Chosen.VECTOR;
+      }
+      default -> throw new IllegalArgumentException("scalar or vector, not " + impl);
+    };
   }
 
   /** Whether the vector conversions are in use (warmed up by {@link #warmUp}). */

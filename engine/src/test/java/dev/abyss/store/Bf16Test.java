@@ -76,31 +76,8 @@ class Bf16Test {
   void bulkConversionsEqualTheScalarDefinitions() {
     java.util.List<Bf16.Bulk> paths = new java.util.ArrayList<>();
     paths.add(null); // the dispatching Bf16.round / Bf16.widen
-    paths.add(new Bf16.Bulk() {
-      @Override
-      public void widen(java.lang.foreign.MemorySegment src, long so,
-          java.lang.foreign.MemorySegment dst, long d, long n) {
-        Bf16.widenScalar(src, so, dst, d, n);
-      }
-
-      @Override
-      public void round(java.lang.foreign.MemorySegment src, long so,
-          java.lang.foreign.MemorySegment dst, long d, long n, long key, long first) {
-        Bf16.roundScalar(src, so, dst, d, n, key, first);
-      }
-
-      @Override
-      public double compiledWidenNs() {
-        return 0;
-      }
-
-      @Override
-      public double compiledRoundNs() {
-        return 0;
-      }
-    });
+    paths.add(Bf16.bulk("scalar"));
     paths.add(new Bf16Vector()); // at -Dabyss.vectorBits: the build runs this class at each
-
     int[] specials = {0x7fc00000, 0xffc00000, 0x7f800001, 0xff812345, 0x7f800000, 0xff800000,
         0x7f7fffff, 0xff7fffff, 0x7f7f8000, 0x00000000, 0x80000000, 0x00000001, 0x807fffff};
     SplittableRandom r = new SplittableRandom(3);
