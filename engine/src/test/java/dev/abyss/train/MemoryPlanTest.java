@@ -73,6 +73,23 @@ class MemoryPlanTest {
     }
   }
 
+  /**
+   * The default thread count leaves a core to a streamed core's I/O thread, and to a bf16 core's
+   * conversion helper unless the vector conversions are in use (warmed up); an f32 core in
+   * memory needs none.
+   */
+  @Test
+  void onlyAnF32CoreOrWarmVectorConversionsLeaveEveryCoreToTraining() {
+    assertTrue(ResidualTrainer.helperFree(true, dev.abyss.store.Dtype.F32));
+    assertFalse(ResidualTrainer.helperFree(false, dev.abyss.store.Dtype.F32));
+    assertFalse(ResidualTrainer.helperFree(false, dev.abyss.store.Dtype.BF16));
+    boolean before = ResidualTrainer.helperFree(true, dev.abyss.store.Dtype.BF16);
+    assertEquals(dev.abyss.store.Bf16.vectorInUse(), before);
+    dev.abyss.store.Bf16.warmUp();
+    assertEquals(dev.abyss.store.Bf16.vectorInUse(),
+        ResidualTrainer.helperFree(true, dev.abyss.store.Dtype.BF16));
+  }
+
   @Test
   void defaultBudgetIsAQuarterOfTheHeapInMemoryAndSmallWhenStreamed() {
     Kernels scalar = KernelProvider.scalar();
