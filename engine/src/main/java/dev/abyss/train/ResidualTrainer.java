@@ -9,12 +9,12 @@ import dev.abyss.kernel.Kernels;
 import dev.abyss.nn.HeadParams;
 import dev.abyss.nn.ResidualHead;
 import dev.abyss.nn.SoftmaxCrossEntropy;
-import dev.abyss.store.Bf16;
-import dev.abyss.store.Dtype;
 import dev.abyss.store.AtomicFiles;
+import dev.abyss.store.Bf16;
 import dev.abyss.store.CoreFile;
 import dev.abyss.store.CoreHeader;
 import dev.abyss.store.CoreWeights;
+import dev.abyss.store.Dtype;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
@@ -289,6 +289,16 @@ public final class ResidualTrainer implements AutoCloseable {
   }
 
   /**
+   * Whether a core's storage leaves every core to the training threads ({@link
+   * #defaultThreads}): in memory, and f32, or bf16 converted by the vector code (warmed up:
+   * {@link Bf16#vectorInUse}; about 1 ns a parameter a step on the helper thread, against 5 for
+   * the scalar loops).
+   */
+  public static boolean helperFree(boolean inMemory, Dtype dtype) {
+    return inMemory && (dtype == Dtype.F32 || Bf16.vectorInUse());
+  }
+
+  /**
    * Train's default thread count: one for each core, up to {@link #MAX_DEFAULT_THREADS}, for
    * the shapes where two threads measured faster than one, those that recompute in the chunk
    * kernels of widths 4 and 8 (softsign and ReLU at batch 16, 32, ...); one otherwise. There the
@@ -307,16 +317,6 @@ public final class ResidualTrainer implements AutoCloseable {
    *
    * @param inMemory a core that needs no helper core ({@link #helperFree})
    */
-  /**
-   * Whether a core's storage leaves every core to the training threads ({@link
-   * #defaultThreads}): in memory, and f32, or bf16 converted by the vector code (warmed up:
-   * {@link Bf16#vectorInUse}; about 1 ns a parameter a step on the helper thread, against 5 for
-   * the scalar loops).
-   */
-  public static boolean helperFree(boolean inMemory, Dtype dtype) {
-    return inMemory && (dtype == Dtype.F32 || Bf16.vectorInUse());
-  }
-
   public static int defaultThreads(boolean inMemory, Kernels k, int width, int batch,
       Activation act) {
     if (!k.prefersRecompute(width, batch, act) || !k.handsOffBeforeUpdates(width, batch)) {
