@@ -40,8 +40,7 @@ final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--threads", paramLabel = "N",
       description = "Training threads (default: train's, for each row's shape and storage:"
-          + " for w4 and w8 at batch 16, 32 one a core, at most 8, in memory, one fewer"
-          + " streamed; else 1).")
+          + " one a core, at most 8, in memory, one fewer streamed; 1 for w4 b1).")
   Integer threads;
 
   @Option(names = "--chunk-layers", paramLabel = "C", defaultValue = "100000",
@@ -96,8 +95,9 @@ final class BenchCommand implements Callable<Integer> {
     Kernels k = KernelProvider.get();
     int inMemory = ResidualTrainer.defaultThreads(true, k, 4, 16, Activation.SOFTSIGN);
     int streamed = ResidualTrainer.defaultThreads(false, k, 4, 16, Activation.SOFTSIGN);
-    String thText = th > 0 ? th + " thread(s)" : "threads as train (w4 and w8 at batch 16, 32: "
-        + inMemory + " in memory, " + streamed + " streamed; other shapes 1)";
+    int narrow = ResidualTrainer.defaultThreads(true, k, 4, 1, Activation.SOFTSIGN);
+    String thText = th > 0 ? th + " thread(s)" : "threads as train (" + inMemory
+        + " in memory, " + streamed + " streamed; w4 b1 " + narrow + ")";
     Path d = dir != null ? dir : Path.of(System.getProperty("java.io.tmpdir"));
     Map<String, Object> prov = Provenance.collect();
     out.println("abyss bench: " + prov.get("kernels") + ", " + thText + ", " + prov.get("cpu")

@@ -63,13 +63,13 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
 
   @Option(names = "--threads", paramLabel = "N",
       description = "Threads for a step: N take a chunk's segments in turns, each"
-          + " recomputing its next segment and updating its last while another runs the dh"
-          + " chain of its own; two of them split the forward by samples at widths 4 and 8"
-          + " (with every activation kept there is no recompute to overlap, and one runs)."
-          + " Default: one a core, at most 8, for widths 4 and 8 at batch 16, 32, ... with"
-          + " softsign or ReLU (where more threads measured faster) with --in-memory; streamed,"
-          + " one core fewer (the file's reads and writes run on a core of their own); else 1."
-          + " Results are bit-identical for any value.")
+          + " recomputing its next segment (unless every activation is kept) and updating its"
+          + " last while another runs the dh chain of its own; two of them split the forward"
+          + " by samples at widths 4 and 8. Default: one a core, at most 8, with --in-memory;"
+          + " streamed, one core fewer (the file's reads and writes run on a core of their"
+          + " own); 1 where the threads have nothing to share: batch 1 at widths up to 8 or"
+          + " not a multiple of the vector lanes, widths 4 and 8 at batches that are not a"
+          + " multiple of 16, the scalar kernels. Results are bit-identical for any value.")
   Integer threads;
 
   @Option(names = "--memory-budget", paramLabel = "SIZE", converter = SizeConverter.class,

@@ -204,6 +204,16 @@ final class VectorKernels implements Kernels {
   private void backwardRowUpdate(int w, MemorySegment wts, long off, float alpha, float lr,
       float[] hSave, float[] dSave, int so, float[] dh, float[] g, float[] grads, int gOff) {
     scaleGrad(w, alpha, dh, dSave, so, g);
+    if (V == 16) {
+      // sixteen rows at a time: their dh sums in registers (dhRows16), then their updates
+      // while the rows are in the cache
+      biasUpdate(w, wts, off, lr, g, 0, grads, gOff);
+      for (int i0 = 0; i0 < w; i0 += 16) {
+        dhRows16(w, wts, off, i0, g, 0, dh);
+        rowsUpdate(w, wts, off, i0, i0 + 16, lr, hSave, so, g, 0, grads, gOff);
+      }
+      return;
+    }
     FloatVector zero = FloatVector.zero(S);
     long bias = off + 4L * w * w;
     for (int o0 = 0; o0 < w; o0 += V) {
@@ -238,6 +248,145 @@ final class VectorKernels implements Kernels {
         dh[i0 + j] += sums[j];
       }
     }
+  }
+
+  /**
+   * The dh half of {@link #backwardRowUpdate}: g into {@code gseg} at {@code gOff}, and dh[i] +=
+   * sum_o g[o] W[i][o] (old W) with its operations and tree, so the same bits.
+   */
+  private void rowDh(int w, MemorySegment wts, long off, float alpha, float[] dSave, int so,
+      float[] dh, float[] gs, int gOff) {
+    scaleGrad(w, alpha, dh, dSave, so, gs, gOff);
+    if (V == 16) {
+      for (int i0 = 0; i0 < w; i0 += 16) {
+        dhRows16(w, wts, off, i0, gs, gOff, dh);
+      }
+      return;
+    }
+    FloatVector zero = FloatVector.zero(S);
+    for (int i0 = 0; i0 < w; i0 += V) {
+      for (int j = 0; j < V; j++) {
+        long row = off + 4L * (i0 + j) * w;
+        FloatVector acc = zero;
+        for (int o0 = 0; o0 < w; o0 += V) {
+          FloatVector gv = FloatVector.fromArray(S, gs, gOff + o0);
+          acc = acc.add(gv.mul(FloatVector.fromMemorySegment(S, wts, row + 4L * o0, LE)));
+        }
+        acc.intoArray(buf, j * V);
+      }
+      treeReduce(V, sums, 0);
+      for (int j = 0; j < V; j++) {
+        dh[i0 + j] += sums[j];
+      }
+    }
+  }
+
+  /**
+   * The update half of {@link #backwardRowUpdate}, from the g that {@link #rowDh} kept: W[i][o]
+   * -= lr (0 + h[i] g[o]), b[o] -= lr (0 + g[o]), with its operations, so the same bits.
+   */
+  private static void rowUpdate(int w, MemorySegment wts, long off, float lr, float[] hSave,
+      int so, float[] gs, int gOff, float[] grads, int gradsOff) {
+    biasUpdate(w, wts, off, lr, gs, gOff, grads, gradsOff);
+    rowsUpdate(w, wts, off, 0, w, lr, hSave, so, gs, gOff, grads, gradsOff);
+  }
+
+  /** b[o] -= lr (0 + g[o]), gb into {@code grads} when asked. */
+  private static void biasUpdate(int w, MemorySegment wts, long off, float lr, float[] gs,
+      int gOff, float[] grads, int gradsOff) {
+    FloatVector zero = FloatVector.zero(S);
+    long bias = off + 4L * w * w;
+    for (int o0 = 0; o0 < w; o0 += V) {
+      FloatVector gb = zero.add(FloatVector.fromArray(S, gs, gOff + o0));
+      if (grads != null) {
+        gb.intoArray(grads, gradsOff + w * w + o0);
+      }
+      long p = bias + 4L * o0;
+      FloatVector.fromMemorySegment(S, wts, p, LE).sub(gb.mul(lr)).intoMemorySegment(wts, p, LE);
+    }
+  }
+
+  /** W[i][o] -= lr (0 + h[i] g[o]) for rows {@code from .. to - 1}, gW into {@code grads}. */
+  private static void rowsUpdate(int w, MemorySegment wts, long off, int from, int to,
+      float lr, float[] hSave, int so, float[] gs, int gOff, float[] grads, int gradsOff) {
+    FloatVector zero = FloatVector.zero(S);
+    for (int i = from; i < to; i++) {
+      long row = off + 4L * i * w;
+      float hi = hSave[so + i];
+      for (int o0 = 0; o0 < w; o0 += V) {
+        long p = row + 4L * o0;
+        FloatVector gw = zero.add(FloatVector.fromArray(S, gs, gOff + o0).mul(hi));
+        if (grads != null) {
+          gw.intoArray(grads, gradsOff + i * w + o0);
+        }
+        FloatVector.fromMemorySegment(S, wts, p, LE).sub(gw.mul(lr))
+            .intoMemorySegment(wts, p, LE);
+      }
+    }
+  }
+
+  /**
+   * dh[i0 .. i0 + 15] += sum_o g[o] W[i][o] at 512 bits, for a width that is a multiple of 16:
+   * the sixteen rows' lane-wise sums over the o-blocks and the transpose-and-add tree in
+   * registers, with {@link #treeReduce}'s pairing, so the bits of the path through {@code buf}
+   * (which stored and reloaded every vector of every level: 2.5x the time of this one).
+   */
+  private static void dhRows16(int w, MemorySegment wts, long off, int i0, float[] gs,
+      int gOff, float[] dh) {
+    FloatVector zero = FloatVector.zero(S);
+    FloatVector v0 = zero;
+    FloatVector v1 = zero;
+    FloatVector v2 = zero;
+    FloatVector v3 = zero;
+    FloatVector v4 = zero;
+    FloatVector v5 = zero;
+    FloatVector v6 = zero;
+    FloatVector v7 = zero;
+    FloatVector v8 = zero;
+    FloatVector v9 = zero;
+    FloatVector v10 = zero;
+    FloatVector v11 = zero;
+    FloatVector v12 = zero;
+    FloatVector v13 = zero;
+    FloatVector v14 = zero;
+    FloatVector v15 = zero;
+    long rs = 4L * w;
+    for (int o0 = 0; o0 < w; o0 += 16) {
+      FloatVector gv = FloatVector.fromArray(S, gs, gOff + o0);
+      long p = off + 4L * (i0 * w + o0);
+      v0 = v0.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p, LE)));
+      v1 = v1.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + rs, LE)));
+      v2 = v2.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + 2 * rs, LE)));
+      v3 = v3.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + 3 * rs, LE)));
+      v4 = v4.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + 4 * rs, LE)));
+      v5 = v5.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + 5 * rs, LE)));
+      v6 = v6.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + 6 * rs, LE)));
+      v7 = v7.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + 7 * rs, LE)));
+      v8 = v8.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + 8 * rs, LE)));
+      v9 = v9.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + 9 * rs, LE)));
+      v10 = v10.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + 10 * rs, LE)));
+      v11 = v11.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + 11 * rs, LE)));
+      v12 = v12.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + 12 * rs, LE)));
+      v13 = v13.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + 13 * rs, LE)));
+      v14 = v14.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + 14 * rs, LE)));
+      v15 = v15.add(gv.mul(FloatVector.fromMemorySegment(S, wts, p + 15 * rs, LE)));
+    }
+    FloatVector r0 = v0.blend(v1, M1).add(v1.blend(v0, M1).rearrange(X1));
+    FloatVector r1 = v2.blend(v3, M1).add(v3.blend(v2, M1).rearrange(X1));
+    FloatVector r2 = v4.blend(v5, M1).add(v5.blend(v4, M1).rearrange(X1));
+    FloatVector r3 = v6.blend(v7, M1).add(v7.blend(v6, M1).rearrange(X1));
+    FloatVector r4 = v8.blend(v9, M1).add(v9.blend(v8, M1).rearrange(X1));
+    FloatVector r5 = v10.blend(v11, M1).add(v11.blend(v10, M1).rearrange(X1));
+    FloatVector r6 = v12.blend(v13, M1).add(v13.blend(v12, M1).rearrange(X1));
+    FloatVector r7 = v14.blend(v15, M1).add(v15.blend(v14, M1).rearrange(X1));
+    FloatVector q0 = r0.blend(r1, M2).add(r1.blend(r0, M2).rearrange(X2));
+    FloatVector q1 = r2.blend(r3, M2).add(r3.blend(r2, M2).rearrange(X2));
+    FloatVector q2 = r4.blend(r5, M2).add(r5.blend(r4, M2).rearrange(X2));
+    FloatVector q3 = r6.blend(r7, M2).add(r7.blend(r6, M2).rearrange(X2));
+    FloatVector e = q0.blend(q1, M4).add(q1.blend(q0, M4).rearrange(X4));
+    FloatVector f = q2.blend(q3, M4).add(q3.blend(q2, M4).rearrange(X4));
+    FloatVector sums = e.blend(f, M8).add(f.blend(e, M8).rearrange(X8));
+    FloatVector.fromArray(S, dh, i0).add(sums).intoArray(dh, i0);
   }
 
   /** buf vector j = lane-wise sum over o-blocks of g[o] W[i][o] for the row at rowOff. */
@@ -862,14 +1011,29 @@ final class VectorKernels implements Kernels {
       Kernels.super.backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave, dh,
           gW, gb, g, grads, dhDone);
     } else if (batch == 1 && w % V == 0) {
-      // wide layers, one sample: one pass over each layer's W
       long lb = Kernels.layerBytes(w);
       int lf = Kernels.layerFloats(w);
+      if (dhDone != null) {
+        // a hand-off: the dh chain first (each layer's g kept), then the updates, so that
+        // another thread's dh chain runs beside them
+        if (gseg.length < w * count) {
+          gseg = new float[w * count];
+        }
+        for (int l = count - 1; l >= 0; l--) {
+          rowDh(w, wts, off + l * lb, alpha, dSave, l * w, dh, gseg, l * w);
+        }
+        dhDone.run();
+        // from the first layer up: the dh chain read the lowest ones last
+        for (int l = 0; l < count; l++) {
+          rowUpdate(w, wts, off + l * lb, lr, hSave, l * w, gseg, l * w, grads, l * lf);
+        }
+        return;
+      }
+      // wide layers, one sample: one pass over each layer's W
       for (int l = count - 1; l >= 0; l--) {
         backwardRowUpdate(w, wts, off + l * lb, alpha, lr, hSave, dSave, l * w, dh, g, grads,
             l * lf);
       }
-      done(dhDone);
     } else if (width4(w, batch)) {
       if (gseg.length < 64 * count) {
         gseg = new float[64 * count];
@@ -897,15 +1061,57 @@ final class VectorKernels implements Kernels {
       }
       done(dhDone);
       Width4.updatesGroups(wts, off, count, lr, hSave, gseg, grads, batch);
+    } else if (dhDone != null && batch > 1) {
+      // a hand-off, the generic layers: the dh chain first (each layer's g kept), then the
+      // weight gradients and updates; residualBackward's operations, so the same bits
+      int n = w * batch;
+      long lb = Kernels.layerBytes(w);
+      int lf = Kernels.layerFloats(w);
+      if (gseg.length < n * count) {
+        gseg = new float[n * count];
+      }
+      for (int l = count - 1; l >= 0; l--) {
+        scaleGrad(n, alpha, dh, dSave, l * n, g);
+        inputGrad(w, batch, wts, off + l * lb, g, dh);
+        System.arraycopy(g, 0, gseg, l * n, n);
+      }
+      dhDone.run();
+      for (int l = 0; l < count; l++) {
+        System.arraycopy(gseg, l * n, g, 0, n);
+        if (w % V == 0) {
+          weightGradsWide(w, batch, hSave, l * n, g, gW);
+        } else {
+          weightGrads(w, batch, hSave, l * n, g, gW);
+        }
+        biasGrads(w, batch, g, gb);
+        if (grads != null) {
+          System.arraycopy(gW, 0, grads, l * lf, w * w);
+          System.arraycopy(gb, 0, grads, l * lf + w * w, w);
+        }
+        sgdUpdate(w, wts, off + l * lb, lr, gW, gb);
+      }
     } else {
       Kernels.super.backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave, dh,
           gW, gb, g, grads, dhDone);
     }
   }
 
+  /**
+   * Width 4 and 8 in their chunk kernels, and where a hand-off splits the backward in two (the
+   * dh chain, then the updates): wide layers of one sample and the generic layers of a batch
+   * (every shape that reaches the last branches of {@link #backwardUpdateChunk}). Not the
+   * scalar shapes, nor the padded batches (whose chunks run unsplit on a padded copy).
+   */
   @Override
   public boolean handsOffBeforeUpdates(int w, int batch) {
-    return width4(w, batch) || width8(w, batch) || width4Groups(w, batch);
+    if (width4(w, batch) || width8(w, batch) || width4Groups(w, batch)) {
+      return true;
+    }
+    if (padded(w, batch) > 0 || (w == 4 && batch == 1) || (w == 8 && batch == 1 && V >= 8)
+        || scalarShape(w, batch)) {
+      return false;
+    }
+    return batch > 1 || w % V == 0;
   }
 
   private static final Runnable NO_HAND_OFF = () -> { };
@@ -1123,10 +1329,16 @@ final class VectorKernels implements Kernels {
   /** g = alpha * dh * act'(z), in the scalar order. */
   private static void scaleGrad(int n, float alpha, float[] dh, float[] dSave, int saveOff,
       float[] g) {
+    scaleGrad(n, alpha, dh, dSave, saveOff, g, 0);
+  }
+
+  /** {@link #scaleGrad} into g from {@code gOff}. */
+  private static void scaleGrad(int n, float alpha, float[] dh, float[] dSave, int saveOff,
+      float[] g, int gOff) {
     for (int k = 0; k < n; k += V) {
       VectorMask<Float> m = S.indexInRange(k, n);
       FloatVector.fromArray(S, dh, k, m).mul(alpha)
-          .mul(FloatVector.fromArray(S, dSave, saveOff + k, m)).intoArray(g, k, m);
+          .mul(FloatVector.fromArray(S, dSave, saveOff + k, m)).intoArray(g, gOff + k, m);
     }
   }
 

@@ -274,20 +274,20 @@ public final class ResidualRun {
         l.info("--threads " + threads + " is more than the " + cores + " cores here: the"
             + " threads wait for one another; --threads " + cores + " or fewer is faster");
       }
+      if (!budgetGiven && activations <= budget && !ResidualTrainer.heapHolds(activations)) {
+        budget = 0; // the default plan falls back to the recompute
+      }
       if (s.inMemory() && hd.layers() * (double) s.steps() >= TRAINER_WARM_UP_LAYER_STEPS) {
         // two threads leave no core for the JIT: compile the step's own methods first
         try {
           ResidualTrainer.warmUp(hd.width(), hd.activation(), s.batch(), threads, k, train,
-              hd.dtype());
+              hd.dtype(), activations <= budget);
         } catch (IOException | RuntimeException e) {
           // best effort (a full temp dir, say): the run compiles them itself, only its first
           // steps are slower
           java.util.logging.Logger.getLogger(ResidualRun.class.getName())
               .fine("step warm-up failed: " + e);
         }
-      }
-      if (!budgetGiven && activations <= budget && !ResidualTrainer.heapHolds(activations)) {
-        budget = 0; // the default plan falls back to the recompute
       }
       try (ResidualTrainer tr = new ResidualTrainer(core, head, k, train, s.batch(),
           s.chunkLayers(), s.layerLr(), s.headLr(), s.trainLimit(), threads,
@@ -302,9 +302,9 @@ public final class ResidualRun {
                   + AtomicFiles.human(budget) + ")");
         } else if (tr.keepsActivations()) {
           l.info("memory plan: all activations kept (" + AtomicFiles.human(tr.activationBytes())
-              + "), no recompute: faster for this shape; --memory-budget 0 recomputes"
-              + (threads > 1 ? " (with --threads " + threads + " overlapping it)"
-                  : ""));
+              + "), no recompute: faster for this shape"
+              + (tr.threads() > 1 ? " (" + tr.threads() + " threads take the segments in turns)"
+                  : "") + "; --memory-budget 0 recomputes");
         }
         tr.setProgressListener(l);
         if (s.runDir() != null) {

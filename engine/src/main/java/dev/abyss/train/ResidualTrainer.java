@@ -107,6 +107,13 @@ public final class ResidualTrainer implements AutoCloseable {
   private final long[] segStart; // first layer of every segment, ascending
   /** The workers besides the calling thread: threads - 1 of them (none with one thread). */
   private final Worker[] workers;
+  /**
+   * A segment's weights and saves when threads take turns over kept activations: 512 KB, half
+   * of this machine's L2 (w32 b1: 117 layers; measured with 63-1024, docs/decisions.md).
+   */
+  static final long KEPT_SEGMENT_BYTES = 512 * 1024;
+  /** Threads taking turns over kept activations, else 0 (the plan's segments follow). */
+  private final int keptTurns;
   /** Whether the two threads split the forward pass by samples ({@link #inHalves}). */
   private final boolean splitForward;
   private GradientTap tap;
@@ -157,15 +164,32 @@ public final class ResidualTrainer implements AutoCloseable {
    */
   public static Plan plan(long layers, int width, int batch, int chunkLayers,
       long checkpointBudget) {
+    return plan(layers, width, batch, chunkLayers, checkpointBudget, 0);
+  }
+
+  /**
+   * {@link #plan(long, int, int, int, long)} for {@code keptTurns} threads taking turns over
+   * kept activations ({@link #inTurns}; 0 or 1: not so): segments of about {@link
+   * #KEPT_SEGMENT_BYTES} of weights and saves, so that a segment's updates find its weights in
+   * the cache where its dh chain left them, and at least two for each thread in a chunk (the
+   * turns overlap only within a chunk). Unless the checkpoints need them longer.
+   */
+  static Plan plan(long layers, int width, int batch, int chunkLayers, long checkpointBudget,
+      int keptTurns) {
     int c = (int) Math.min(chunkLayers, layers);
     long wb = (long) width * batch;
     long s = savedSegment(width, batch);
+    if (keptTurns > 1) {
+      long perLayer = Kernels.layerBytes(width) + 8 * wb;
+      s = Math.max(1, Math.min(Math.min(s, KEPT_SEGMENT_BYTES / perLayer),
+          (c + 2L * keptTurns - 1) / (2L * keptTurns)));
+    }
     long needed = (layers * wb * 4 + checkpointBudget - 1) / checkpointBudget;
     s = Math.min(c, Math.max(s, needed));
-    long perChunk = (c + s - 1) / s;
+    long segsPerChunk = (c + s - 1) / s;
     long full = layers / c;
     long rest = layers % c;
-    long segments = full * perChunk + (rest + s - 1) / s;
+    long segments = full * segsPerChunk + (rest + s - 1) / s;
     return new Plan(c, (int) s, segments, segments * wb * 4, 2 * s * wb * 4);
   }
 
@@ -206,7 +230,13 @@ public final class ResidualTrainer implements AutoCloseable {
     this.layerLr = layerLr;
     this.headLr = headLr;
     this.order = new BatchOrder(hd.dataSeed(), trainLimit);
-    Plan p = plan(layers, w, batch, chunkLayers, DEFAULT_CHECKPOINT_BYTES);
+    this.activationBytes = activationBytes(layers, w, batch);
+    this.keepAll = activationBytes <= memoryBudget;
+    // kept activations: the threads' turns overlap one's updates with the next one's dh chain,
+    // where the kernels split the two (else there is nothing to overlap)
+    boolean turns = !keepAll || kernels.handsOffBeforeUpdates(w, batch);
+    this.keptTurns = keepAll && threads > 1 && turns ? threads : 0;
+    Plan p = plan(layers, w, batch, chunkLayers, DEFAULT_CHECKPOINT_BYTES, keptTurns);
     this.chunk = p.chunk();
     this.seg = p.segment();
     long wb = (long) w * batch;
@@ -234,8 +264,6 @@ public final class ResidualTrainer implements AutoCloseable {
     g = new float[n];
     h0 = new float[n];
     ckpt = new float[segStart.length * n];
-    this.activationBytes = activationBytes(layers, w, batch);
-    this.keepAll = activationBytes <= memoryBudget;
     if (keepAll) {
       checkHeap(activationBytes);
       // one save buffer per segment, filled by the forward pass
@@ -258,7 +286,7 @@ public final class ResidualTrainer implements AutoCloseable {
     dl = new float[batch * HeadParams.CLASSES];
     grad = head.zerosLike();
     this.splitForward = threads > 1 && !keepAll && kernels.splitsForward(w, batch, act);
-    this.workers = new Worker[threads > 1 && !keepAll ? threads - 1 : 0];
+    this.workers = new Worker[threads > 1 && turns ? threads - 1 : 0];
     for (int r = 0; r < workers.length; r++) {
       String name = "abyss-recompute-" + (r + 1);
       workers[r] = new Worker(Executors.newSingleThreadExecutor(run -> {
@@ -300,14 +328,16 @@ public final class ResidualTrainer implements AutoCloseable {
 
   /**
    * Train's default thread count: one for each core, up to {@link #MAX_DEFAULT_THREADS}, for
-   * the shapes where two threads measured faster than one, those that recompute in the chunk
-   * kernels of widths 4 and 8 (softsign and ReLU at batch 16, 32, ...); one otherwise. There the
-   * backward's updates overlap the dh chain of the thread whose turn it is ({@link
-   * Kernels#handsOffBeforeUpdates}); in memory on two cores two threads took 0.61-0.84x the
-   * time of one (w4 b16, w4 b32, w8 b16, w8 b32, ReLU w4 b16), and on an Emerald Rapids Xeon
-   * four and eight threads on as many cores 0.72-0.76x and 0.56-0.61x the time of two (w4
-   * b16, 1M layers, two rounds in turns; docs/decisions.md). The shapes that keep their
-   * activations have no recompute to overlap. A streamed core's reads and writes run on a
+   * the shapes whose kernels hand off before the updates ({@link
+   * Kernels#handsOffBeforeUpdates}: the chunk kernels of widths 4 and 8 at batch 16, 32, ...,
+   * wide layers of one sample, the generic layers of a batch); one otherwise. There the
+   * backward's updates (and the recompute, where the plan checkpoints) overlap the dh chain of
+   * the thread whose turn it is; in memory on two cores two threads took 0.61-0.84x the time
+   * of one (w4 b16, w4 b32, w8 b16, w8 b32, ReLU w4 b16, recomputing), and on an Emerald
+   * Rapids Xeon four and eight threads on as many cores 0.72-0.76x and 0.56-0.61x the time of
+   * two (w4 b16, 1M layers, two rounds in turns; docs/decisions.md); with every activation
+   * kept 0.63-0.86x (w32 b1, w64 b1, w16 b16, w32 b16, tanh w4 b16 and w8 b16; w2 b16 and w3
+   * b16 0.78 and 0.91; docs/decisions.md). A streamed core's reads and writes run on a
    * thread of their own, which needs a core too: on two cores, two training threads and the
    * I/O thread ran a streamed step 1.1-1.4x slower than one training thread. A bf16 core in
    * memory is widened and rounded on a helper thread as well: with the scalar conversions it
@@ -319,7 +349,7 @@ public final class ResidualTrainer implements AutoCloseable {
    */
   public static int defaultThreads(boolean inMemory, Kernels k, int width, int batch,
       Activation act) {
-    if (!k.prefersRecompute(width, batch, act) || !k.handsOffBeforeUpdates(width, batch)) {
+    if (!k.handsOffBeforeUpdates(width, batch)) {
       return 1;
     }
     int cores = Runtime.getRuntime().availableProcessors();
@@ -369,7 +399,18 @@ public final class ResidualTrainer implements AutoCloseable {
    */
   public static double warmUp(int width, Activation act, int batch, int threads, Kernels k,
       Dataset data, Dtype dtype) throws IOException {
-    if (threads < 2 || !k.prefersRecompute(width, batch, act)) {
+    return warmUp(width, act, batch, threads, k, data, dtype, false);
+  }
+
+  /**
+   * {@link #warmUp(int, Activation, int, int, Kernels, Dataset, Dtype)} for the plan the run
+   * will take: with {@code keep}, every activation kept and the threads' turns over them
+   * (where the kernels hand off before the updates; else the threads have nothing to share).
+   */
+  public static double warmUp(int width, Activation act, int batch, int threads, Kernels k,
+      Dataset data, Dtype dtype, boolean keep) throws IOException {
+    if (threads < 2 || (keep ? !k.handsOffBeforeUpdates(width, batch)
+        : !k.prefersRecompute(width, batch, act))) {
       return 0;
     }
     long t0 = System.nanoTime();
@@ -383,7 +424,7 @@ public final class ResidualTrainer implements AutoCloseable {
       JitQuiet quiet = new JitQuiet();
       try (CoreWeights core = CoreFile.openInMemory(file);
           ResidualTrainer tr = new ResidualTrainer(core, HeadParams.glorot(width, 3), k, data,
-              batch, chunk, 0.01f, 0.01f, data.count(), threads, 0)) {
+              batch, chunk, 0.01f, 0.01f, data.count(), threads, keep ? Long.MAX_VALUE : 0)) {
         long deadline = t0 + 3_000_000_000L;
         for (long step = 0; System.nanoTime() < deadline; step++) {
           // every other step a diagnostic one, as a run's first step is: the tap's path and
@@ -403,7 +444,7 @@ public final class ResidualTrainer implements AutoCloseable {
   }
 
   /** Bytes of every layer's saved input and act'(z) for one step of this shape. */
-  static long activationBytes(long layers, int width, int batch) {
+  public static long activationBytes(long layers, int width, int batch) {
     return layers * width * (long) batch * 8;
   }
 
@@ -428,6 +469,11 @@ public final class ResidualTrainer implements AutoCloseable {
     }
   }
 
+  /** The threads a step runs on: the calling thread and the workers that take turns with it. */
+  public int threads() {
+    return workers.length + 1;
+  }
+
   /** Whether the forward keeps every layer's saves, so that the backward recomputes nothing. */
   public boolean keepsActivations() {
     return keepAll;
@@ -445,7 +491,7 @@ public final class ResidualTrainer implements AutoCloseable {
 
   /** I/O chunk and segment sizes in use. */
   public Plan plan() {
-    return plan(layers, w, batch, chunk, DEFAULT_CHECKPOINT_BYTES);
+    return plan(layers, w, batch, chunk, DEFAULT_CHECKPOINT_BYTES, keptTurns);
   }
 
   @Override
@@ -603,17 +649,17 @@ public final class ResidualTrainer implements AutoCloseable {
         first--;
       }
       int segs = q - first + 1;
-      if (keepAll) {
+      if (workers.length > 0) {
+        inTurns(ms, q, segs, end);
+      } else if (keepAll) {
         for (int t = 0; t < segs; t++) {
           backwardSegment(ms, q - t, end, q - t);
         }
-      } else if (workers.length == 0) {
+      } else {
         for (int t = 0; t < segs; t++) {
           recompute(ms, q - t, end, 0, k, h, z);
           backwardSegment(ms, q - t, end, 0);
         }
-      } else {
-        inTurns(ms, q, segs, end);
       }
       q = first - 1;
       core.writeBack(start, count);
@@ -706,6 +752,9 @@ public final class ResidualTrainer implements AutoCloseable {
    * the segment's weights. So one thread's recompute and updates overlap the others' dh
    * chains, the one part that must run in order, while the saves never leave the core that
    * wrote them: only dh (W x B floats) and the turn cross between the cores, once a segment.
+   * With every layer's saves kept from the forward pass there is no recompute: the threads
+   * take the segments' own saves in the same turns, and one's updates overlap the next one's
+   * dh chain (where the kernels split the two: {@link Kernels#handsOffBeforeUpdates}).
    */
   private void inTurns(MemorySegment ms, int last, int segs, long end) throws IOException {
     handoff.set(TURN, 0);
@@ -719,9 +768,12 @@ public final class ResidualTrainer implements AutoCloseable {
         fs.add(wk.ex.submit(() -> {
           forkWorker(wk);
           for (int t = first; t < segs; t += threads) {
-            recompute(ms, last - t, end, first, wk.k, wk.h, wk.z);
+            int buf = keepAll ? last - t : first;
+            if (!keepAll) {
+              recompute(ms, last - t, end, buf, wk.k, wk.h, wk.z);
+            }
             if (!awaitTurn(TURN, t, null)
-                || !backwardSegment(wk.k, ms, last - t, end, first, wk.gW, wk.gb, wk.g, t,
+                || !backwardSegment(wk.k, ms, last - t, end, buf, wk.gW, wk.gb, wk.g, t,
                     null)) {
               return null;
             }
@@ -730,9 +782,12 @@ public final class ResidualTrainer implements AutoCloseable {
         }));
       }
       for (int t = 0; t < segs; t += threads) {
-        recompute(ms, last - t, end, 0, k, h, z);
+        int buf = keepAll ? last - t : 0;
+        if (!keepAll) {
+          recompute(ms, last - t, end, buf, k, h, z);
+        }
         awaitTurn(TURN, t, fs);
-        backwardSegment(k, ms, last - t, end, 0, gW, gb, g, t, fs);
+        backwardSegment(k, ms, last - t, end, buf, gW, gb, g, t, fs);
       }
       awaitAll(fs);
     } catch (RuntimeException | Error | IOException e) {

@@ -1,6 +1,9 @@
 package dev.abyss.kernel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
@@ -108,6 +111,32 @@ class VectorKernelsTest {
               assertEquals(-1, java.util.Arrays.mismatch(dh1, dh2), where + " backwardUpdate dh");
               assertEquals(-1, w1.mismatch(w2), where + " backwardUpdate weights");
               assertTrue(w1.mismatch(ws) >= 0, where + " the update changed nothing");
+              // with a hand-off: run once, dh final by then, the same bits; and before the
+              // updates exactly where the kernels say so (the threads' turns count on it)
+              MemorySegment w3 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
+              float[] dh3 = rand(r, n, 1f);
+              float[] dh4 = dh3.clone();
+              MemorySegment w4 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
+              k.backwardUpdateChunk(w, batch, w4, 8, count, 0.2f, 0.05f, hs1, ds1, dh4, gW, gb,
+                  g, grads);
+              float[] grads3 = new float[grads.length];
+              float[][] atHandOff = new float[1][];
+              boolean[] updatedBefore = new boolean[1];
+              k.backwardUpdateChunk(w, batch, w3, 8, count, 0.2f, 0.05f, hs1, ds1, dh3, gW, gb,
+                  g, grads3, () -> {
+                    assertNull(atHandOff[0], where + " hand-off ran twice");
+                    atHandOff[0] = dh3.clone();
+                    updatedBefore[0] = w3.mismatch(ws) >= 0;
+                  });
+              assertNotNull(atHandOff[0], where + " hand-off never ran");
+              assertEquals(-1, java.util.Arrays.mismatch(atHandOff[0], dh3),
+                  where + " dh changed after the hand-off");
+              assertEquals(-1, java.util.Arrays.mismatch(dh3, dh4), where + " hand-off dh");
+              assertEquals(-1, w3.mismatch(w4), where + " hand-off weights");
+              assertEquals(-1, java.util.Arrays.mismatch(grads3, grads), where + " hand-off grads");
+              if (k.handsOffBeforeUpdates(w, batch)) {
+                assertFalse(updatedBefore[0], where + " weights updated before the hand-off");
+              }
             }
           }
         }

@@ -82,18 +82,24 @@ class DiagnosticsTest {
 
   private Run run(String name, long layers, int chunk, boolean inMemory, int threads, Kernels k)
       throws Exception {
-    CoreHeader h = new CoreHeader(W, layers, Activation.SOFTSIGN,
+    return run(name, W, 16, layers, chunk, inMemory, threads, k, 0);
+  }
+
+  private Run run(String name, int width, int batch, long layers, int chunk, boolean inMemory,
+      int threads, Kernels k, long memoryBudget) throws Exception {
+    CoreHeader h = new CoreHeader(width, layers, Activation.SOFTSIGN,
         (float) (1 / Math.sqrt(layers)), 0.3f, 11, 0, 3, 4);
     Path wf = dir.resolve(name + ".bin");
     CoreFile.create(wf, h, null);
-    HeadParams head = HeadParams.glorot(W, 13);
+    HeadParams head = HeadParams.glorot(width, 13);
     Dataset data = TestData.images(64, 21);
     try (CoreWeights cw = inMemory ? CoreFile.openInMemory(wf)
         : CoreFile.openStreamed(wf, true);
-        ResidualTrainer tr = new ResidualTrainer(cw, head, k, data, 16, chunk, 0.5f, 0.1f, 64,
-            threads, 0)) {
+        ResidualTrainer tr = new ResidualTrainer(cw, head, k, data, batch, chunk, 0.5f, 0.1f,
+            64, threads, memoryBudget)) {
+      assertEquals(memoryBudget > 0, tr.keepsActivations(), "the planner's choice");
       tr.step(0, K); // the second step's gradients depend on the first's update
-      GradientRecorder rec = new GradientRecorder(W, head.p.length);
+      GradientRecorder rec = new GradientRecorder(width, head.p.length);
       tr.setTap(rec);
       Diagnostics d = tr.step(1, K).diagnostics();
       return new Run(d, rec.core);
@@ -159,6 +165,35 @@ class DiagnosticsTest {
         assertEquals(layers, two.grads().size(), what + ": the tap saw every layer");
         for (long l = 0; l < layers; l++) {
           assertArrayEquals(one.grads().get(l), two.grads().get(l), what + ", layer " + l);
+        }
+      }
+    }
+  }
+
+  /**
+   * Every activation kept and two or three threads taking the segments in turns (the wide
+   * batch-1 rows, the generic layers of a batch): the tap gets every layer's gradients in order,
+   * those of one thread.
+   */
+  @Test
+  void keptActivationsInTurnsFeedTheSameFigures() throws Exception {
+    long layers = 240;
+    Kernels k = KernelProvider.get();
+    for (int[] wb : new int[][] {{32, 1}, {16, 3}}) {
+      Run one = run("kone", wb[0], wb[1], layers, 97, true, 1, k, Long.MAX_VALUE);
+      assertEquals(layers, one.grads().size(), "the tap saw every layer");
+      for (boolean mem : new boolean[] {false, true}) {
+        for (int threads = 2; threads <= 3; threads++) {
+          Run r = run("kt" + mem + threads, wb[0], wb[1], layers, 97, mem, threads, k,
+              Long.MAX_VALUE);
+          String what = "w" + wb[0] + " b" + wb[1] + (mem ? " in memory" : " streamed")
+              + ", threads " + threads;
+          assertArrayEquals(one.d().gradNorm(), r.d().gradNorm(), what);
+          assertEquals(one.d().firstLayerMeanAbsGrad(), r.d().firstLayerMeanAbsGrad(), what);
+          assertEquals(layers, r.grads().size(), what + ": the tap saw every layer");
+          for (long l = 0; l < layers; l++) {
+            assertArrayEquals(one.grads().get(l), r.grads().get(l), what + ", layer " + l);
+          }
         }
       }
     }
