@@ -114,11 +114,13 @@ class DiagnosticsTest {
     // the norms by bucket, computed here from the gradients the tap saw
     double[] sq = new double[K];
     for (long l = L - 1; l >= 0; l--) {
-      double s = 0;
-      for (float v : ref.grads().get(l)) {
-        s += (double) v * v;
+      // each layer's squares in four running sums (index mod 4), then (s0 + s1) + (s2 + s3)
+      double[] s = new double[4];
+      float[] gl = ref.grads().get(l);
+      for (int i = 0; i < gl.length; i++) {
+        s[i % 4] += (double) gl[i] * gl[i];
       }
-      sq[(int) (l * K / L)] += s;
+      sq[(int) (l * K / L)] += (s[0] + s[1]) + (s[2] + s[3]);
     }
     double[] norms = new double[K];
     for (int b = 0; b < K; b++) {
