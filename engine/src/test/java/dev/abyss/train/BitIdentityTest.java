@@ -148,25 +148,29 @@ class BitIdentityTest {
    * Every activation kept (no recompute), two and three threads taking the segments in turns,
    * one's updates beside the next one's dh chain: the wide batch-1 rows (w32 and w16 b1), the
    * generic layers of a batch (w16 b3, w5 b3), and the width-4 chunk kernels with tanh (whose
-   * plan keeps its activations); chunks of several segments, in memory and streamed; both
-   * kernel sets give the one-thread bits, the diagnostics' gradients included.
+   * plan keeps its activations); chunks of several segments, in memory and streamed, f32 and
+   * bf16; both kernel sets give the one-thread bits.
    */
   @Test
   void threadsTakingKeptSegmentsInTurnsGiveTheOneThreadBits() throws Exception {
     long layers = 240;
     for (Kernels k : new Kernels[] {KernelProvider.scalar(), KernelProvider.get()}) {
       // {width, batch, activation: 0 softsign, 2 tanh}
-      for (int[] wb : new int[][] {{32, 1, 0}, {16, 1, 0}, {16, 3, 0}, {5, 3, 0}, {4, 16, 2}}) {
+      // {width, batch, activation: 0 softsign, 2 tanh, dtype: 0 f32, 1 bf16}
+      for (int[] wb : new int[][] {{32, 1, 0, 0}, {16, 1, 0, 0}, {16, 3, 0, 0}, {5, 3, 0, 0},
+          {4, 16, 2, 0}, {32, 1, 0, 1}, {16, 3, 0, 1}}) {
         Activation act = wb[2] == 2 ? Activation.TANH : Activation.SOFTSIGN;
-        Result ref = run("kt-ref", layers, (int) layers, true, act, k, wb[0], wb[1], 1,
-            Dtype.F32, Long.MAX_VALUE);
+        Dtype dt = wb[3] == 1 ? Dtype.BF16 : Dtype.F32;
+        Result ref = run("kt-ref", layers, (int) layers, true, act, k, wb[0], wb[1], 1, dt,
+            Long.MAX_VALUE);
         for (int chunk : new int[] {50, 97, (int) layers}) {
           for (boolean mem : new boolean[] {false, true}) {
             for (int threads = 2; threads <= 3; threads++) {
               Result r = run("kt-" + chunk + mem + threads, layers, chunk, mem, act, k, wb[0],
-                  wb[1], threads, Dtype.F32, Long.MAX_VALUE);
-              String what = k.name() + " kept " + act + " w" + wb[0] + " b" + wb[1] + " chunk "
-                  + chunk + " " + (mem ? "in memory" : "streamed") + " threads " + threads;
+                  wb[1], threads, dt, Long.MAX_VALUE);
+              String what = k.name() + " kept " + dt + " " + act + " w" + wb[0] + " b" + wb[1]
+                  + " chunk " + chunk + " " + (mem ? "in memory" : "streamed") + " threads "
+                  + threads;
               assertArrayEquals(ref.core(), r.core(), what);
               assertArrayEquals(ref.head(), r.head(), what);
               assertArrayEquals(ref.losses(), r.losses(), what);
