@@ -251,6 +251,16 @@ public interface Kernels {
   }
 
   /**
+   * {@link #prefersRecompute(int, int, Activation)} for a step on {@code threads} threads,
+   * which take the segments in turns: there a thread's recompute runs beside another's dh
+   * chain and leaves the segment's weights in its cache, which can make recomputing the faster
+   * plan where one thread keeps. By default the same answer.
+   */
+  default boolean prefersRecompute(int w, int batch, Activation act, int threads) {
+    return prefersRecompute(w, batch, act);
+  }
+
+  /**
    * Runs the kernels a training or eval run of this shape will use on scratch data until the
    * JIT has compiled them (bounded in time), so that the first step is not paid in
    * interpreted or half-compiled code. Changes nothing a run can see; may be a no-op.

@@ -815,6 +815,20 @@ final class VectorKernels implements Kernels {
         && act != Activation.TANH;
   }
 
+  /**
+   * Also widths of 16 and more, softsign and ReLU, on two threads or more: there the recompute
+   * in turns beat keeping every activation in turns (two threads on the Intel machine, steps
+   * alternating in one process, the ratio to one thread keeping: w32 b1 0.66-0.68 against
+   * 0.70-0.75, w16 b16 0.60 against 0.68, w32 b16 0.69 against 0.74, w64 b1 0.68 against 0.71,
+   * w16 b1 0.78 against 0.84); not tanh, whose recompute costs more (w4 b16 1.09 against 0.89,
+   * w8 b16 0.89 against 0.86), nor the narrow generic shapes (w3 b16: a tie).
+   */
+  @Override
+  public boolean prefersRecompute(int w, int batch, Activation act, int threads) {
+    return prefersRecompute(w, batch, act) || (threads > 1 && w >= 16
+        && act != Activation.TANH && handsOffBeforeUpdates(w, batch));
+  }
+
   @Override
   public void forwardChunk(int w, int batch, MemorySegment wts, long off, int count,
       float alpha, Activation act, float[] h, float[] z) {

@@ -135,20 +135,24 @@ public final class Bench {
           Activation.SOFTSIGN), Double.NaN, Double.NaN, 1));
       Options w32o = new Options(o.depths(), Math.max(o.steps(), 20), o.threads(), 1000, 0,
           o.dir());
-      // train's default plan (for this shape: every activation kept), then the same with
-      // checkpoints and a recompute; a few untimed steps of each first, so that the row
+      // train's default plan (with one thread every activation kept, with two a recompute in
+      // turns), then the other plan; a few untimed steps of each first, so that the row
       // measured first does not pay for the JIT's work on both paths
-      long kept = ResidualTrainer.defaultBudget(KernelProvider.get(), 32, 1,
-          Activation.SOFTSIGN, true);
+      int th = threads(o, true, 32, 1, Activation.SOFTSIGN);
+      long plan = ResidualTrainer.defaultBudget(KernelProvider.get(), 32, 1,
+          Activation.SOFTSIGN, true, th);
+      long other = plan > 0 ? 0 : Long.MAX_VALUE;
       Options few = new Options(o.depths(), 5, o.threads(), 1000, 0, o.dir());
       // as train does before a long run on two threads
-      ResidualTrainer.warmUp(32, Activation.SOFTSIGN, 1,
-          threads(o, true, 32, 1, Activation.SOFTSIGN), KernelProvider.get(), data, Dtype.F32,
-          ResidualTrainer.activationBytes(10_000, 32, 1) <= kept);
-      steps("", cw, data, 1, few, kept);
-      steps("", cw, data, 1, few, 0);
-      add.accept(steps("step w32 b1 10000 in-memory", cw, data, 1, w32o, kept));
-      add.accept(steps("step w32 b1 10000 in-memory, recomputed", cw, data, 1, w32o, 0));
+      ResidualTrainer.warmUp(32, Activation.SOFTSIGN, 1, th, KernelProvider.get(), data,
+          Dtype.F32, ResidualTrainer.activationBytes(10_000, 32, 1) <= plan);
+      steps("", cw, data, 1, few, plan);
+      steps("", cw, data, 1, few, other);
+      // named by the trainer's plan: ", activations kept" is added where it keeps them
+      add.accept(steps("step w32 b1 10000 in-memory" + (plan > 0 ? "" : ", recomputed"), cw,
+          data, 1, w32o, plan));
+      add.accept(steps("step w32 b1 10000 in-memory" + (other > 0 ? "" : ", recomputed"), cw,
+          data, 1, w32o, other));
     } finally {
       Files.deleteIfExists(w32);
     }
@@ -198,9 +202,9 @@ public final class Bench {
       try (CoreWeights cw = CoreFile.openInMemory(wf)) {
         Kernels k = KernelProvider.get();
         k.warmUp(w, batch, Activation.SOFTSIGN);
-        long budget = ResidualTrainer.defaultBudget(k, w, batch, Activation.SOFTSIGN, true);
-        ResidualTrainer.warmUp(w, Activation.SOFTSIGN, batch,
-            threads(o, true, w, batch, Activation.SOFTSIGN), k, data, Dtype.F32,
+        int th = threads(o, true, w, batch, Activation.SOFTSIGN);
+        long budget = ResidualTrainer.defaultBudget(k, w, batch, Activation.SOFTSIGN, true, th);
+        ResidualTrainer.warmUp(w, Activation.SOFTSIGN, batch, th, k, data, Dtype.F32,
             ResidualTrainer.activationBytes(layers, w, batch) <= budget);
         add.accept(steps("step w" + w + " b" + batch + " " + layers + " in-memory", cw, data,
             batch, o, budget));

@@ -185,8 +185,8 @@ public final class ResidualRun {
     checkSpace(s.weights(), planned, existing != null, s.inMemory());
     long activations = ResidualTrainer.activationBytes(layers, planned.width(), s.batch());
     boolean budgetGiven = s.memoryBudget() >= 0;
-    long budget = budgetGiven ? s.memoryBudget() : ResidualTrainer.defaultBudget(k,
-        planned.width(), s.batch(), planned.activation(), s.inMemory());
+    // the default plan depends on the thread count, known once the data has loaded
+    long budget = s.memoryBudget();
     if (budgetGiven && activations <= budget) {
       ResidualTrainer.checkHeap(activations);
     }
@@ -274,8 +274,12 @@ public final class ResidualRun {
         l.info("--threads " + threads + " is more than the " + cores + " cores here: the"
             + " threads wait for one another; --threads " + cores + " or fewer is faster");
       }
-      if (!budgetGiven && activations <= budget && !ResidualTrainer.heapHolds(activations)) {
-        budget = 0; // the default plan falls back to the recompute
+      if (!budgetGiven) {
+        budget = ResidualTrainer.defaultBudget(k, hd.width(), s.batch(), hd.activation(),
+            s.inMemory(), threads);
+        if (activations <= budget && !ResidualTrainer.heapHolds(activations)) {
+          budget = 0; // the default plan falls back to the recompute
+        }
       }
       if (s.inMemory() && hd.layers() * (double) s.steps() >= TRAINER_WARM_UP_LAYER_STEPS) {
         // two threads leave no core for the JIT: compile the step's own methods first

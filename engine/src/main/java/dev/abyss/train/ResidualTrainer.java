@@ -66,7 +66,16 @@ public final class ResidualTrainer implements AutoCloseable {
    */
   public static long defaultBudget(Kernels k, int width, int batch, Activation act,
       boolean inMemory) {
-    if (k.prefersRecompute(width, batch, act)) {
+    return defaultBudget(k, width, batch, act, inMemory, 1);
+  }
+
+  /**
+   * {@link #defaultBudget(Kernels, int, int, Activation, boolean)} for a step on {@code
+   * threads} threads ({@link Kernels#prefersRecompute(int, int, Activation, int)}).
+   */
+  public static long defaultBudget(Kernels k, int width, int batch, Activation act,
+      boolean inMemory, int threads) {
+    if (k.prefersRecompute(width, batch, act, threads)) {
       return 0;
     }
     return inMemory ? Runtime.getRuntime().maxMemory() / 4 : STREAMED_DEFAULT_BUDGET;
@@ -108,12 +117,13 @@ public final class ResidualTrainer implements AutoCloseable {
   /** The workers besides the calling thread: threads - 1 of them (none with one thread). */
   private final Worker[] workers;
   /**
-   * A segment's weights and saves when threads take turns over kept activations: 512 KB, half
-   * of this machine's L2 (w32 b1: 117 layers; measured with 63-1024, docs/decisions.md).
+   * A segment's weights and saves at most when threads take turns: 512 KB, half of this
+   * machine's L2 (w32 b1: 117 layers, measured with 63-1024; w4 and w8 at batch 16 keep their
+   * 512 and 256 layers; docs/decisions.md).
    */
-  static final long KEPT_SEGMENT_BYTES = 512 * 1024;
-  /** Threads taking turns over kept activations, else 0 (the plan's segments follow). */
-  private final int keptTurns;
+  static final long TURN_SEGMENT_BYTES = 512 * 1024;
+  /** Threads taking turns, else 0 (the plan's segments follow). */
+  private final int turnThreads;
   /** Whether the two threads split the forward pass by samples ({@link #inHalves}). */
   private final boolean splitForward;
   private GradientTap tap;
@@ -168,21 +178,21 @@ public final class ResidualTrainer implements AutoCloseable {
   }
 
   /**
-   * {@link #plan(long, int, int, int, long)} for {@code keptTurns} threads taking turns over
-   * kept activations ({@link #inTurns}; 0 or 1: not so): segments of about {@link
-   * #KEPT_SEGMENT_BYTES} of weights and saves, so that a segment's updates find its weights in
-   * the cache where its dh chain left them, and at least two for each thread in a chunk (the
-   * turns overlap only within a chunk). Unless the checkpoints need them longer.
+   * {@link #plan(long, int, int, int, long)} for {@code turnThreads} threads taking turns
+   * ({@link #inTurns}; 0 or 1: not so): segments of at most {@link #TURN_SEGMENT_BYTES} of
+   * weights and saves, so that a segment's updates find its weights in the cache where its dh
+   * chain (or its recompute) left them, and at least two for each thread in a chunk (the turns
+   * overlap only within a chunk). Unless the checkpoints need them longer.
    */
   static Plan plan(long layers, int width, int batch, int chunkLayers, long checkpointBudget,
-      int keptTurns) {
+      int turnThreads) {
     int c = (int) Math.min(chunkLayers, layers);
     long wb = (long) width * batch;
     long s = savedSegment(width, batch);
-    if (keptTurns > 1) {
+    if (turnThreads > 1) {
       long perLayer = Kernels.layerBytes(width) + 8 * wb;
-      s = Math.max(1, Math.min(Math.min(s, KEPT_SEGMENT_BYTES / perLayer),
-          (c + 2L * keptTurns - 1) / (2L * keptTurns)));
+      s = Math.max(1, Math.min(Math.min(s, TURN_SEGMENT_BYTES / perLayer),
+          (c + 2L * turnThreads - 1) / (2L * turnThreads)));
     }
     long needed = (layers * wb * 4 + checkpointBudget - 1) / checkpointBudget;
     s = Math.min(c, Math.max(s, needed));
@@ -235,8 +245,8 @@ public final class ResidualTrainer implements AutoCloseable {
     // kept activations: the threads' turns overlap one's updates with the next one's dh chain,
     // where the kernels split the two (else there is nothing to overlap)
     boolean turns = !keepAll || kernels.handsOffBeforeUpdates(w, batch);
-    this.keptTurns = keepAll && threads > 1 && turns ? threads : 0;
-    Plan p = plan(layers, w, batch, chunkLayers, DEFAULT_CHECKPOINT_BYTES, keptTurns);
+    this.turnThreads = threads > 1 && turns ? threads : 0;
+    Plan p = plan(layers, w, batch, chunkLayers, DEFAULT_CHECKPOINT_BYTES, turnThreads);
     this.chunk = p.chunk();
     this.seg = p.segment();
     long wb = (long) w * batch;
@@ -378,14 +388,14 @@ public final class ResidualTrainer implements AutoCloseable {
   }
 
   /**
-   * Trains a scratch in-memory core of this shape with {@code threads} threads (recomputing,
-   * the plan two threads share; every other step with the diagnostics) until the JIT has
-   * compiled nothing for 150 ms, at most 3 s.
+   * Trains a scratch in-memory core of this shape with {@code threads} threads (recomputing;
+   * every other step with the diagnostics) until the JIT has compiled nothing for 150 ms, at
+   * most 3 s.
    * The kernel warm-up compiles the kernels; this compiles the step's own methods and the two
    * threads' hand-off. With two training threads no core is free for the JIT, and those
    * compiles (and a backward deoptimised by a branch the kernel warm-up never took) made the
    * first steps 1.4-1.7x the median. Returns the seconds it took; nothing when one thread
-   * trains (its compiles run on the other core) or the shape keeps its activations anyway.
+   * trains (its compiles run on the other core).
    */
   public static double warmUp(int width, Activation act, int batch, int threads, Kernels k,
       Dataset data) throws IOException {
@@ -409,9 +419,8 @@ public final class ResidualTrainer implements AutoCloseable {
    */
   public static double warmUp(int width, Activation act, int batch, int threads, Kernels k,
       Dataset data, Dtype dtype, boolean keep) throws IOException {
-    if (threads < 2 || (keep ? !k.handsOffBeforeUpdates(width, batch)
-        : !k.prefersRecompute(width, batch, act))) {
-      return 0;
+    if (threads < 2 || (keep && !k.handsOffBeforeUpdates(width, batch))) {
+      return 0; // one thread, or nothing the threads share
     }
     long t0 = System.nanoTime();
     Path dir = Files.createTempDirectory("abyss-warm-up");
@@ -491,7 +500,7 @@ public final class ResidualTrainer implements AutoCloseable {
 
   /** I/O chunk and segment sizes in use. */
   public Plan plan() {
-    return plan(layers, w, batch, chunk, DEFAULT_CHECKPOINT_BYTES, keptTurns);
+    return plan(layers, w, batch, chunk, DEFAULT_CHECKPOINT_BYTES, turnThreads);
   }
 
   @Override

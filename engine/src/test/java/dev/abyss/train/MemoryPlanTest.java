@@ -103,6 +103,18 @@ class MemoryPlanTest {
       assertEquals(0, ResidualTrainer.defaultBudget(vector, 4, 16, Activation.SOFTSIGN, true));
       assertEquals(0, ResidualTrainer.defaultBudget(vector, 4, 16, Activation.SOFTSIGN, false));
     }
+    // wide layers keep with one thread and recompute in turns with two (the vector kernels
+    // hand off there); tanh keeps either way; the scalar kernels keep
+    assertEquals(heap / 4,
+        ResidualTrainer.defaultBudget(vector, 32, 1, Activation.SOFTSIGN, true, 1));
+    assertEquals(vector.handsOffBeforeUpdates(32, 1) ? 0 : heap / 4,
+        ResidualTrainer.defaultBudget(vector, 32, 1, Activation.SOFTSIGN, true, 2));
+    assertEquals(vector.handsOffBeforeUpdates(16, 16) ? 0 : heap / 4,
+        ResidualTrainer.defaultBudget(vector, 16, 16, Activation.RELU, true, 2));
+    assertEquals(heap / 4, ResidualTrainer.defaultBudget(vector, 16, 16, Activation.TANH, true,
+        2));
+    assertEquals(heap / 4,
+        ResidualTrainer.defaultBudget(scalar, 32, 1, Activation.SOFTSIGN, true, 2));
   }
 
   private ResidualRun.TrainSpec spec(String name, boolean inMemory, long budget) {
