@@ -251,7 +251,7 @@ final class VectorKernels implements Kernels {
   }
 
   /**
-   * The dh half of {@link #backwardRowUpdate}: g into {@code gseg} at {@code gOff}, and dh[i] +=
+   * The dh half of {@link #backwardRowUpdate}: g into {@code gs} at {@code gOff}, and dh[i] +=
    * sum_o g[o] W[i][o] (old W) with its operations and tree, so the same bits.
    */
   private void rowDh(int w, MemorySegment wts, long off, float alpha, float[] dSave, int so,

@@ -306,6 +306,10 @@ public final class ResidualTrainer implements AutoCloseable {
       }));
     }
     this.tapGrads = new float[workers.length + 1][0];
+    // start the workers and their scratch now, not in the first step
+    for (Worker wk : workers) {
+      wk.ex.submit(() -> forkWorker(wk));
+    }
   }
 
   /** The most training threads by default: measured up to eight (docs/decisions.md). */
