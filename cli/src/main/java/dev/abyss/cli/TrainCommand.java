@@ -69,7 +69,8 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
           + " streamed, one core fewer (the file's reads and writes run on a core of their"
           + " own); 1 where the threads have nothing to share: batch 1 at widths up to 8 or"
           + " not a multiple of the vector lanes, widths 4 and 8 at batches that are not a"
-          + " multiple of 16, the scalar kernels. Results are bit-identical for any value.")
+          + " multiple of 16 (at 512 bits, where they run padded), the scalar kernels. Results"
+          + " are bit-identical for any value.")
   Integer threads;
 
   @Option(names = "--memory-budget", paramLabel = "SIZE", converter = SizeConverter.class,
