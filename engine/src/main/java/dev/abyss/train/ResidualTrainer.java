@@ -639,7 +639,9 @@ public final class ResidualTrainer implements AutoCloseable {
             } else {
               k.forwardChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, act, h, z);
             }
-            handoff.set(FORWARD, j);
+            if (ahead != null) {
+              handoff.set(FORWARD, j);
+            }
           }
         } catch (RuntimeException | Error e) {
           if (ahead != null) {
