@@ -806,13 +806,17 @@ final class VectorKernels implements Kernels {
    * 1.01-1.10x at width 4 and 1.03-1.20x at width 8, batch 16. Batches in between run these
    * kernels padded: at 24, 1.20x (width 4) and 1.05x (width 8) slower kept; below 16 the
    * padded recompute costs more and keeping won (w4 b4 0.92x, w8 b8 0.90x) or tied (w4 b8).
+   * At 256 bits, width-4 softsign at batch 16, 32, ... ({@link Width4V8}; a Zen 1 EPYC, 1M
+   * layers, 12 steps): 0.18-0.23 s a step recomputing on two threads against 0.25-0.30 kept,
+   * 0.30-0.31 against 0.31-0.36 on one.
    * Every other shape measured ran faster with them kept (docs/decisions.md, "The memory
    * planner's default").
    */
   @Override
   public boolean prefersRecompute(int w, int batch, Activation act) {
     return (w == 4 || w == 8) && batch >= 16 && S == FloatVector.SPECIES_512
-        && act != Activation.TANH;
+        && act != Activation.TANH
+        || Width4V8.applies(S, w, batch) && act == Activation.SOFTSIGN;
   }
 
   /**
@@ -841,6 +845,12 @@ final class VectorKernels implements Kernels {
     }
     if (w == 4 && batch == 1 && Rows.forwardApplies(act)) {
       Rows.forward(wts, off, count, alpha, act, h, null, null);
+      return;
+    }
+    if (Width4V8.applies(S, w, batch) && act == Activation.SOFTSIGN) {
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width4V8.forwardSoftsign2(wts, off, count, alpha, h, batch, g0);
+      }
       return;
     }
     if (w == 8 && batch == 1 && V >= 8 && Rows.forwardApplies(act)) {
@@ -902,7 +912,8 @@ final class VectorKernels implements Kernels {
   public boolean splitsForward(int w, int batch, Activation act) {
     return (w == 4 || w == 8) && batch == 16 && S == FloatVector.SPECIES_512
         && act == Activation.SOFTSIGN
-        || (w == 4 || w == 8) && batch % 32 == 0 && S == FloatVector.SPECIES_512;
+        || (w == 4 || w == 8) && batch % 32 == 0 && S == FloatVector.SPECIES_512
+        || Width4V8.applies(S, w, batch) && act == Activation.SOFTSIGN;
   }
 
   @Override
@@ -910,7 +921,17 @@ final class VectorKernels implements Kernels {
       float alpha, Activation act, float[] h, int from, int to) {
     boolean half = batch == 16 && S == FloatVector.SPECIES_512 && act == Activation.SOFTSIGN
         && to - from == 8 && (from == 0 || from == 8);
-    if (half && w == 4) {
+    if (Width4V8.applies(S, w, batch) && act == Activation.SOFTSIGN && from % 8 == 0
+        && to % 8 == 0) {
+      // eight samples at a time: a half of batch 16, or whole groups of 16 in pairs
+      int g0 = from;
+      for (; g0 + 16 <= to; g0 += 16) {
+        Width4V8.forwardSoftsign2(wts, off, count, alpha, h, batch, g0);
+      }
+      for (; g0 < to; g0 += 8) {
+        Width4V8.forwardSoftsign(wts, off, count, alpha, h, batch, g0);
+      }
+    } else if (half && w == 4) {
       Width4.forwardSoftsignHalf(wts, off, count, alpha, h, from);
     } else if (half && w == 8) {
       Width8.forwardSoftsignHalf(wts, off, count, alpha, h, from);
@@ -946,6 +967,10 @@ final class VectorKernels implements Kernels {
       Rows.forward(wts, off, count, alpha, act, h, hSave, dSave);
     } else if (w == 8 && batch == 1 && V >= 8 && Rows.forwardApplies(act)) {
       Rows.forward8(wts, off, count, alpha, act, h, hSave, dSave);
+    } else if (Width4V8.applies(S, w, batch) && act == Activation.SOFTSIGN) {
+      for (int g0 = 0; g0 < batch; g0 += 8) {
+        Width4V8.forwardSaveSoftsign(wts, off, count, alpha, h, hSave, dSave, batch, g0);
+      }
     } else if (width4(w, batch) && act == Activation.SOFTSIGN) {
       Width4.forwardSaveSoftsign(wts, off, count, alpha, h, hSave, dSave);
     } else if (width8(w, batch) && act == Activation.SOFTSIGN) {
@@ -1048,6 +1073,15 @@ final class VectorKernels implements Kernels {
         backwardRowUpdate(w, wts, off + l * lb, alpha, lr, hSave, dSave, l * w, dh, g, grads,
             l * lf);
       }
+    } else if (Width4V8.applies(S, w, batch)) {
+      if (gseg.length < 4 * batch * count) {
+        gseg = new float[4 * batch * count];
+      }
+      for (int g0 = 0; g0 < batch; g0 += 16) {
+        Width4V8.dhChain2(wts, off, count, alpha, dSave, dh, gseg, batch, g0);
+      }
+      done(dhDone);
+      Width4V8.updates(wts, off, count, lr, hSave, gseg, grads, batch);
     } else if (width4(w, batch)) {
       if (gseg.length < 64 * count) {
         gseg = new float[64 * count];
@@ -1118,7 +1152,8 @@ final class VectorKernels implements Kernels {
    */
   @Override
   public boolean handsOffBeforeUpdates(int w, int batch) {
-    if (width4(w, batch) || width8(w, batch) || width4Groups(w, batch)) {
+    if (width4(w, batch) || width8(w, batch) || width4Groups(w, batch)
+        || Width4V8.applies(S, w, batch)) {
       return true;
     }
     if (padded(w, batch) > 0 || (w == 4 && batch == 1) || (w == 8 && batch == 1 && V >= 8)

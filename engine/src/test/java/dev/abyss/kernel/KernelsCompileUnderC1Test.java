@@ -39,8 +39,24 @@ class KernelsCompileUnderC1Test {
     "VectorKernels::backwardRowUpdate"
   };
 
+  /** The kernels of {@link Width4V8}, reached only with 256-bit vectors. */
+  static final String[] KERNELS_256 = {
+    "Width4V8::forwardSoftsign", "Width4V8::forwardSoftsign2", "Width4V8::forwardSaveSoftsign",
+    "Width4V8::dhChain2", "Width4V8::updates"
+  };
+
   @Test
   void everyChunkKernelCompilesWithC1() throws IOException, InterruptedException {
+    compilesWithC1(512, KERNELS);
+  }
+
+  @Test
+  void every256BitChunkKernelCompilesWithC1() throws IOException, InterruptedException {
+    compilesWithC1(256, KERNELS_256);
+  }
+
+  private static void compilesWithC1(int bits, String[] kernels)
+      throws IOException, InterruptedException {
     Path java = Path.of(System.getProperty("java.home"), "bin", "java");
     List<String> cmd = new ArrayList<>(List.of(java.toString(),
         "--add-modules", "jdk.incubator.vector", "-XX:+UseSerialGC", "-Xmx512m",
@@ -48,7 +64,7 @@ class KernelsCompileUnderC1Test {
         // running when the exerciser exits
         "-Xbatch", "-XX:TieredStopAtLevel=3", "-XX:CompileThresholdScaling=0.1",
         "-XX:+PrintCompilation",
-        "-Dabyss.vectorBits=512", "-cp", System.getProperty("java.class.path"),
+        "-Dabyss.vectorBits=" + bits, "-cp", System.getProperty("java.class.path"),
         C1Exerciser.class.getName(), "40"));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -63,7 +79,7 @@ class KernelsCompileUnderC1Test {
     }
     assertTrue(skipped.isEmpty(), "C1 gave up on:\n" + String.join("\n", skipped));
     List<String> missing = new ArrayList<>();
-    for (String k : KERNELS) {
+    for (String k : kernels) {
       Pattern compiled = Pattern.compile("\\s3\\s+dev\\.abyss\\.kernel\\." + Pattern.quote(k)
           + " \\(");
       if (!compiled.matcher(log).find()) {

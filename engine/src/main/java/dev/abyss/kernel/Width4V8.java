@@ -1,0 +1,467 @@
+package dev.abyss.kernel;
+
+import static dev.abyss.kernel.Kernels.F32;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Width 4 at 256 bits (AVX2 CPUs), a batch of 16, 32, ...: the chunk kernels of {@link Width4}
+ * for eight lanes. A feature of 16 samples is two vectors, so the kernels take the samples 16 at
+ * a time as two interleaved chains (one layer's weights broadcast once for both), and the
+ * forward also eight at a time (a training thread's half of the batch).
+ *
+ * <p>Without them a width-4 layer at 256 bits went through the per-layer path, a call and a
+ * trip through memory for each of its steps: on a Zen 1 EPYC (AVX2) the step at 1M layers, batch
+ * 16, took 0.64 s against 0.07 on the AVX-512 machines (docs/decisions.md).
+ *
+ * <p>The operations and their order are those of {@link VectorKernels}' per-layer path at 256
+ * bits, so the results are bitwise that path's (tested): the forward, act'(z), g and dh lane by
+ * lane in the scalar order; each weight gradient's products summed lane by lane over the blocks
+ * of eight samples from zero, in sample order, then folded by the eight-lane transpose-and-add
+ * tree ({@code treeReduce}: lanes paired at distances 1, 2, 4), eight gradients a tree; the
+ * biases' sums likewise, their tree padded with zero vectors.
+ *
+ * <p>Each method is one loop calling only the Vector API and scalar segment reads, for the
+ * reasons {@link Width4} gives.
+ */
+final class Width4V8 {
+  private Width4V8() {}
+
+  static final VectorSpecies<Float> S = FloatVector.SPECIES_256;
+  private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+  /** Bytes per layer: 16 weights then 4 biases. */
+  private static final long LB = 80;
+
+  // B<k>: every lane takes lane k
+  private static final VectorShuffle<Float> B0 = VectorShuffle.fromOp(S, l -> 0);
+  private static final VectorShuffle<Float> B1 = VectorShuffle.fromOp(S, l -> 1);
+  private static final VectorShuffle<Float> B2 = VectorShuffle.fromOp(S, l -> 2);
+  private static final VectorShuffle<Float> B3 = VectorShuffle.fromOp(S, l -> 3);
+  private static final VectorShuffle<Float> B4 = VectorShuffle.fromOp(S, l -> 4);
+  private static final VectorShuffle<Float> B5 = VectorShuffle.fromOp(S, l -> 5);
+  private static final VectorShuffle<Float> B6 = VectorShuffle.fromOp(S, l -> 6);
+  private static final VectorShuffle<Float> B7 = VectorShuffle.fromOp(S, l -> 7);
+
+  /**
+   * Whether these kernels take width {@code w} at batch {@code batch} under the species
+   * {@code s}: 256 bits, width 4, a batch of whole groups of 16.
+   */
+  static boolean applies(VectorSpecies<Float> s, int w, int batch) {
+    return s == S && w == 4 && batch % 16 == 0 && batch > 0;
+  }
+
+  /**
+   * {@code count} softsign layers forward from byte offset {@code off} for the eight samples
+   * {@code g0 .. g0 + 7} of a batch of {@code batch} (feature j of sample b at {@code j * batch
+   * + b}), in place.
+   */
+  static void forwardSoftsign(MemorySegment wts, long off, int count, float alpha, float[] h,
+      int batch, int g0) {
+    FloatVector h0 = FloatVector.fromArray(S, h, g0);
+    FloatVector h1 = FloatVector.fromArray(S, h, batch + g0);
+    FloatVector h2 = FloatVector.fromArray(S, h, 2 * batch + g0);
+    FloatVector h3 = FloatVector.fromArray(S, h, 3 * batch + g0);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      // z_o = fma(h3, W3o, fma(h2, W2o, fma(h1, W1o, fma(h0, W0o, b_o))))
+      FloatVector z0 = FloatVector.broadcast(S, wts.get(F32, p + 64));
+      z0 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p)), z0);
+      z0 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 16)), z0);
+      z0 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 32)), z0);
+      z0 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 48)), z0);
+      FloatVector z1 = FloatVector.broadcast(S, wts.get(F32, p + 68));
+      z1 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 4)), z1);
+      z1 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 20)), z1);
+      z1 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 36)), z1);
+      z1 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 52)), z1);
+      FloatVector z2 = FloatVector.broadcast(S, wts.get(F32, p + 72));
+      z2 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 8)), z2);
+      z2 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 24)), z2);
+      z2 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 40)), z2);
+      z2 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 56)), z2);
+      FloatVector z3 = FloatVector.broadcast(S, wts.get(F32, p + 76));
+      z3 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 12)), z3);
+      z3 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 28)), z3);
+      z3 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 44)), z3);
+      z3 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 60)), z3);
+      h0 = z0.div(z0.abs().add(1f)).fma(va, h0);
+      h1 = z1.div(z1.abs().add(1f)).fma(va, h1);
+      h2 = z2.div(z2.abs().add(1f)).fma(va, h2);
+      h3 = z3.div(z3.abs().add(1f)).fma(va, h3);
+    }
+    h0.intoArray(h, g0);
+    h1.intoArray(h, batch + g0);
+    h2.intoArray(h, 2 * batch + g0);
+    h3.intoArray(h, 3 * batch + g0);
+  }
+
+  /**
+   * {@link #forwardSoftsign} for the sixteen samples {@code g0 .. g0 + 15}: two independent
+   * chains in one loop, each layer's weights broadcast once for both. Per lane the same
+   * operations.
+   */
+  static void forwardSoftsign2(MemorySegment wts, long off, int count, float alpha, float[] h,
+      int batch, int g0) {
+    int i0 = g0;
+    int i1 = batch + g0;
+    int i2 = 2 * batch + g0;
+    int i3 = 3 * batch + g0;
+    FloatVector h0 = FloatVector.fromArray(S, h, i0);
+    FloatVector h1 = FloatVector.fromArray(S, h, i1);
+    FloatVector h2 = FloatVector.fromArray(S, h, i2);
+    FloatVector h3 = FloatVector.fromArray(S, h, i3);
+    FloatVector k0 = FloatVector.fromArray(S, h, i0 + 8);
+    FloatVector k1 = FloatVector.fromArray(S, h, i1 + 8);
+    FloatVector k2 = FloatVector.fromArray(S, h, i2 + 8);
+    FloatVector k3 = FloatVector.fromArray(S, h, i3 + 8);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      FloatVector c0 = FloatVector.broadcast(S, wts.get(F32, p + 64));
+      FloatVector u00 = FloatVector.broadcast(S, wts.get(F32, p + 0));
+      FloatVector u10 = FloatVector.broadcast(S, wts.get(F32, p + 16));
+      FloatVector u20 = FloatVector.broadcast(S, wts.get(F32, p + 32));
+      FloatVector u30 = FloatVector.broadcast(S, wts.get(F32, p + 48));
+      FloatVector z0 = h3.fma(u30, h2.fma(u20, h1.fma(u10, h0.fma(u00, c0))));
+      FloatVector y0 = k3.fma(u30, k2.fma(u20, k1.fma(u10, k0.fma(u00, c0))));
+      FloatVector c1 = FloatVector.broadcast(S, wts.get(F32, p + 68));
+      FloatVector u01 = FloatVector.broadcast(S, wts.get(F32, p + 4));
+      FloatVector u11 = FloatVector.broadcast(S, wts.get(F32, p + 20));
+      FloatVector u21 = FloatVector.broadcast(S, wts.get(F32, p + 36));
+      FloatVector u31 = FloatVector.broadcast(S, wts.get(F32, p + 52));
+      FloatVector z1 = h3.fma(u31, h2.fma(u21, h1.fma(u11, h0.fma(u01, c1))));
+      FloatVector y1 = k3.fma(u31, k2.fma(u21, k1.fma(u11, k0.fma(u01, c1))));
+      FloatVector c2 = FloatVector.broadcast(S, wts.get(F32, p + 72));
+      FloatVector u02 = FloatVector.broadcast(S, wts.get(F32, p + 8));
+      FloatVector u12 = FloatVector.broadcast(S, wts.get(F32, p + 24));
+      FloatVector u22 = FloatVector.broadcast(S, wts.get(F32, p + 40));
+      FloatVector u32 = FloatVector.broadcast(S, wts.get(F32, p + 56));
+      FloatVector z2 = h3.fma(u32, h2.fma(u22, h1.fma(u12, h0.fma(u02, c2))));
+      FloatVector y2 = k3.fma(u32, k2.fma(u22, k1.fma(u12, k0.fma(u02, c2))));
+      FloatVector c3 = FloatVector.broadcast(S, wts.get(F32, p + 76));
+      FloatVector u03 = FloatVector.broadcast(S, wts.get(F32, p + 12));
+      FloatVector u13 = FloatVector.broadcast(S, wts.get(F32, p + 28));
+      FloatVector u23 = FloatVector.broadcast(S, wts.get(F32, p + 44));
+      FloatVector u33 = FloatVector.broadcast(S, wts.get(F32, p + 60));
+      FloatVector z3 = h3.fma(u33, h2.fma(u23, h1.fma(u13, h0.fma(u03, c3))));
+      FloatVector y3 = k3.fma(u33, k2.fma(u23, k1.fma(u13, k0.fma(u03, c3))));
+      h0 = z0.div(z0.abs().add(1f)).fma(va, h0);
+      h1 = z1.div(z1.abs().add(1f)).fma(va, h1);
+      h2 = z2.div(z2.abs().add(1f)).fma(va, h2);
+      h3 = z3.div(z3.abs().add(1f)).fma(va, h3);
+      k0 = y0.div(y0.abs().add(1f)).fma(va, k0);
+      k1 = y1.div(y1.abs().add(1f)).fma(va, k1);
+      k2 = y2.div(y2.abs().add(1f)).fma(va, k2);
+      k3 = y3.div(y3.abs().add(1f)).fma(va, k3);
+    }
+    h0.intoArray(h, i0);
+    h1.intoArray(h, i1);
+    h2.intoArray(h, i2);
+    h3.intoArray(h, i3);
+    k0.intoArray(h, i0 + 8);
+    k1.intoArray(h, i1 + 8);
+    k2.intoArray(h, i2 + 8);
+    k3.intoArray(h, i3 + 8);
+  }
+
+  /**
+   * {@code count} softsign layers forward for the eight samples {@code g0 .. g0 + 7}, saving
+   * layer l's input and act'(z) = (1 - |a|)^2 in the batch's layout at {@code hSave[4 batch l]}
+   * and {@code dSave[4 batch l]}. One chain: the two-chain version of this loop is more than C1
+   * can compile (out of virtual registers), and the tiered JIT then left it at its
+   * limited-profile tier, never reaching C2 (a 1M-layer step took 4-7 s instead of 0.3).
+   */
+  static void forwardSaveSoftsign(MemorySegment wts, long off, int count, float alpha,
+      float[] h, float[] hSave, float[] dSave, int batch, int g0) {
+    FloatVector one = FloatVector.broadcast(S, 1f);
+    FloatVector h0 = FloatVector.fromArray(S, h, g0);
+    FloatVector h1 = FloatVector.fromArray(S, h, batch + g0);
+    FloatVector h2 = FloatVector.fromArray(S, h, 2 * batch + g0);
+    FloatVector h3 = FloatVector.fromArray(S, h, 3 * batch + g0);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    int b1 = batch;
+    int b2 = 2 * batch;
+    int b3 = 3 * batch;
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      int s = 4 * batch * l + g0;
+      h0.intoArray(hSave, s);
+      h1.intoArray(hSave, s + b1);
+      h2.intoArray(hSave, s + b2);
+      h3.intoArray(hSave, s + b3);
+      FloatVector z0 = FloatVector.broadcast(S, wts.get(F32, p + 64));
+      z0 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p)), z0);
+      z0 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 16)), z0);
+      z0 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 32)), z0);
+      z0 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 48)), z0);
+      FloatVector z1 = FloatVector.broadcast(S, wts.get(F32, p + 68));
+      z1 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 4)), z1);
+      z1 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 20)), z1);
+      z1 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 36)), z1);
+      z1 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 52)), z1);
+      FloatVector z2 = FloatVector.broadcast(S, wts.get(F32, p + 72));
+      z2 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 8)), z2);
+      z2 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 24)), z2);
+      z2 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 40)), z2);
+      z2 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 56)), z2);
+      FloatVector z3 = FloatVector.broadcast(S, wts.get(F32, p + 76));
+      z3 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 12)), z3);
+      z3 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 28)), z3);
+      z3 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 44)), z3);
+      z3 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 60)), z3);
+      FloatVector a0 = z0.div(z0.abs().add(1f));
+      FloatVector a1 = z1.div(z1.abs().add(1f));
+      FloatVector a2 = z2.div(z2.abs().add(1f));
+      FloatVector a3 = z3.div(z3.abs().add(1f));
+      h0 = a0.fma(va, h0);
+      h1 = a1.fma(va, h1);
+      h2 = a2.fma(va, h2);
+      h3 = a3.fma(va, h3);
+      // act'(z) = (1 - |a|)^2, off the chain from one layer to the next
+      FloatVector r0 = one.sub(a0.abs());
+      FloatVector r1 = one.sub(a1.abs());
+      FloatVector r2 = one.sub(a2.abs());
+      FloatVector r3 = one.sub(a3.abs());
+      r0.mul(r0).intoArray(dSave, s);
+      r1.mul(r1).intoArray(dSave, s + b1);
+      r2.mul(r2).intoArray(dSave, s + b2);
+      r3.mul(r3).intoArray(dSave, s + b3);
+    }
+    h0.intoArray(h, g0);
+    h1.intoArray(h, b1 + g0);
+    h2.intoArray(h, b2 + g0);
+    h3.intoArray(h, b3 + g0);
+  }
+
+  /**
+   * The backward's dh chain over {@code count} layers from byte offset {@code off}, last layer
+   * first, for the sixteen samples {@code g0 .. g0 + 15} (two chains in one loop): layer l's g
+   * = alpha dh act'(z) to {@code gs[4 batch l]}, then dh += g W^T with W before the update; dh
+   * in place. The layer's weights come in two vector loads, each broadcast by permutes once for
+   * both chains.
+   */
+  static void dhChain2(MemorySegment wts, long off, int count, float alpha, float[] dSave,
+      float[] dh, float[] gs, int batch, int g0) {
+    int b1 = batch;
+    int b2 = 2 * batch;
+    int b3 = 3 * batch;
+    FloatVector dh0 = FloatVector.fromArray(S, dh, g0);
+    FloatVector dh1 = FloatVector.fromArray(S, dh, b1 + g0);
+    FloatVector dh2 = FloatVector.fromArray(S, dh, b2 + g0);
+    FloatVector dh3 = FloatVector.fromArray(S, dh, b3 + g0);
+    FloatVector dk0 = FloatVector.fromArray(S, dh, g0 + 8);
+    FloatVector dk1 = FloatVector.fromArray(S, dh, b1 + g0 + 8);
+    FloatVector dk2 = FloatVector.fromArray(S, dh, b2 + g0 + 8);
+    FloatVector dk3 = FloatVector.fromArray(S, dh, b3 + g0 + 8);
+    for (int l = count - 1; l >= 0; l--) {
+      long p = off + l * LB;
+      int s = 4 * batch * l + g0;
+      // g_o = alpha * dh_o * act'(z_o)
+      FloatVector g0v = dh0.mul(alpha).mul(FloatVector.fromArray(S, dSave, s));
+      FloatVector g1v = dh1.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b1));
+      FloatVector g2v = dh2.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b2));
+      FloatVector g3v = dh3.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b3));
+      FloatVector f0v = dk0.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + 8));
+      FloatVector f1v = dk1.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b1 + 8));
+      FloatVector f2v = dk2.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b2 + 8));
+      FloatVector f3v = dk3.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b3 + 8));
+      g0v.intoArray(gs, s);
+      g1v.intoArray(gs, s + b1);
+      g2v.intoArray(gs, s + b2);
+      g3v.intoArray(gs, s + b3);
+      f0v.intoArray(gs, s + 8);
+      f1v.intoArray(gs, s + b1 + 8);
+      f2v.intoArray(gs, s + b2 + 8);
+      f3v.intoArray(gs, s + b3 + 8);
+      // dh_i = fma(g_o, W[i][o], dh_i) for o = 0..3; W[i][o] is float 4 i + o
+      FloatVector wa = FloatVector.fromMemorySegment(S, wts, p, LE);
+      FloatVector wb = FloatVector.fromMemorySegment(S, wts, p + 32, LE);
+      FloatVector u = wa.rearrange(B0);
+      dh0 = g0v.fma(u, dh0);
+      dk0 = f0v.fma(u, dk0);
+      u = wa.rearrange(B1);
+      dh0 = g1v.fma(u, dh0);
+      dk0 = f1v.fma(u, dk0);
+      u = wa.rearrange(B2);
+      dh0 = g2v.fma(u, dh0);
+      dk0 = f2v.fma(u, dk0);
+      u = wa.rearrange(B3);
+      dh0 = g3v.fma(u, dh0);
+      dk0 = f3v.fma(u, dk0);
+      u = wa.rearrange(B4);
+      dh1 = g0v.fma(u, dh1);
+      dk1 = f0v.fma(u, dk1);
+      u = wa.rearrange(B5);
+      dh1 = g1v.fma(u, dh1);
+      dk1 = f1v.fma(u, dk1);
+      u = wa.rearrange(B6);
+      dh1 = g2v.fma(u, dh1);
+      dk1 = f2v.fma(u, dk1);
+      u = wa.rearrange(B7);
+      dh1 = g3v.fma(u, dh1);
+      dk1 = f3v.fma(u, dk1);
+      u = wb.rearrange(B0);
+      dh2 = g0v.fma(u, dh2);
+      dk2 = f0v.fma(u, dk2);
+      u = wb.rearrange(B1);
+      dh2 = g1v.fma(u, dh2);
+      dk2 = f1v.fma(u, dk2);
+      u = wb.rearrange(B2);
+      dh2 = g2v.fma(u, dh2);
+      dk2 = f2v.fma(u, dk2);
+      u = wb.rearrange(B3);
+      dh2 = g3v.fma(u, dh2);
+      dk2 = f3v.fma(u, dk2);
+      u = wb.rearrange(B4);
+      dh3 = g0v.fma(u, dh3);
+      dk3 = f0v.fma(u, dk3);
+      u = wb.rearrange(B5);
+      dh3 = g1v.fma(u, dh3);
+      dk3 = f1v.fma(u, dk3);
+      u = wb.rearrange(B6);
+      dh3 = g2v.fma(u, dh3);
+      dk3 = f2v.fma(u, dk3);
+      u = wb.rearrange(B7);
+      dh3 = g3v.fma(u, dh3);
+      dk3 = f3v.fma(u, dk3);
+    }
+    dh0.intoArray(dh, g0);
+    dh1.intoArray(dh, b1 + g0);
+    dh2.intoArray(dh, b2 + g0);
+    dh3.intoArray(dh, b3 + g0);
+    dk0.intoArray(dh, g0 + 8);
+    dk1.intoArray(dh, b1 + g0 + 8);
+    dk2.intoArray(dh, b2 + g0 + 8);
+    dk3.intoArray(dh, b3 + g0 + 8);
+  }
+
+  /**
+   * gW and gb of each of {@code count} layers from its saved input and g (the layout of
+   * {@link #dhChain2}), then W -= lr gW, b -= lr gb; each layer's 20 gradients also to
+   * {@code grads[20 l]} when it is not null.
+   *
+   * <p>The per-layer path's order: gradient p = 4 i + o sums x_i g_o lane by lane over the
+   * blocks of eight samples, from zero; gW[0..7] and gW[8..15] are each one tree (vector j of a
+   * tree holds gradient 8 t + j); the biases' four sums are a tree of four vectors and four
+   * zero vectors, their results in lanes 0-3. A tree level at lane distance d combines a and b
+   * into {@code a.blend(b, md) + b.blend(a, md).rearrange(xor d)}, as {@code treeReduce} does.
+   * The masks and permutes are computed here from lane numbers (see {@link Width4}'s updates
+   * for why not static constants).
+   */
+  static void updates(MemorySegment wts, long off, int count, float lr, float[] hSave,
+      float[] gs, float[] grads, int batch) {
+    IntVector iota = IntVector.zero(IntVector.SPECIES_256).addIndex(1);
+    FloatVector zero = FloatVector.zero(S);
+    VectorMask<Float> m1 = iota.and(1).compare(VectorOperators.NE, 0).cast(S);
+    VectorMask<Float> m2 = iota.and(2).compare(VectorOperators.NE, 0).cast(S);
+    VectorMask<Float> m4 = iota.and(4).compare(VectorOperators.NE, 0).cast(S);
+    VectorMask<Float> last4 = iota.compare(VectorOperators.GE, 4).cast(S);
+    VectorShuffle<Float> x1 = ((FloatVector) iota.lanewise(VectorOperators.XOR, 1)
+        .convert(VectorOperators.I2F, 0)).toShuffle();
+    VectorShuffle<Float> x2 = ((FloatVector) iota.lanewise(VectorOperators.XOR, 2)
+        .convert(VectorOperators.I2F, 0)).toShuffle();
+    VectorShuffle<Float> x4 = ((FloatVector) iota.lanewise(VectorOperators.XOR, 4)
+        .convert(VectorOperators.I2F, 0)).toShuffle();
+    int b1 = batch;
+    int b2 = 2 * batch;
+    int b3 = 3 * batch;
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      int s = 4 * batch * l;
+      FloatVector v00 = zero;
+      FloatVector v01 = zero;
+      FloatVector v02 = zero;
+      FloatVector v03 = zero;
+      FloatVector v10 = zero;
+      FloatVector v11 = zero;
+      FloatVector v12 = zero;
+      FloatVector v13 = zero;
+      FloatVector v20 = zero;
+      FloatVector v21 = zero;
+      FloatVector v22 = zero;
+      FloatVector v23 = zero;
+      FloatVector v30 = zero;
+      FloatVector v31 = zero;
+      FloatVector v32 = zero;
+      FloatVector v33 = zero;
+      FloatVector c0 = zero;
+      FloatVector c1 = zero;
+      FloatVector c2 = zero;
+      FloatVector c3 = zero;
+      for (int k = 0; k < batch; k += 8) {
+        int q = s + k;
+        FloatVector g0 = FloatVector.fromArray(S, gs, q);
+        FloatVector g1 = FloatVector.fromArray(S, gs, q + b1);
+        FloatVector g2 = FloatVector.fromArray(S, gs, q + b2);
+        FloatVector g3 = FloatVector.fromArray(S, gs, q + b3);
+        FloatVector x = FloatVector.fromArray(S, hSave, q);
+        v00 = v00.add(x.mul(g0));
+        v01 = v01.add(x.mul(g1));
+        v02 = v02.add(x.mul(g2));
+        v03 = v03.add(x.mul(g3));
+        x = FloatVector.fromArray(S, hSave, q + b1);
+        v10 = v10.add(x.mul(g0));
+        v11 = v11.add(x.mul(g1));
+        v12 = v12.add(x.mul(g2));
+        v13 = v13.add(x.mul(g3));
+        x = FloatVector.fromArray(S, hSave, q + b2);
+        v20 = v20.add(x.mul(g0));
+        v21 = v21.add(x.mul(g1));
+        v22 = v22.add(x.mul(g2));
+        v23 = v23.add(x.mul(g3));
+        x = FloatVector.fromArray(S, hSave, q + b3);
+        v30 = v30.add(x.mul(g0));
+        v31 = v31.add(x.mul(g1));
+        v32 = v32.add(x.mul(g2));
+        v33 = v33.add(x.mul(g3));
+        c0 = c0.add(g0);
+        c1 = c1.add(g1);
+        c2 = c2.add(g2);
+        c3 = c3.add(g3);
+      }
+      // gW[0..7]: rows 0 and 1
+      FloatVector r0 = v00.blend(v01, m1).add(v01.blend(v00, m1).rearrange(x1));
+      FloatVector r1 = v02.blend(v03, m1).add(v03.blend(v02, m1).rearrange(x1));
+      FloatVector r2 = v10.blend(v11, m1).add(v11.blend(v10, m1).rearrange(x1));
+      FloatVector r3 = v12.blend(v13, m1).add(v13.blend(v12, m1).rearrange(x1));
+      FloatVector q0 = r0.blend(r1, m2).add(r1.blend(r0, m2).rearrange(x2));
+      FloatVector q1 = r2.blend(r3, m2).add(r3.blend(r2, m2).rearrange(x2));
+      FloatVector gwa = q0.blend(q1, m4).add(q1.blend(q0, m4).rearrange(x4));
+      // gW[8..15]: rows 2 and 3
+      r0 = v20.blend(v21, m1).add(v21.blend(v20, m1).rearrange(x1));
+      r1 = v22.blend(v23, m1).add(v23.blend(v22, m1).rearrange(x1));
+      r2 = v30.blend(v31, m1).add(v31.blend(v30, m1).rearrange(x1));
+      r3 = v32.blend(v33, m1).add(v33.blend(v32, m1).rearrange(x1));
+      q0 = r0.blend(r1, m2).add(r1.blend(r0, m2).rearrange(x2));
+      q1 = r2.blend(r3, m2).add(r3.blend(r2, m2).rearrange(x2));
+      FloatVector gwb = q0.blend(q1, m4).add(q1.blend(q0, m4).rearrange(x4));
+      // gb: the tree of c0..c3 and four zero vectors; the zero pairs' levels give zero, so the
+      // last level takes (t, 0), and its sums t[o] + t[o ^ 4] are put in lanes 4-7 as
+      // t[o ^ 4] + t[o] (the same bits: a + b is b + a exactly), so that the masked access
+      // at byte 48 spans only this layer
+      r0 = c0.blend(c1, m1).add(c1.blend(c0, m1).rearrange(x1));
+      r1 = c2.blend(c3, m1).add(c3.blend(c2, m1).rearrange(x1));
+      q0 = r0.blend(r1, m2).add(r1.blend(r0, m2).rearrange(x2));
+      FloatVector gb = q0.rearrange(x4).add(q0);
+      if (grads != null) {
+        gwa.intoArray(grads, 20 * l);
+        gwb.intoArray(grads, 20 * l + 8);
+        gb.intoArray(grads, 20 * l + 12, last4);
+      }
+      FloatVector wa = FloatVector.fromMemorySegment(S, wts, p, LE);
+      FloatVector wb = FloatVector.fromMemorySegment(S, wts, p + 32, LE);
+      FloatVector bv = FloatVector.fromMemorySegment(S, wts, p + 48, LE, last4);
+      wa.sub(gwa.mul(lr)).intoMemorySegment(wts, p, LE);
+      wb.sub(gwb.mul(lr)).intoMemorySegment(wts, p + 32, LE);
+      bv.sub(gb.mul(lr)).intoMemorySegment(wts, p + 48, LE, last4);
+    }
+  }
+}
