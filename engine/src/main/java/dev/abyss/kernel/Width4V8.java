@@ -242,6 +242,112 @@ final class Width4V8 {
   }
 
   /**
+   * {@link #forwardSoftsign} with ReLU: a = z where z > 0, else 0 (the per-layer path's
+   * blend), the eight samples {@code g0 .. g0 + 7}.
+   */
+  static void forwardRelu(MemorySegment wts, long off, int count, float alpha, float[] h,
+      int batch, int g0) {
+    FloatVector zero = FloatVector.zero(S);
+    FloatVector h0 = FloatVector.fromArray(S, h, g0);
+    FloatVector h1 = FloatVector.fromArray(S, h, batch + g0);
+    FloatVector h2 = FloatVector.fromArray(S, h, 2 * batch + g0);
+    FloatVector h3 = FloatVector.fromArray(S, h, 3 * batch + g0);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      // z_o = fma(h3, W3o, fma(h2, W2o, fma(h1, W1o, fma(h0, W0o, b_o))))
+      FloatVector z0 = FloatVector.broadcast(S, wts.get(F32, p + 64));
+      z0 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p)), z0);
+      z0 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 16)), z0);
+      z0 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 32)), z0);
+      z0 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 48)), z0);
+      FloatVector z1 = FloatVector.broadcast(S, wts.get(F32, p + 68));
+      z1 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 4)), z1);
+      z1 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 20)), z1);
+      z1 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 36)), z1);
+      z1 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 52)), z1);
+      FloatVector z2 = FloatVector.broadcast(S, wts.get(F32, p + 72));
+      z2 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 8)), z2);
+      z2 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 24)), z2);
+      z2 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 40)), z2);
+      z2 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 56)), z2);
+      FloatVector z3 = FloatVector.broadcast(S, wts.get(F32, p + 76));
+      z3 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 12)), z3);
+      z3 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 28)), z3);
+      z3 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 44)), z3);
+      z3 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 60)), z3);
+      h0 = zero.blend(z0, z0.compare(VectorOperators.GT, 0f)).fma(va, h0);
+      h1 = zero.blend(z1, z1.compare(VectorOperators.GT, 0f)).fma(va, h1);
+      h2 = zero.blend(z2, z2.compare(VectorOperators.GT, 0f)).fma(va, h2);
+      h3 = zero.blend(z3, z3.compare(VectorOperators.GT, 0f)).fma(va, h3);
+    }
+    h0.intoArray(h, g0);
+    h1.intoArray(h, batch + g0);
+    h2.intoArray(h, 2 * batch + g0);
+    h3.intoArray(h, 3 * batch + g0);
+  }
+  /**
+   * {@link #forwardSaveSoftsign} with ReLU: act'(z) = 1 where z > 0, else 0.
+   */
+  static void forwardSaveRelu(MemorySegment wts, long off, int count, float alpha,
+      float[] h, float[] hSave, float[] dSave, int batch, int g0) {
+    FloatVector one = FloatVector.broadcast(S, 1f);
+    FloatVector zero = FloatVector.zero(S);
+    FloatVector h0 = FloatVector.fromArray(S, h, g0);
+    FloatVector h1 = FloatVector.fromArray(S, h, batch + g0);
+    FloatVector h2 = FloatVector.fromArray(S, h, 2 * batch + g0);
+    FloatVector h3 = FloatVector.fromArray(S, h, 3 * batch + g0);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    int b1 = batch;
+    int b2 = 2 * batch;
+    int b3 = 3 * batch;
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      int s = 4 * batch * l + g0;
+      h0.intoArray(hSave, s);
+      h1.intoArray(hSave, s + b1);
+      h2.intoArray(hSave, s + b2);
+      h3.intoArray(hSave, s + b3);
+      FloatVector z0 = FloatVector.broadcast(S, wts.get(F32, p + 64));
+      z0 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p)), z0);
+      z0 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 16)), z0);
+      z0 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 32)), z0);
+      z0 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 48)), z0);
+      FloatVector z1 = FloatVector.broadcast(S, wts.get(F32, p + 68));
+      z1 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 4)), z1);
+      z1 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 20)), z1);
+      z1 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 36)), z1);
+      z1 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 52)), z1);
+      FloatVector z2 = FloatVector.broadcast(S, wts.get(F32, p + 72));
+      z2 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 8)), z2);
+      z2 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 24)), z2);
+      z2 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 40)), z2);
+      z2 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 56)), z2);
+      FloatVector z3 = FloatVector.broadcast(S, wts.get(F32, p + 76));
+      z3 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 12)), z3);
+      z3 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 28)), z3);
+      z3 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 44)), z3);
+      z3 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 60)), z3);
+      VectorMask<Float> q0 = z0.compare(VectorOperators.GT, 0f);
+      VectorMask<Float> q1 = z1.compare(VectorOperators.GT, 0f);
+      VectorMask<Float> q2 = z2.compare(VectorOperators.GT, 0f);
+      VectorMask<Float> q3 = z3.compare(VectorOperators.GT, 0f);
+      h0 = zero.blend(z0, q0).fma(va, h0);
+      h1 = zero.blend(z1, q1).fma(va, h1);
+      h2 = zero.blend(z2, q2).fma(va, h2);
+      h3 = zero.blend(z3, q3).fma(va, h3);
+      // act'(z) = 1 where z > 0, else 0
+      zero.blend(one, q0).intoArray(dSave, s);
+      zero.blend(one, q1).intoArray(dSave, s + b1);
+      zero.blend(one, q2).intoArray(dSave, s + b2);
+      zero.blend(one, q3).intoArray(dSave, s + b3);
+    }
+    h0.intoArray(h, g0);
+    h1.intoArray(h, batch + g0);
+    h2.intoArray(h, 2 * batch + g0);
+    h3.intoArray(h, 3 * batch + g0);
+  }
+  /**
    * The backward's dh chain over {@code count} layers from byte offset {@code off}, last layer
    * first, for the sixteen samples {@code g0 .. g0 + 15} (two chains in one loop): layer l's g
    * = alpha dh act'(z) to {@code gs[4 batch l]}, then dh += g W^T with W before the update; dh
