@@ -1070,9 +1070,7 @@ final class VectorKernels implements Kernels {
       if (dhDone != null) {
         // a hand-off: the dh chain first (each layer's g kept), then the updates, so that
         // another thread's dh chain runs beside them
-        if (gseg.length < w * count) {
-          gseg = new float[w * count];
-        }
+        growGseg(w * count);
         for (int l = count - 1; l >= 0; l--) {
           rowDh(w, wts, off + l * lb, alpha, dSave, l * w, dh, gseg, l * w);
         }
@@ -1089,32 +1087,24 @@ final class VectorKernels implements Kernels {
             l * lf);
       }
     } else if (Width4V8.applies(S, w, batch)) {
-      if (gseg.length < 4 * batch * count) {
-        gseg = new float[4 * batch * count];
-      }
+      growGseg(4 * batch * count);
       for (int g0 = 0; g0 < batch; g0 += 16) {
         Width4V8.dhChain2(wts, off, count, alpha, dSave, dh, gseg, batch, g0);
       }
       done(dhDone);
       Width4V8.updates(wts, off, count, lr, hSave, gseg, grads, batch);
     } else if (width4(w, batch)) {
-      if (gseg.length < 64 * count) {
-        gseg = new float[64 * count];
-      }
+      growGseg(64 * count);
       Width4.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, gseg, grads, dhDone);
     } else if (width8(w, batch)) {
-      if (gseg.length < 8 * batch * count) {
-        gseg = new float[8 * batch * count];
-      }
+      growGseg(8 * batch * count);
       for (int g0 = 0; g0 < batch; g0 += 16) {
         Width8.dhChain(wts, off, count, alpha, dSave, dh, gseg, batch, g0);
       }
       done(dhDone);
       Width8.updates(wts, off, count, lr, hSave, gseg, grads, batch);
     } else if (width4Groups(w, batch)) {
-      if (gseg.length < 4 * batch * count) {
-        gseg = new float[4 * batch * count];
-      }
+      growGseg(4 * batch * count);
       int g0 = 0;
       for (; g0 + 32 <= batch; g0 += 32) {
         Width4.dhChain2(wts, off, count, alpha, dSave, dh, gseg, batch, g0);
@@ -1130,9 +1120,7 @@ final class VectorKernels implements Kernels {
       int n = w * batch;
       long lb = Kernels.layerBytes(w);
       int lf = Kernels.layerFloats(w);
-      if (gseg.length < n * count) {
-        gseg = new float[n * count];
-      }
+      growGseg(n * count);
       for (int l = count - 1; l >= 0; l--) {
         scaleGrad(n, alpha, dh, dSave, l * n, g);
         inputGrad(w, batch, wts, off + l * lb, g, dh);
@@ -1176,6 +1164,13 @@ final class VectorKernels implements Kernels {
       return false;
     }
     return batch > 1 || w % V == 0;
+  }
+
+  /** Grows the segment's g buffer to at least {@code n} floats. */
+  private void growGseg(int n) {
+    if (gseg.length < n) {
+      gseg = new float[n];
+    }
   }
 
   private static final Runnable NO_HAND_OFF = () -> { };
