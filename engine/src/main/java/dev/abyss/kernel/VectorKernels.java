@@ -859,6 +859,12 @@ final class VectorKernels implements Kernels {
       }
       return;
     }
+    if (Width4V8.applies(S, w, batch) && act == Activation.TANH) {
+      for (int g0 = 0; g0 < batch; g0 += 8) {
+        Width4V8.forwardTanh(wts, off, count, alpha, h, batch, g0);
+      }
+      return;
+    }
     if (w == 8 && batch == 1 && V >= 8 && Rows.forwardApplies(act)) {
       Rows.forward8(wts, off, count, alpha, act, h, null, null);
       return;
@@ -919,7 +925,7 @@ final class VectorKernels implements Kernels {
     return (w == 4 || w == 8) && batch == 16 && S == FloatVector.SPECIES_512
         && act == Activation.SOFTSIGN
         || (w == 4 || w == 8) && batch % 32 == 0 && S == FloatVector.SPECIES_512
-        || Width4V8.applies(S, w, batch) && act != Activation.TANH;
+        || Width4V8.applies(S, w, batch);
   }
 
   @Override
@@ -937,10 +943,14 @@ final class VectorKernels implements Kernels {
       for (; g0 < to; g0 += 8) {
         Width4V8.forwardSoftsign(wts, off, count, alpha, h, batch, g0);
       }
-    } else if (Width4V8.applies(S, w, batch) && act == Activation.RELU && from % 8 == 0
+    } else if (Width4V8.applies(S, w, batch) && act != Activation.SOFTSIGN && from % 8 == 0
         && to % 8 == 0) {
       for (int g0 = from; g0 < to; g0 += 8) {
-        Width4V8.forwardRelu(wts, off, count, alpha, h, batch, g0);
+        if (act == Activation.RELU) {
+          Width4V8.forwardRelu(wts, off, count, alpha, h, batch, g0);
+        } else {
+          Width4V8.forwardTanh(wts, off, count, alpha, h, batch, g0);
+        }
       }
     } else if (half && w == 4) {
       Width4.forwardSoftsignHalf(wts, off, count, alpha, h, from);
@@ -985,6 +995,10 @@ final class VectorKernels implements Kernels {
     } else if (Width4V8.applies(S, w, batch) && act == Activation.RELU) {
       for (int g0 = 0; g0 < batch; g0 += 8) {
         Width4V8.forwardSaveRelu(wts, off, count, alpha, h, hSave, dSave, batch, g0);
+      }
+    } else if (Width4V8.applies(S, w, batch) && act == Activation.TANH) {
+      for (int g0 = 0; g0 < batch; g0 += 8) {
+        Width4V8.forwardSaveTanh(wts, off, count, alpha, h, hSave, dSave, batch, g0);
       }
     } else if (width4(w, batch) && act == Activation.SOFTSIGN) {
       Width4.forwardSaveSoftsign(wts, off, count, alpha, h, hSave, dSave);

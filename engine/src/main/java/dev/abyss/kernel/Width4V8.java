@@ -1,6 +1,29 @@
 package dev.abyss.kernel;
 
 import static dev.abyss.kernel.Kernels.F32;
+import static dev.abyss.kernel.TanhMath.CLAMP;
+import static dev.abyss.kernel.TanhMath.E2;
+import static dev.abyss.kernel.TanhMath.E3;
+import static dev.abyss.kernel.TanhMath.E4;
+import static dev.abyss.kernel.TanhMath.E5;
+import static dev.abyss.kernel.TanhMath.E6;
+import static dev.abyss.kernel.TanhMath.E7;
+import static dev.abyss.kernel.TanhMath.LN2_HI;
+import static dev.abyss.kernel.TanhMath.LN2_LO;
+import static dev.abyss.kernel.TanhMath.LOG2E;
+import static dev.abyss.kernel.TanhMath.ROUND;
+import static dev.abyss.kernel.TanhMath.SMALL;
+import static dev.abyss.kernel.TanhMath.T0;
+import static dev.abyss.kernel.TanhMath.T1;
+import static dev.abyss.kernel.TanhMath.T2;
+import static dev.abyss.kernel.TanhMath.T3;
+import static dev.abyss.kernel.TanhMath.T4;
+import static dev.abyss.kernel.TanhMath.T5;
+import static dev.abyss.kernel.TanhMath.T6;
+import static dev.abyss.kernel.TanhMath.T7;
+import static jdk.incubator.vector.VectorOperators.GT;
+import static jdk.incubator.vector.VectorOperators.LSHL;
+import static jdk.incubator.vector.VectorOperators.LT;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
@@ -346,6 +369,222 @@ final class Width4V8 {
     h1.intoArray(h, batch + g0);
     h2.intoArray(h, 2 * batch + g0);
     h3.intoArray(h, 3 * batch + g0);
+  }
+  /**
+   * {@link #forwardSoftsign} with tanh: z goes through a scratch array to {@link #tanh4} (the
+   * per-layer path's function), the eight samples {@code g0 .. g0 + 7}.
+   */
+  static void forwardTanh(MemorySegment wts, long off, int count, float alpha, float[] h,
+      int batch, int g0) {
+    float[] t = new float[32];
+    FloatVector h0 = FloatVector.fromArray(S, h, g0);
+    FloatVector h1 = FloatVector.fromArray(S, h, batch + g0);
+    FloatVector h2 = FloatVector.fromArray(S, h, 2 * batch + g0);
+    FloatVector h3 = FloatVector.fromArray(S, h, 3 * batch + g0);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      // z_o = fma(h3, W3o, fma(h2, W2o, fma(h1, W1o, fma(h0, W0o, b_o))))
+      FloatVector z0 = FloatVector.broadcast(S, wts.get(F32, p + 64));
+      z0 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p)), z0);
+      z0 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 16)), z0);
+      z0 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 32)), z0);
+      z0 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 48)), z0);
+      FloatVector z1 = FloatVector.broadcast(S, wts.get(F32, p + 68));
+      z1 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 4)), z1);
+      z1 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 20)), z1);
+      z1 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 36)), z1);
+      z1 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 52)), z1);
+      FloatVector z2 = FloatVector.broadcast(S, wts.get(F32, p + 72));
+      z2 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 8)), z2);
+      z2 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 24)), z2);
+      z2 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 40)), z2);
+      z2 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 56)), z2);
+      FloatVector z3 = FloatVector.broadcast(S, wts.get(F32, p + 76));
+      z3 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 12)), z3);
+      z3 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 28)), z3);
+      z3 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 44)), z3);
+      z3 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 60)), z3);
+      z0.intoArray(t, 0);
+      z1.intoArray(t, 8);
+      z2.intoArray(t, 16);
+      z3.intoArray(t, 24);
+      tanh4(t, 0);
+      FloatVector a0 = FloatVector.fromArray(S, t, 0);
+      FloatVector a1 = FloatVector.fromArray(S, t, 8);
+      FloatVector a2 = FloatVector.fromArray(S, t, 16);
+      FloatVector a3 = FloatVector.fromArray(S, t, 24);
+      h0 = a0.fma(va, h0);
+      h1 = a1.fma(va, h1);
+      h2 = a2.fma(va, h2);
+      h3 = a3.fma(va, h3);
+    }
+    h0.intoArray(h, g0);
+    h1.intoArray(h, batch + g0);
+    h2.intoArray(h, 2 * batch + g0);
+    h3.intoArray(h, 3 * batch + g0);
+  }
+  /**
+   * {@link #forwardSaveSoftsign} with tanh: act'(z) = 1 - a^2 (the per-layer path's).
+   */
+  static void forwardSaveTanh(MemorySegment wts, long off, int count, float alpha,
+      float[] h, float[] hSave, float[] dSave, int batch, int g0) {
+    FloatVector one = FloatVector.broadcast(S, 1f);
+    float[] t = new float[32];
+    FloatVector h0 = FloatVector.fromArray(S, h, g0);
+    FloatVector h1 = FloatVector.fromArray(S, h, batch + g0);
+    FloatVector h2 = FloatVector.fromArray(S, h, 2 * batch + g0);
+    FloatVector h3 = FloatVector.fromArray(S, h, 3 * batch + g0);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    int b1 = batch;
+    int b2 = 2 * batch;
+    int b3 = 3 * batch;
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      int s = 4 * batch * l + g0;
+      h0.intoArray(hSave, s);
+      h1.intoArray(hSave, s + b1);
+      h2.intoArray(hSave, s + b2);
+      h3.intoArray(hSave, s + b3);
+      FloatVector z0 = FloatVector.broadcast(S, wts.get(F32, p + 64));
+      z0 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p)), z0);
+      z0 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 16)), z0);
+      z0 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 32)), z0);
+      z0 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 48)), z0);
+      FloatVector z1 = FloatVector.broadcast(S, wts.get(F32, p + 68));
+      z1 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 4)), z1);
+      z1 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 20)), z1);
+      z1 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 36)), z1);
+      z1 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 52)), z1);
+      FloatVector z2 = FloatVector.broadcast(S, wts.get(F32, p + 72));
+      z2 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 8)), z2);
+      z2 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 24)), z2);
+      z2 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 40)), z2);
+      z2 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 56)), z2);
+      FloatVector z3 = FloatVector.broadcast(S, wts.get(F32, p + 76));
+      z3 = h0.fma(FloatVector.broadcast(S, wts.get(F32, p + 12)), z3);
+      z3 = h1.fma(FloatVector.broadcast(S, wts.get(F32, p + 28)), z3);
+      z3 = h2.fma(FloatVector.broadcast(S, wts.get(F32, p + 44)), z3);
+      z3 = h3.fma(FloatVector.broadcast(S, wts.get(F32, p + 60)), z3);
+      z0.intoArray(t, 0);
+      z1.intoArray(t, 8);
+      z2.intoArray(t, 16);
+      z3.intoArray(t, 24);
+      tanh4(t, 0);
+      FloatVector a0 = FloatVector.fromArray(S, t, 0);
+      FloatVector a1 = FloatVector.fromArray(S, t, 8);
+      FloatVector a2 = FloatVector.fromArray(S, t, 16);
+      FloatVector a3 = FloatVector.fromArray(S, t, 24);
+      h0 = a0.fma(va, h0);
+      h1 = a1.fma(va, h1);
+      h2 = a2.fma(va, h2);
+      h3 = a3.fma(va, h3);
+      // act'(z) = 1 - a^2, off the chain from one layer to the next
+      one.sub(a0.mul(a0)).intoArray(dSave, s);
+      one.sub(a1.mul(a1)).intoArray(dSave, s + b1);
+      one.sub(a2.mul(a2)).intoArray(dSave, s + b2);
+      one.sub(a3.mul(a3)).intoArray(dSave, s + b3);
+    }
+    h0.intoArray(h, g0);
+    h1.intoArray(h, batch + g0);
+    h2.intoArray(h, 2 * batch + g0);
+    h3.intoArray(h, 3 * batch + g0);
+  }
+  /**
+   * tanh in place over the four vectors at {@code t[o]}, {@code t[o + 8]}, ...: {@link
+   * Width4#tanh4} for eight lanes, a method of its own for the reason given there.
+   */
+  static void tanh4(float[] t, int o) {
+    FloatVector one = FloatVector.broadcast(S, 1f);
+    FloatVector zero = FloatVector.zero(S);
+    // tanh's constants as vectors, each made once: with scalar operands every operation adds
+    // a broadcast (inside the width-4 layer loop, that passed C2's inlining budget)
+    FloatVector cCLAMP = FloatVector.broadcast(S, CLAMP);
+    FloatVector cSMALL = FloatVector.broadcast(S, SMALL);
+    FloatVector cLOG2E = FloatVector.broadcast(S, LOG2E);
+    FloatVector cROUND = FloatVector.broadcast(S, ROUND);
+    FloatVector cLN2HI = FloatVector.broadcast(S, LN2_HI);
+    FloatVector cLN2LO = FloatVector.broadcast(S, LN2_LO);
+    FloatVector cT0 = FloatVector.broadcast(S, T0);
+    FloatVector cT1 = FloatVector.broadcast(S, T1);
+    FloatVector cT2 = FloatVector.broadcast(S, T2);
+    FloatVector cT3 = FloatVector.broadcast(S, T3);
+    FloatVector cT4 = FloatVector.broadcast(S, T4);
+    FloatVector cT5 = FloatVector.broadcast(S, T5);
+    FloatVector cT6 = FloatVector.broadcast(S, T6);
+    FloatVector cT7 = FloatVector.broadcast(S, T7);
+    FloatVector cE2 = FloatVector.broadcast(S, E2);
+    FloatVector cE3 = FloatVector.broadcast(S, E3);
+    FloatVector cE4 = FloatVector.broadcast(S, E4);
+    FloatVector cE5 = FloatVector.broadcast(S, E5);
+    FloatVector cE6 = FloatVector.broadcast(S, E6);
+    FloatVector cE7 = FloatVector.broadcast(S, E7);
+    FloatVector cM2 = FloatVector.broadcast(S, -2f);
+    IntVector cBIAS = IntVector.broadcast(IntVector.SPECIES_256, TanhMath.EXP_BIAS);
+    FloatVector z0 = FloatVector.fromArray(S, t, o);
+    FloatVector z1 = FloatVector.fromArray(S, t, o + 8);
+    FloatVector z2 = FloatVector.fromArray(S, t, o + 16);
+    FloatVector z3 = FloatVector.fromArray(S, t, o + 24);
+    FloatVector u0 = z0.abs();
+    FloatVector x0 = u0.blend(cCLAMP, u0.compare(GT, cCLAMP));
+    FloatVector s0 = x0.mul(x0);
+    FloatVector p0 = s0.mul(cT7).add(cT6).mul(s0).add(cT5).mul(s0).add(cT4).mul(s0).add(cT3)
+        .mul(s0).add(cT2).mul(s0).add(cT1).mul(s0).add(cT0).mul(s0).mul(x0).add(x0);
+    FloatVector y0 = x0.mul(cM2);
+    FloatVector k0 = y0.mul(cLOG2E).add(cROUND);
+    FloatVector n0 = k0.sub(cROUND);
+    FloatVector r0 = y0.sub(n0.mul(cLN2HI)).sub(n0.mul(cLN2LO));
+    FloatVector e0 = r0.mul(cE7).add(cE6).mul(r0).add(cE5).mul(r0).add(cE4).mul(r0).add(cE3)
+        .mul(r0).add(cE2).mul(r0).add(one).mul(r0).add(one)
+        .mul(k0.reinterpretAsInts().sub(cBIAS).lanewise(LSHL, 23).reinterpretAsFloats());
+    FloatVector t0 = one.sub(e0).div(e0.add(one)).blend(p0, x0.compare(LT, cSMALL));
+    FloatVector a0 = t0.blend(t0.neg(), z0.compare(LT, zero));
+    FloatVector u1 = z1.abs();
+    FloatVector x1 = u1.blend(cCLAMP, u1.compare(GT, cCLAMP));
+    FloatVector s1 = x1.mul(x1);
+    FloatVector p1 = s1.mul(cT7).add(cT6).mul(s1).add(cT5).mul(s1).add(cT4).mul(s1).add(cT3)
+        .mul(s1).add(cT2).mul(s1).add(cT1).mul(s1).add(cT0).mul(s1).mul(x1).add(x1);
+    FloatVector y1 = x1.mul(cM2);
+    FloatVector k1 = y1.mul(cLOG2E).add(cROUND);
+    FloatVector n1 = k1.sub(cROUND);
+    FloatVector r1 = y1.sub(n1.mul(cLN2HI)).sub(n1.mul(cLN2LO));
+    FloatVector e1 = r1.mul(cE7).add(cE6).mul(r1).add(cE5).mul(r1).add(cE4).mul(r1).add(cE3)
+        .mul(r1).add(cE2).mul(r1).add(one).mul(r1).add(one)
+        .mul(k1.reinterpretAsInts().sub(cBIAS).lanewise(LSHL, 23).reinterpretAsFloats());
+    FloatVector t1 = one.sub(e1).div(e1.add(one)).blend(p1, x1.compare(LT, cSMALL));
+    FloatVector a1 = t1.blend(t1.neg(), z1.compare(LT, zero));
+    FloatVector u2 = z2.abs();
+    FloatVector x2 = u2.blend(cCLAMP, u2.compare(GT, cCLAMP));
+    FloatVector s2 = x2.mul(x2);
+    FloatVector p2 = s2.mul(cT7).add(cT6).mul(s2).add(cT5).mul(s2).add(cT4).mul(s2).add(cT3)
+        .mul(s2).add(cT2).mul(s2).add(cT1).mul(s2).add(cT0).mul(s2).mul(x2).add(x2);
+    FloatVector y2 = x2.mul(cM2);
+    FloatVector k2 = y2.mul(cLOG2E).add(cROUND);
+    FloatVector n2 = k2.sub(cROUND);
+    FloatVector r2 = y2.sub(n2.mul(cLN2HI)).sub(n2.mul(cLN2LO));
+    FloatVector e2 = r2.mul(cE7).add(cE6).mul(r2).add(cE5).mul(r2).add(cE4).mul(r2).add(cE3)
+        .mul(r2).add(cE2).mul(r2).add(one).mul(r2).add(one)
+        .mul(k2.reinterpretAsInts().sub(cBIAS).lanewise(LSHL, 23).reinterpretAsFloats());
+    FloatVector t2 = one.sub(e2).div(e2.add(one)).blend(p2, x2.compare(LT, cSMALL));
+    FloatVector a2 = t2.blend(t2.neg(), z2.compare(LT, zero));
+    FloatVector u3 = z3.abs();
+    FloatVector x3 = u3.blend(cCLAMP, u3.compare(GT, cCLAMP));
+    FloatVector s3 = x3.mul(x3);
+    FloatVector p3 = s3.mul(cT7).add(cT6).mul(s3).add(cT5).mul(s3).add(cT4).mul(s3).add(cT3)
+        .mul(s3).add(cT2).mul(s3).add(cT1).mul(s3).add(cT0).mul(s3).mul(x3).add(x3);
+    FloatVector y3 = x3.mul(cM2);
+    FloatVector k3 = y3.mul(cLOG2E).add(cROUND);
+    FloatVector n3 = k3.sub(cROUND);
+    FloatVector r3 = y3.sub(n3.mul(cLN2HI)).sub(n3.mul(cLN2LO));
+    FloatVector e3 = r3.mul(cE7).add(cE6).mul(r3).add(cE5).mul(r3).add(cE4).mul(r3).add(cE3)
+        .mul(r3).add(cE2).mul(r3).add(one).mul(r3).add(one)
+        .mul(k3.reinterpretAsInts().sub(cBIAS).lanewise(LSHL, 23).reinterpretAsFloats());
+    FloatVector t3 = one.sub(e3).div(e3.add(one)).blend(p3, x3.compare(LT, cSMALL));
+    FloatVector a3 = t3.blend(t3.neg(), z3.compare(LT, zero));
+    a0.intoArray(t, o);
+    a1.intoArray(t, o + 8);
+    a2.intoArray(t, o + 16);
+    a3.intoArray(t, o + 24);
   }
   /**
    * The backward's dh chain over {@code count} layers from byte offset {@code off}, last layer

@@ -43,7 +43,8 @@ class KernelsCompileUnderC1Test {
   static final String[] KERNELS_256 = {
     "Width4V8::forwardSoftsign", "Width4V8::forwardSoftsign2", "Width4V8::forwardSaveSoftsign",
     "Width4V8::dhChain2", "Width4V8::updates", "Width4V8::forwardRelu",
-    "Width4V8::forwardSaveRelu"
+    "Width4V8::forwardSaveRelu", "Width4V8::forwardTanh", "Width4V8::forwardSaveTanh",
+    "Width4V8::tanh4"
   };
 
   @Test
