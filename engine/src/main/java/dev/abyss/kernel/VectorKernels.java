@@ -808,7 +808,8 @@ final class VectorKernels implements Kernels {
    * padded recompute costs more and keeping won (w4 b4 0.92x, w8 b8 0.90x) or tied (w4 b8).
    * At 256 bits, width-4 softsign at batch 16, 32, ... ({@link Width4V8}; a Zen 1 EPYC, 1M
    * layers, 12 steps): 0.18-0.23 s a step recomputing on two threads against 0.25-0.30 kept,
-   * 0.30-0.31 against 0.31-0.36 on one.
+   * 0.30-0.31 against 0.31-0.36 on one (the recompute 0.155-0.157 after a fix to the updates);
+   * ReLU and tanh there tied, and keep.
    * Every other shape measured ran faster with them kept (docs/decisions.md, "The memory
    * planner's default").
    */
@@ -918,7 +919,8 @@ final class VectorKernels implements Kernels {
   /**
    * Widths 4 and 8 at batch 16 with softsign ({@link Width4#forwardSoftsignHalf}, {@link
    * Width8#forwardSoftsignHalf}: eight samples each), and at batch 32, 64, ... (the groups of
-   * 16 samples in two halves, each through the group kernels).
+   * 16 samples in two halves, each through the group kernels); at 256 bits, width 4 at batch
+   * 16, 32, ... with any activation ({@link Width4V8}: eight samples a chain).
    */
   @Override
   public boolean splitsForward(int w, int batch, Activation act) {
