@@ -520,7 +520,19 @@ final class VectorKernels implements Kernels {
   private float[] lw = new float[0];
 
   private float[] layer(int w, MemorySegment wts, long off) {
-    lw = Kernels.copyLayer(lw, w, wts, off);
+    int n = Kernels.layerFloats(w);
+    if (lw.length < n) {
+      lw = new float[n];
+    }
+    // in vectors: MemorySegment.copy into an array took 30% of a w8 b16 step at 256 bits
+    // (a JFR profile; the per-layer path copies each layer twice a step)
+    int k = 0;
+    for (; k + V <= n; k += V) {
+      FloatVector.fromMemorySegment(S, wts, off + 4L * k, LE).intoArray(lw, k);
+    }
+    for (; k < n; k++) {
+      lw[k] = wts.get(F32, off + 4L * k);
+    }
     return lw;
   }
 
@@ -1261,7 +1273,15 @@ final class VectorKernels implements Kernels {
     FloatVector one = FloatVector.broadcast(S, 1f);
     int n = w * batch;
     FloatVector va = FloatVector.broadcast(S, alpha);
-    for (int k = 0; k < n; k += V) {
+    int k = 0;
+    for (; k + V <= n; k += V) {
+      FloatVector zv = FloatVector.fromArray(S, z, k);
+      FloatVector a = zv.div(zv.abs().add(1f));
+      FloatVector r = one.sub(a.abs());
+      r.mul(r).intoArray(dSave, saveOff + k);
+      a.fma(va, FloatVector.fromArray(S, h, k)).intoArray(h, k);
+    }
+    if (k < n) {
       VectorMask<Float> m = S.indexInRange(k, n);
       FloatVector zv = FloatVector.fromArray(S, z, k, m);
       FloatVector a = zv.div(zv.abs().add(1f));
@@ -1410,7 +1430,13 @@ final class VectorKernels implements Kernels {
   /** {@link #scaleGrad} into g from {@code gOff}. */
   private static void scaleGrad(int n, float alpha, float[] dh, float[] dSave, int saveOff,
       float[] g, int gOff) {
-    for (int k = 0; k < n; k += V) {
+    int k = 0;
+    // whole vectors without masks (computing a mask each time costs at 256 bits), then the tail
+    for (; k + V <= n; k += V) {
+      FloatVector.fromArray(S, dh, k).mul(alpha)
+          .mul(FloatVector.fromArray(S, dSave, saveOff + k)).intoArray(g, gOff + k);
+    }
+    if (k < n) {
       VectorMask<Float> m = S.indexInRange(k, n);
       FloatVector.fromArray(S, dh, k, m).mul(alpha)
           .mul(FloatVector.fromArray(S, dSave, saveOff + k, m)).intoArray(g, gOff + k, m);
@@ -1778,7 +1804,11 @@ final class VectorKernels implements Kernels {
       for (int j = 0; j < cnt; j++) {
         int go = (o0 + j) * batch;
         FloatVector acc = FloatVector.zero(S);
-        for (int b0 = 0; b0 < batch; b0 += V) {
+        int b0 = 0;
+        for (; b0 + V <= batch; b0 += V) {
+          acc = acc.add(FloatVector.fromArray(S, g, go + b0));
+        }
+        if (b0 < batch) {
           acc = acc.add(FloatVector.fromArray(S, g, go + b0, S.indexInRange(b0, batch)));
         }
         acc.intoArray(buf, j * V);
