@@ -1223,8 +1223,14 @@ final class VectorKernels implements Kernels {
     }
     int n = w * batch;
     FloatVector va = FloatVector.broadcast(S, alpha);
-    // elementwise over the whole (B, W) tensor, whatever its layout
-    for (int k = 0; k < n; k += V) {
+    // elementwise over the whole (B, W) tensor, whatever its layout: whole vectors unmasked,
+    // then the tail
+    int k = 0;
+    for (; k + V <= n; k += V) {
+      act(act, FloatVector.fromArray(S, z, k)).fma(va, FloatVector.fromArray(S, h, k))
+          .intoArray(h, k);
+    }
+    if (k < n) {
       VectorMask<Float> m = S.indexInRange(k, n);
       FloatVector zv = FloatVector.fromArray(S, z, k, m);
       FloatVector hv = FloatVector.fromArray(S, h, k, m);
@@ -1297,7 +1303,14 @@ final class VectorKernels implements Kernels {
     FloatVector zero = FloatVector.zero(S);
     int n = w * batch;
     FloatVector va = FloatVector.broadcast(S, alpha);
-    for (int k = 0; k < n; k += V) {
+    int k = 0;
+    for (; k + V <= n; k += V) {
+      FloatVector zv = FloatVector.fromArray(S, z, k);
+      VectorMask<Float> pos = zv.compare(VectorOperators.GT, 0f);
+      zero.blend(one, pos).intoArray(dSave, saveOff + k);
+      zero.blend(zv, pos).fma(va, FloatVector.fromArray(S, h, k)).intoArray(h, k);
+    }
+    if (k < n) {
       VectorMask<Float> m = S.indexInRange(k, n);
       FloatVector zv = FloatVector.fromArray(S, z, k, m);
       VectorMask<Float> pos = zv.compare(VectorOperators.GT, 0f);
