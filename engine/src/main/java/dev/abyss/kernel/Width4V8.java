@@ -36,9 +36,11 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Width 4 at 256 bits (AVX2 CPUs), a batch of 16, 32, ...: the chunk kernels of {@link Width4}
- * for eight lanes. A feature of 16 samples is two vectors, so the kernels take the samples 16 at
- * a time as two interleaved chains (one layer's weights broadcast once for both), and the
- * forward also eight at a time (a training thread's half of the batch).
+ * for eight lanes, softsign, ReLU and tanh. A feature of 16 samples is two vectors. The
+ * softsign forward of a whole batch and the dh chain take the samples 16 at a time as two
+ * interleaved chains (one layer's weights put in place once for both); the recompute (the
+ * two-chain version was more than C1 could compile), a training thread's half of the forward,
+ * and ReLU's and tanh's forwards take them eight at a time, one chain.
  *
  * <p>Without them a width-4 layer at 256 bits went through the per-layer path, a call and a
  * trip through memory for each of its steps: on a Zen 1 EPYC (AVX2) the step at 1M layers, batch
