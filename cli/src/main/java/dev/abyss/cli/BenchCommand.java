@@ -40,7 +40,8 @@ final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--threads", paramLabel = "N",
       description = "Training threads (default: train's, for each row's shape and storage:"
-          + " one a core, at most 8, in memory, one fewer streamed; 1 for w4 b1).")
+          + " one a core, at most 8, in memory, one fewer streamed except at w4 with"
+          + " 256-bit vectors; 1 for w4 b1).")
   Integer threads;
 
   @Option(names = "--chunk-layers", paramLabel = "C", defaultValue = "100000",

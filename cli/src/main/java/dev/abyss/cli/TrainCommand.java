@@ -67,7 +67,8 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
           + " last while another runs the dh chain of its own; two of them split the forward"
           + " by samples at widths 4 and 8. Default: one a core, at most 8, with --in-memory;"
           + " streamed, one core fewer (the file's reads and writes run on a core of their"
-          + " own); 1 where the threads have nothing to share: batch 1 at widths up to 8 or"
+          + " own) except at width 4 with 256-bit vectors (AVX2), where the step leaves them"
+          + " room; 1 where the threads have nothing to share: batch 1 at widths up to 8 or"
           + " not a multiple of the vector lanes, widths 4 and 8 at batches that are not a"
           + " multiple of 16 (at 512 bits, where they run padded), the scalar kernels. Results"
           + " are bit-identical for any value.")

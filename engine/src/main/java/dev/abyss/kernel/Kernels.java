@@ -214,6 +214,16 @@ public interface Kernels {
     return false;
   }
 
+  /**
+   * Whether a step of this shape is so slow beside its helper thread's work (a streamed core's
+   * reads and writes, a bf16 core's conversions) that the helper can share the cores with a
+   * training thread on each: {@code ResidualTrainer.defaultThreads} then gives every core to
+   * the training. Measured, not derived; false by default (the helper gets a core of its own).
+   */
+  default boolean helperSharesCores(int w, int batch) {
+    return false;
+  }
+
   /** The scalar chunk kernels' backward, or the per-layer methods layer by layer. */
   private void scalarBackwardUpdateChunk(int w, int batch, MemorySegment wts, long off,
       int count, float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW,

@@ -1194,6 +1194,19 @@ final class VectorKernels implements Kernels {
     return batch > 1 || w % V == 0;
   }
 
+  /**
+   * Width 4 at 256 bits ({@link Width4V8}): there the step is slow enough that a streamed
+   * core's I/O thread fits beside two training threads on two cores. On a Zen 1 EPYC (AVX2),
+   * streamed, two threads against one: w4 b16 softsign at 1M layers 0.82-0.93x the step, ReLU
+   * 0.82-0.87, tanh 0.60-0.84, w4 b32 at 500,000 layers 0.68-0.88; w16 b16 0.94-0.99 and w32 b1
+   * 1.05-1.17 (not taken). At 512 bits two threads beside the I/O thread were 1.1-1.4x slower
+   * (docs/decisions.md).
+   */
+  @Override
+  public boolean helperSharesCores(int w, int batch) {
+    return Width4V8.applies(S, w, batch);
+  }
+
   /** Grows the segment's g buffer to at least {@code n} floats. */
   private void growGseg(int n) {
     if (gseg.length < n) {

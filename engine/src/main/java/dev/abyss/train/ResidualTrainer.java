@@ -359,7 +359,9 @@ public final class ResidualTrainer implements AutoCloseable {
    * kept 0.63-0.86x (w32 b1, w64 b1, w16 b16, w32 b16, tanh w4 b16 and w8 b16; w2 b16 and w3
    * b16 0.78 and 0.91; docs/decisions.md). A streamed core's reads and writes run on a
    * thread of their own, which needs a core too: on two cores, two training threads and the
-   * I/O thread ran a streamed step 1.1-1.4x slower than one training thread. A bf16 core in
+   * I/O thread ran a streamed step 1.1-1.4x slower than one training thread (at 512 bits; at
+   * 256 bits, width 4, the step is slow enough that two training threads beside the I/O thread
+   * are faster: {@link Kernels#helperSharesCores}). A bf16 core in
    * memory is widened and rounded on a helper thread as well: with the scalar conversions it
    * counts as streamed here (two threads: 0.156-0.194 s/step at 1M against 0.132-0.146), with
    * the vector ones the helper's work is a fifth and two threads are faster (0.116-0.117 against
@@ -373,7 +375,8 @@ public final class ResidualTrainer implements AutoCloseable {
       return 1;
     }
     int cores = Runtime.getRuntime().availableProcessors();
-    return Math.max(1, Math.min(MAX_DEFAULT_THREADS, inMemory ? cores : cores - 1));
+    boolean everyCore = inMemory || k.helperSharesCores(width, batch);
+    return Math.max(1, Math.min(MAX_DEFAULT_THREADS, everyCore ? cores : cores - 1));
   }
 
   /** Layers of each chunk of {@link #warmUp}'s scratch core at least; three chunks. */
