@@ -1116,8 +1116,8 @@ final class VectorKernels implements Kernels {
       }
     } else if (Width4V8.applies(S, w, batch)) {
       growGseg(4 * batch * count);
-      for (int g0 = 0; g0 < batch; g0 += 16) {
-        Width4V8.dhChain2(wts, off, count, alpha, dSave, dh, gseg, batch, g0);
+      for (int g0 = 0; g0 < batch; g0 += 8) {
+        Width4V8.dhChain(wts, off, count, alpha, dSave, dh, gseg, batch, g0);
       }
       done(dhDone);
       Width4V8.updates(wts, off, count, lr, hSave, gseg, grads, batch);

@@ -37,10 +37,10 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Width 4 at 256 bits (AVX2 CPUs), a batch of 16, 32, ...: the chunk kernels of {@link Width4}
  * for eight lanes, softsign, ReLU and tanh. A feature of 16 samples is two vectors. The
- * softsign forward of a whole batch and the dh chain take the samples 16 at a time as two
- * interleaved chains (one layer's weights put in place once for both); the recompute (the
- * two-chain version was more than C1 could compile), a training thread's half of the forward,
- * and ReLU's and tanh's forwards take them eight at a time, one chain.
+ * softsign forward of a whole batch takes the samples 16 at a time as two interleaved chains
+ * (one layer's weights put in place once for both); the recompute (the two-chain version was
+ * more than C1 could compile), the dh chain (faster so: {@link #dhChain}), a training thread's
+ * half of the forward, and ReLU's and tanh's forwards take them eight at a time, one chain.
  *
  * <p>Without them a width-4 layer at 256 bits went through the per-layer path, a call and a
  * trip through memory for each of its steps: on a Zen 1 EPYC (AVX2) the step at 1M layers, batch
@@ -64,15 +64,6 @@ final class Width4V8 {
   /** Bytes per layer: 16 weights then 4 biases. */
   private static final long LB = 80;
 
-  // B<k>: every lane takes lane k
-  private static final VectorShuffle<Float> B0 = VectorShuffle.fromOp(S, l -> 0);
-  private static final VectorShuffle<Float> B1 = VectorShuffle.fromOp(S, l -> 1);
-  private static final VectorShuffle<Float> B2 = VectorShuffle.fromOp(S, l -> 2);
-  private static final VectorShuffle<Float> B3 = VectorShuffle.fromOp(S, l -> 3);
-  private static final VectorShuffle<Float> B4 = VectorShuffle.fromOp(S, l -> 4);
-  private static final VectorShuffle<Float> B5 = VectorShuffle.fromOp(S, l -> 5);
-  private static final VectorShuffle<Float> B6 = VectorShuffle.fromOp(S, l -> 6);
-  private static final VectorShuffle<Float> B7 = VectorShuffle.fromOp(S, l -> 7);
 
   /**
    * Whether these kernels take width {@code w} at batch {@code batch} under the species
@@ -590,12 +581,16 @@ final class Width4V8 {
   }
   /**
    * The backward's dh chain over {@code count} layers from byte offset {@code off}, last layer
-   * first, for the sixteen samples {@code g0 .. g0 + 15} (two chains in one loop): layer l's g
-   * = alpha dh act'(z) to {@code gs[4 batch l]}, then dh += g W^T with W before the update; dh
-   * in place. The layer's weights come in two vector loads, each broadcast by permutes once for
-   * both chains.
+   * first, for the eight samples {@code g0 .. g0 + 7}: layer l's g = alpha dh act'(z) to {@code
+   * gs[4 batch l]}, then dh += g W^T with W before the update; dh in place.
+   *
+   * <p>One chain, each weight broadcast from memory: on a Zen 1 EPYC two chains in one loop,
+   * the weights in two vector loads broadcast by permutes, took 60 ns a layer for 16 samples,
+   * this one called twice 33-35 (a permute across the halves of a 256-bit vector is three
+   * micro-ops there, and two chains' 16 vectors of dh and g with the weights spilled from
+   * AVX2's 16 registers). The same operations, so the same bits.
    */
-  static void dhChain2(MemorySegment wts, long off, int count, float alpha, float[] dSave,
+  static void dhChain(MemorySegment wts, long off, int count, float alpha, float[] dSave,
       float[] dh, float[] gs, int batch, int g0) {
     int b1 = batch;
     int b2 = 2 * batch;
@@ -604,95 +599,44 @@ final class Width4V8 {
     FloatVector dh1 = FloatVector.fromArray(S, dh, b1 + g0);
     FloatVector dh2 = FloatVector.fromArray(S, dh, b2 + g0);
     FloatVector dh3 = FloatVector.fromArray(S, dh, b3 + g0);
-    FloatVector dk0 = FloatVector.fromArray(S, dh, g0 + 8);
-    FloatVector dk1 = FloatVector.fromArray(S, dh, b1 + g0 + 8);
-    FloatVector dk2 = FloatVector.fromArray(S, dh, b2 + g0 + 8);
-    FloatVector dk3 = FloatVector.fromArray(S, dh, b3 + g0 + 8);
     for (int l = count - 1; l >= 0; l--) {
       long p = off + l * LB;
       int s = 4 * batch * l + g0;
-      // g_o = alpha * dh_o * act'(z_o)
-      FloatVector g0v = dh0.mul(alpha).mul(FloatVector.fromArray(S, dSave, s));
-      FloatVector g1v = dh1.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b1));
-      FloatVector g2v = dh2.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b2));
-      FloatVector g3v = dh3.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b3));
-      FloatVector f0v = dk0.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + 8));
-      FloatVector f1v = dk1.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b1 + 8));
-      FloatVector f2v = dk2.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b2 + 8));
-      FloatVector f3v = dk3.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b3 + 8));
-      g0v.intoArray(gs, s);
-      g1v.intoArray(gs, s + b1);
-      g2v.intoArray(gs, s + b2);
-      g3v.intoArray(gs, s + b3);
-      f0v.intoArray(gs, s + 8);
-      f1v.intoArray(gs, s + b1 + 8);
-      f2v.intoArray(gs, s + b2 + 8);
-      f3v.intoArray(gs, s + b3 + 8);
-      // dh_i = fma(g_o, W[i][o], dh_i) for o = 0..3; W[i][o] is float 4 i + o
-      FloatVector wa = FloatVector.fromMemorySegment(S, wts, p, LE);
-      FloatVector wb = FloatVector.fromMemorySegment(S, wts, p + 32, LE);
-      FloatVector u = wa.rearrange(B0);
-      dh0 = g0v.fma(u, dh0);
-      dk0 = f0v.fma(u, dk0);
-      u = wa.rearrange(B1);
-      dh0 = g1v.fma(u, dh0);
-      dk0 = f1v.fma(u, dk0);
-      u = wa.rearrange(B2);
-      dh0 = g2v.fma(u, dh0);
-      dk0 = f2v.fma(u, dk0);
-      u = wa.rearrange(B3);
-      dh0 = g3v.fma(u, dh0);
-      dk0 = f3v.fma(u, dk0);
-      u = wa.rearrange(B4);
-      dh1 = g0v.fma(u, dh1);
-      dk1 = f0v.fma(u, dk1);
-      u = wa.rearrange(B5);
-      dh1 = g1v.fma(u, dh1);
-      dk1 = f1v.fma(u, dk1);
-      u = wa.rearrange(B6);
-      dh1 = g2v.fma(u, dh1);
-      dk1 = f2v.fma(u, dk1);
-      u = wa.rearrange(B7);
-      dh1 = g3v.fma(u, dh1);
-      dk1 = f3v.fma(u, dk1);
-      u = wb.rearrange(B0);
-      dh2 = g0v.fma(u, dh2);
-      dk2 = f0v.fma(u, dk2);
-      u = wb.rearrange(B1);
-      dh2 = g1v.fma(u, dh2);
-      dk2 = f1v.fma(u, dk2);
-      u = wb.rearrange(B2);
-      dh2 = g2v.fma(u, dh2);
-      dk2 = f2v.fma(u, dk2);
-      u = wb.rearrange(B3);
-      dh2 = g3v.fma(u, dh2);
-      dk2 = f3v.fma(u, dk2);
-      u = wb.rearrange(B4);
-      dh3 = g0v.fma(u, dh3);
-      dk3 = f0v.fma(u, dk3);
-      u = wb.rearrange(B5);
-      dh3 = g1v.fma(u, dh3);
-      dk3 = f1v.fma(u, dk3);
-      u = wb.rearrange(B6);
-      dh3 = g2v.fma(u, dh3);
-      dk3 = f2v.fma(u, dk3);
-      u = wb.rearrange(B7);
-      dh3 = g3v.fma(u, dh3);
-      dk3 = f3v.fma(u, dk3);
+      FloatVector e0 = dh0.mul(alpha).mul(FloatVector.fromArray(S, dSave, s));
+      FloatVector e1 = dh1.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b1));
+      FloatVector e2 = dh2.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b2));
+      FloatVector e3 = dh3.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b3));
+      e0.intoArray(gs, s);
+      e1.intoArray(gs, s + b1);
+      e2.intoArray(gs, s + b2);
+      e3.intoArray(gs, s + b3);
+      // with e_o = g_o: dh_i = fma(g_o, W[i][o], dh_i) for o = 0..3; W[i][o] is float 4 i + o
+      dh0 = e0.fma(FloatVector.broadcast(S, wts.get(F32, p)), dh0);
+      dh0 = e1.fma(FloatVector.broadcast(S, wts.get(F32, p + 4)), dh0);
+      dh0 = e2.fma(FloatVector.broadcast(S, wts.get(F32, p + 8)), dh0);
+      dh0 = e3.fma(FloatVector.broadcast(S, wts.get(F32, p + 12)), dh0);
+      dh1 = e0.fma(FloatVector.broadcast(S, wts.get(F32, p + 16)), dh1);
+      dh1 = e1.fma(FloatVector.broadcast(S, wts.get(F32, p + 20)), dh1);
+      dh1 = e2.fma(FloatVector.broadcast(S, wts.get(F32, p + 24)), dh1);
+      dh1 = e3.fma(FloatVector.broadcast(S, wts.get(F32, p + 28)), dh1);
+      dh2 = e0.fma(FloatVector.broadcast(S, wts.get(F32, p + 32)), dh2);
+      dh2 = e1.fma(FloatVector.broadcast(S, wts.get(F32, p + 36)), dh2);
+      dh2 = e2.fma(FloatVector.broadcast(S, wts.get(F32, p + 40)), dh2);
+      dh2 = e3.fma(FloatVector.broadcast(S, wts.get(F32, p + 44)), dh2);
+      dh3 = e0.fma(FloatVector.broadcast(S, wts.get(F32, p + 48)), dh3);
+      dh3 = e1.fma(FloatVector.broadcast(S, wts.get(F32, p + 52)), dh3);
+      dh3 = e2.fma(FloatVector.broadcast(S, wts.get(F32, p + 56)), dh3);
+      dh3 = e3.fma(FloatVector.broadcast(S, wts.get(F32, p + 60)), dh3);
     }
     dh0.intoArray(dh, g0);
     dh1.intoArray(dh, b1 + g0);
     dh2.intoArray(dh, b2 + g0);
     dh3.intoArray(dh, b3 + g0);
-    dk0.intoArray(dh, g0 + 8);
-    dk1.intoArray(dh, b1 + g0 + 8);
-    dk2.intoArray(dh, b2 + g0 + 8);
-    dk3.intoArray(dh, b3 + g0 + 8);
   }
 
   /**
    * gW and gb of each of {@code count} layers from its saved input and g (the layout of
-   * {@link #dhChain2}), then W -= lr gW, b -= lr gb; each layer's 20 gradients also to
+   * {@link #dhChain}), then W -= lr gW, b -= lr gb; each layer's 20 gradients also to
    * {@code grads[20 l]} when it is not null.
    *
    * <p>The per-layer path's order: gradient p = 4 i + o sums x_i g_o lane by lane over the

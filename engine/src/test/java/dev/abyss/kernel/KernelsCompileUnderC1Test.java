@@ -42,7 +42,7 @@ class KernelsCompileUnderC1Test {
   /** The kernels of {@link Width4V8}, reached only with 256-bit vectors. */
   static final String[] KERNELS_256 = {
     "Width4V8::forwardSoftsign", "Width4V8::forwardSoftsign2", "Width4V8::forwardSaveSoftsign",
-    "Width4V8::dhChain2", "Width4V8::updates", "Width4V8::forwardRelu",
+    "Width4V8::dhChain", "Width4V8::updates", "Width4V8::forwardRelu",
     "Width4V8::forwardSaveRelu", "Width4V8::forwardTanh", "Width4V8::forwardSaveTanh",
     "Width4V8::tanh4"
   };
