@@ -214,6 +214,15 @@ final class VectorKernels implements Kernels {
       }
       return;
     }
+    if (V == 8) {
+      // the same at 256 bits (dhRows8)
+      biasUpdate(w, wts, off, lr, g, 0, grads, gOff);
+      for (int i0 = 0; i0 < w; i0 += 8) {
+        dhRows8(w, wts, off, i0, g, 0, dh);
+        rowsUpdate(w, wts, off, i0, i0 + 8, lr, hSave, so, g, 0, grads, gOff);
+      }
+      return;
+    }
     FloatVector zero = FloatVector.zero(S);
     long bias = off + 4L * w * w;
     for (int o0 = 0; o0 < w; o0 += V) {
@@ -260,6 +269,12 @@ final class VectorKernels implements Kernels {
     if (V == 16) {
       for (int i0 = 0; i0 < w; i0 += 16) {
         dhRows16(w, wts, off, i0, gs, gOff, dh);
+      }
+      return;
+    }
+    if (V == 8) {
+      for (int i0 = 0; i0 < w; i0 += 8) {
+        dhRows8(w, wts, off, i0, gs, gOff, dh);
       }
       return;
     }
@@ -386,6 +401,46 @@ final class VectorKernels implements Kernels {
     FloatVector e = q0.blend(q1, M4).add(q1.blend(q0, M4).rearrange(X4));
     FloatVector f = q2.blend(q3, M4).add(q3.blend(q2, M4).rearrange(X4));
     FloatVector sums = e.blend(f, M8).add(f.blend(e, M8).rearrange(X8));
+    FloatVector.fromArray(S, dh, i0).add(sums).intoArray(dh, i0);
+  }
+
+  /**
+   * {@link #dhRows16} at 256 bits: dh[i0 .. i0 + 7] += sum_o g[o] W[i][o], eight rows' sums
+   * and their tree (distances 1, 2, 4) in registers, the bits of the path through {@code buf}.
+   * Each sum's new term is the receiver (p + v is v + p exactly), as in {@link Width4V8}'s
+   * updates: a loop-carried receiver can leave C2 unable to bind the add at 256 bits.
+   */
+  private static void dhRows8(int w, MemorySegment wts, long off, int i0, float[] gs,
+      int gOff, float[] dh) {
+    FloatVector zero = FloatVector.zero(S);
+    FloatVector v0 = zero;
+    FloatVector v1 = zero;
+    FloatVector v2 = zero;
+    FloatVector v3 = zero;
+    FloatVector v4 = zero;
+    FloatVector v5 = zero;
+    FloatVector v6 = zero;
+    FloatVector v7 = zero;
+    long rs = 4L * w;
+    for (int o0 = 0; o0 < w; o0 += 8) {
+      FloatVector gv = FloatVector.fromArray(S, gs, gOff + o0);
+      long p = off + 4L * (i0 * w + o0);
+      v0 = gv.mul(FloatVector.fromMemorySegment(S, wts, p, LE)).add(v0);
+      v1 = gv.mul(FloatVector.fromMemorySegment(S, wts, p + rs, LE)).add(v1);
+      v2 = gv.mul(FloatVector.fromMemorySegment(S, wts, p + 2 * rs, LE)).add(v2);
+      v3 = gv.mul(FloatVector.fromMemorySegment(S, wts, p + 3 * rs, LE)).add(v3);
+      v4 = gv.mul(FloatVector.fromMemorySegment(S, wts, p + 4 * rs, LE)).add(v4);
+      v5 = gv.mul(FloatVector.fromMemorySegment(S, wts, p + 5 * rs, LE)).add(v5);
+      v6 = gv.mul(FloatVector.fromMemorySegment(S, wts, p + 6 * rs, LE)).add(v6);
+      v7 = gv.mul(FloatVector.fromMemorySegment(S, wts, p + 7 * rs, LE)).add(v7);
+    }
+    FloatVector r0 = v0.blend(v1, M1).add(v1.blend(v0, M1).rearrange(X1));
+    FloatVector r1 = v2.blend(v3, M1).add(v3.blend(v2, M1).rearrange(X1));
+    FloatVector r2 = v4.blend(v5, M1).add(v5.blend(v4, M1).rearrange(X1));
+    FloatVector r3 = v6.blend(v7, M1).add(v7.blend(v6, M1).rearrange(X1));
+    FloatVector q0 = r0.blend(r1, M2).add(r1.blend(r0, M2).rearrange(X2));
+    FloatVector q1 = r2.blend(r3, M2).add(r3.blend(r2, M2).rearrange(X2));
+    FloatVector sums = q0.blend(q1, M4).add(q1.blend(q0, M4).rearrange(X4));
     FloatVector.fromArray(S, dh, i0).add(sums).intoArray(dh, i0);
   }
 
