@@ -39,12 +39,18 @@ class KernelsCompileUnderC1Test {
     "VectorKernels::backwardRowUpdate"
   };
 
-  /** The kernels of {@link Width4V8} and the others reached only with 256-bit vectors. */
+  /**
+   * The kernels of {@link Width4V8}, {@link Width8V8} and the others reached only with 256-bit
+   * vectors.
+   */
   static final String[] KERNELS_256 = {
     "Width4V8::forwardSoftsign", "Width4V8::forwardSoftsign2", "Width4V8::forwardSaveSoftsign",
     "Width4V8::dhChain", "Width4V8::updates", "Width4V8::forwardRelu",
     "Width4V8::forwardSaveRelu", "Width4V8::forwardTanh", "Width4V8::forwardSaveTanh",
-    "Width4V8::tanh4", "VectorKernels::dhRows8"
+    "Width4V8::tanh4", "VectorKernels::dhRows8",
+    "Width8V8::forwardSoftsign", "Width8V8::forwardRelu", "Width8V8::forwardTanh",
+    "Width8V8::forwardSaveSoftsign", "Width8V8::forwardSaveRelu",
+    "Width8V8::dhChain", "Width8V8::updates"
   };
 
   @Test
