@@ -895,15 +895,12 @@ final class VectorKernels implements Kernels {
    * alternating in one process, the ratio to one thread keeping: w32 b1 0.66-0.68 against
    * 0.70-0.75, w16 b16 0.60 against 0.68, w32 b16 0.69 against 0.74, w64 b1 0.68 against 0.71,
    * w16 b1 0.78 against 0.84); not tanh, whose recompute costs more (w4 b16 1.09 against 0.89,
-   * w8 b16 0.89 against 0.86), nor the narrow generic shapes (w3 b16: a tie). And width-8
-   * softsign at 256 bits ({@link Width8V8}) on two threads: on a Zen 1 EPYC, w8 b16 at 100,000
-   * layers, 0.063-0.074 s a step recomputing against 0.075-0.089 keeping.
+   * w8 b16 0.89 against 0.86), nor the narrow generic shapes (w3 b16: a tie).
    */
   @Override
   public boolean prefersRecompute(int w, int batch, Activation act, int threads) {
     return prefersRecompute(w, batch, act) || (threads > 1 && w >= 16
-        && act != Activation.TANH && handsOffBeforeUpdates(w, batch))
-        || threads > 1 && Width8V8.applies(S, w, batch) && act == Activation.SOFTSIGN;
+        && act != Activation.TANH && handsOffBeforeUpdates(w, batch));
   }
 
   @Override
@@ -940,10 +937,6 @@ final class VectorKernels implements Kernels {
     }
     if (w == 8 && batch == 1 && V >= 8 && Rows.forwardApplies(act)) {
       Rows.forward8(wts, off, count, alpha, act, h, null, null);
-      return;
-    }
-    if (Width8V8.applies(S, w, batch)) {
-      forward8(wts, off, count, alpha, act, h, batch, 0, batch);
       return;
     }
     if (!forwardGroups(w, batch, wts, off, count, alpha, act, h, 0, batch)) {
@@ -993,39 +986,17 @@ final class VectorKernels implements Kernels {
   }
 
   /**
-   * The samples {@code from .. to - 1} (multiples of 8) through {@link Width8V8}'s forward, a
-   * block of layers at a time, each block's weights copied to this instance's array first (a
-   * training thread's half of the forward runs on its own instance, {@link #fork}).
-   */
-  private void forward8(MemorySegment wts, long off, int count, float alpha,
-      Activation act, float[] h, int batch, int from, int to) {
-    float[] wa = w8Block();
-    for (int l0 = 0; l0 < count; l0 += Width8V8.BLOCK) {
-      int c = Math.min(Width8V8.BLOCK, count - l0);
-      MemorySegment.copy(wts, F32, off + l0 * 288L, wa, 0, c * 72);
-      for (int g0 = from; g0 < to; g0 += 8) {
-        switch (act) {
-          case SOFTSIGN -> Width8V8.forwardSoftsign(wa, c, alpha, h, batch, g0);
-          case RELU -> Width8V8.forwardRelu(wa, c, alpha, h, batch, g0);
-          case TANH -> Width8V8.forwardTanh(wa, c, alpha, h, batch, g0);
-        }
-      }
-    }
-  }
-
-  /**
    * Widths 4 and 8 at batch 16 with softsign ({@link Width4#forwardSoftsignHalf}, {@link
    * Width8#forwardSoftsignHalf}: eight samples each), and at batch 32, 64, ... (the groups of
    * 16 samples in two halves, each through the group kernels); at 256 bits, width 4 at batch
-   * 16, 32, ... with any activation ({@link Width4V8}: eight samples a chain), and width 8 at
-   * batch 16, 24, ... ({@link Width8V8}, likewise).
+   * 16, 32, ... with any activation ({@link Width4V8}: eight samples a chain).
    */
   @Override
   public boolean splitsForward(int w, int batch, Activation act) {
     return (w == 4 || w == 8) && batch == 16 && S == FloatVector.SPECIES_512
         && act == Activation.SOFTSIGN
         || (w == 4 || w == 8) && batch % 32 == 0 && S == FloatVector.SPECIES_512
-        || Width4V8.applies(S, w, batch) || Width8V8.applies(S, w, batch) && batch >= 16;
+        || Width4V8.applies(S, w, batch);
   }
 
   @Override
@@ -1052,8 +1023,6 @@ final class VectorKernels implements Kernels {
           Width4V8.forwardTanh(wts, off, count, alpha, h, batch, g0);
         }
       }
-    } else if (Width8V8.applies(S, w, batch) && from % 8 == 0 && to % 8 == 0) {
-      forward8(wts, off, count, alpha, act, h, batch, from, to);
     } else if (half && w == 4) {
       Width4.forwardSoftsignHalf(wts, off, count, alpha, h, from);
     } else if (half && w == 8) {
@@ -1101,25 +1070,6 @@ final class VectorKernels implements Kernels {
     } else if (Width4V8.applies(S, w, batch) && act == Activation.TANH) {
       for (int g0 = 0; g0 < batch; g0 += 8) {
         Width4V8.forwardSaveTanh(wts, off, count, alpha, h, hSave, dSave, batch, g0);
-      }
-    } else if (Width8V8.applies(S, w, batch) && act != Activation.TANH) {
-      // (tanh's save, with its scratch copies, was more than C1 could compile at 256 bits:
-      // the per-layer path, whose layout the backward kernels read)
-      float[] wa = w8Block();
-      for (int l0 = 0; l0 < count; l0 += Width8V8.BLOCK) {
-        int c = Math.min(Width8V8.BLOCK, count - l0);
-        MemorySegment.copy(wts, F32, off + l0 * 288L, wa, 0, c * 72);
-        int so = 8 * batch * l0;
-        for (int g0 = 0; g0 < batch; g0 += 8) {
-          if (act == Activation.SOFTSIGN) {
-            Width8V8.forwardSaveSoftsign(wa, c, alpha, h, hSave, dSave, so, batch, g0);
-          } else {
-            Width8V8.forwardSaveRelu(wa, c, alpha, h, hSave, dSave, so, batch, g0);
-          }
-        }
-      }
-      if (act == Activation.SOFTSIGN) {
-        Width8V8.softsignDerivative(dSave, 0, 8 * batch * count);
       }
     } else if (width4(w, batch) && act == Activation.SOFTSIGN) {
       Width4.forwardSaveSoftsign(wts, off, count, alpha, h, hSave, dSave);
