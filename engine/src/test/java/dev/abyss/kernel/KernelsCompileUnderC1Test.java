@@ -48,7 +48,7 @@ class KernelsCompileUnderC1Test {
     "Width4V8::dhChain", "Width4V8::updates", "Width4V8::forwardRelu",
     "Width4V8::forwardSaveRelu", "Width4V8::forwardTanh", "Width4V8::forwardSaveTanh",
     "Width4V8::tanh4", "VectorKernels::dhRows8",
-    "Width8V8::dhChain", "Width8V8::updates"
+    "Width8V8::dhChain", "Width8V8::updates", "VectorKernels::transpose8"
   };
 
   @Test
