@@ -13,7 +13,8 @@ import jdk.incubator.vector.VectorSpecies;
  * Width 8 at 256 bits (AVX2 CPUs), a batch of 8, 16, 24, ...: the backward's chunk kernels, any
  * activation, eight samples a chain: the dh chain ({@link #dhChain}), which keeps each layer's
  * g, then the weight gradients and the SGD update ({@link #updates}). On a Zen 1 EPYC, w8 b16,
- * the two took 545-560 ns a layer against the per-layer path's 750-820 (a probe, one thread).
+ * the two took 450-460 ns a layer against the per-layer path's 630-640 (a probe, one thread;
+ * 780-820 before the per-layer path took this class's transpose instead of its gathers).
  *
  * <p>The forward stays on the per-layer path: forward kernels in the manner of {@link Width4V8}
  * (one chain of eight samples, its eight features in registers, each of the 72 weights
