@@ -1742,10 +1742,10 @@ final class VectorKernels implements Kernels {
    * The 8 x 8 block of {@code src} whose row r starts at {@code so + r * ss}, transposed into
    * {@code dst} (row c at {@code dOff + c * ds}), 256-bit vectors only: three stages, each
    * pairing rows d apart (d = 1, 2, 4) and exchanging their lanes d apart by a permute and a
-   * blend ({@link Width8V8#updates}' transpose). On a Zen 1 EPYC a gather a row cost about 9 ns
-   * (w8 b16: 140 of the updates' 345 ns a layer), this about 2 a row.
+   * blend (also {@link Width8V8#updates}'). On a Zen 1 EPYC a gather a row cost about 9 ns (w8
+   * b16: 140 of the updates' 345 ns a layer), this about 2 a row.
    */
-  private static void transpose8(float[] src, int so, int ss, float[] dst, int dOff, int ds) {
+  static void transpose8(float[] src, int so, int ss, float[] dst, int dOff, int ds) {
     FloatVector v0 = FloatVector.fromArray(S, src, so);
     FloatVector v1 = FloatVector.fromArray(S, src, so + ss);
     FloatVector v2 = FloatVector.fromArray(S, src, so + 2 * ss);

@@ -3,10 +3,6 @@ package dev.abyss.kernel;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -38,8 +34,9 @@ import jdk.incubator.vector.VectorSpecies;
  * by lane over the blocks of eight samples, then the eight-lane transpose-and-add tree (lanes
  * paired at distances 1, 2, 4), which {@link #updates} computes from the transposed g as ((t0 +
  * t1) + (t2 + t3)) + ((t4 + t5) + (t6 + t7)), t_k the sum over the blocks of sample k's g (a +
- * b is b + a exactly). Each method is one loop calling only the Vector API, for the reasons
- * {@link Width4} gives.
+ * b is b + a exactly). Each method is one loop calling only the Vector API (the updates also
+ * the transpose, which takes and gives its vectors through arrays), for the reasons {@link
+ * Width4} gives.
  */
 final class Width8V8 {
   private Width8V8() {}
@@ -183,25 +180,15 @@ final class Width8V8 {
    * comment): g transposed to sample-major, each row of gW one running sum over the samples,
    * the biases from the transposed g.
    *
-   * <p>The transpose takes eight features of eight samples at a time in registers, in three
-   * stages (lanes exchanged at distances 1, 2, 4 by a permute and a blend). The per-layer
-   * path's gathers, one a sample, took 140 of the 345 ns a layer (batch 16) on a Zen 1 EPYC;
-   * with the registers' transpose the updates took 236.
+   * <p>The transpose takes eight features of eight samples at a time in registers ({@link
+   * VectorKernels#transpose8}, which the per-layer path uses too). A gather a sample, as the
+   * per-layer path had, took 140 of the 345 ns a layer (batch 16) on a Zen 1 EPYC; with the
+   * registers' transpose the updates took 236.
    */
   static void updates(MemorySegment wts, long off, int count, float lr, float[] hSave,
       float[] gs, float[] grads, int batch) {
     float[] tt = new float[8 * batch];
     FloatVector zero = FloatVector.zero(S);
-    IntVector iota = IntVector.zero(IntVector.SPECIES_256).addIndex(1);
-    VectorMask<Float> m1 = iota.and(1).compare(VectorOperators.NE, 0).cast(S);
-    VectorMask<Float> m2 = iota.and(2).compare(VectorOperators.NE, 0).cast(S);
-    VectorMask<Float> m4 = iota.and(4).compare(VectorOperators.NE, 0).cast(S);
-    VectorShuffle<Float> x1 = ((FloatVector) iota.lanewise(VectorOperators.XOR, 1)
-        .convert(VectorOperators.I2F, 0)).toShuffle();
-    VectorShuffle<Float> x2 = ((FloatVector) iota.lanewise(VectorOperators.XOR, 2)
-        .convert(VectorOperators.I2F, 0)).toShuffle();
-    VectorShuffle<Float> x4 = ((FloatVector) iota.lanewise(VectorOperators.XOR, 4)
-        .convert(VectorOperators.I2F, 0)).toShuffle();
     int b1 = batch;
     int b2 = 2 * batch;
     int b3 = 3 * batch;
@@ -220,52 +207,9 @@ final class Width8V8 {
       FloatVector a5 = zero;
       FloatVector a6 = zero;
       FloatVector a7 = zero;
+      // g of this layer to sample-major, eight samples and eight outputs a block
       for (int b0 = 0; b0 < batch; b0 += 8) {
-        int q0 = s + b0;
-        FloatVector v0 = FloatVector.fromArray(S, gs, q0);
-        FloatVector v1 = FloatVector.fromArray(S, gs, q0 + b1);
-        FloatVector v2 = FloatVector.fromArray(S, gs, q0 + b2);
-        FloatVector v3 = FloatVector.fromArray(S, gs, q0 + b3);
-        FloatVector v4 = FloatVector.fromArray(S, gs, q0 + b4);
-        FloatVector v5 = FloatVector.fromArray(S, gs, q0 + b5);
-        FloatVector v6 = FloatVector.fromArray(S, gs, q0 + b6);
-        FloatVector v7 = FloatVector.fromArray(S, gs, q0 + b7);
-        // stage 1 (d = 1)
-        FloatVector u0 = v0.blend(v1.rearrange(x1), m1);
-        FloatVector u1 = v0.rearrange(x1).blend(v1, m1);
-        FloatVector u2 = v2.blend(v3.rearrange(x1), m1);
-        FloatVector u3 = v2.rearrange(x1).blend(v3, m1);
-        FloatVector u4 = v4.blend(v5.rearrange(x1), m1);
-        FloatVector u5 = v4.rearrange(x1).blend(v5, m1);
-        FloatVector u6 = v6.blend(v7.rearrange(x1), m1);
-        FloatVector u7 = v6.rearrange(x1).blend(v7, m1);
-        // stage 2 (d = 2)
-        v0 = u0.blend(u2.rearrange(x2), m2);
-        v2 = u0.rearrange(x2).blend(u2, m2);
-        v1 = u1.blend(u3.rearrange(x2), m2);
-        v3 = u1.rearrange(x2).blend(u3, m2);
-        v4 = u4.blend(u6.rearrange(x2), m2);
-        v6 = u4.rearrange(x2).blend(u6, m2);
-        v5 = u5.blend(u7.rearrange(x2), m2);
-        v7 = u5.rearrange(x2).blend(u7, m2);
-        // stage 3 (d = 4)
-        u0 = v0.blend(v4.rearrange(x4), m4);
-        u4 = v0.rearrange(x4).blend(v4, m4);
-        u1 = v1.blend(v5.rearrange(x4), m4);
-        u5 = v1.rearrange(x4).blend(v5, m4);
-        u2 = v2.blend(v6.rearrange(x4), m4);
-        u6 = v2.rearrange(x4).blend(v6, m4);
-        u3 = v3.blend(v7.rearrange(x4), m4);
-        u7 = v3.rearrange(x4).blend(v7, m4);
-        int t = 8 * b0;
-        u0.intoArray(tt, t);
-        u1.intoArray(tt, t + 8);
-        u2.intoArray(tt, t + 16);
-        u3.intoArray(tt, t + 24);
-        u4.intoArray(tt, t + 32);
-        u5.intoArray(tt, t + 40);
-        u6.intoArray(tt, t + 48);
-        u7.intoArray(tt, t + 56);
+        VectorKernels.transpose8(gs, s + b0, batch, tt, 8 * b0, 8);
       }
       for (int b = 0; b < batch; b++) {
         FloatVector gv = FloatVector.fromArray(S, tt, 8 * b);
