@@ -56,6 +56,7 @@ final class VectorKernels implements Kernels {
   private final ScalarKernels scalar = new ScalarKernels();
   /** A segment's g (alpha dh act'(z)) for {@link Width4#backwardUpdate}, grown on demand. */
   private float[] gseg = new float[0];
+  /** A block of layers' weights for {@link Width8V8#dhChain}, made on first use. */
   private float[] w8Block = new float[0];
 
   private static VectorSpecies<Float> species() {
@@ -1184,7 +1185,8 @@ final class VectorKernels implements Kernels {
       // the last layers first, a block at a time
       for (int hi = count; hi > 0; hi -= Width8V8.BLOCK) {
         int l0 = Math.max(0, hi - Width8V8.BLOCK);
-        MemorySegment.copy(wts, F32, off + l0 * 288L, wa, 0, (hi - l0) * 72);
+        MemorySegment.copy(wts, F32, off + l0 * Kernels.layerBytes(8), wa, 0,
+            (hi - l0) * Kernels.layerFloats(8));
         for (int g0 = 0; g0 < batch; g0 += 8) {
           Width8V8.dhChain(wa, hi - l0, alpha, dSave, dh, gseg, 8 * batch * l0, batch, g0);
         }
@@ -1280,7 +1282,7 @@ final class VectorKernels implements Kernels {
   /** This instance's block of {@link Width8V8}'s weights. */
   private float[] w8Block() {
     if (w8Block.length == 0) {
-      w8Block = new float[Width8V8.BLOCK * 72];
+      w8Block = new float[Width8V8.BLOCK * Kernels.layerFloats(8)];
     }
     return w8Block;
   }
@@ -1742,8 +1744,8 @@ final class VectorKernels implements Kernels {
    * The 8 x 8 block of {@code src} whose row r starts at {@code so + r * ss}, transposed into
    * {@code dst} (row c at {@code dOff + c * ds}), 256-bit vectors only: three stages, each
    * pairing rows d apart (d = 1, 2, 4) and exchanging their lanes d apart by a permute and a
-   * blend (also {@link Width8V8#updates}'). On a Zen 1 EPYC a gather a row cost about 9 ns (w8
-   * b16: 140 of the updates' 345 ns a layer), this about 2 a row.
+   * blend ({@link Width8V8#updates} transposes with it too). On a Zen 1 EPYC a gather a row
+   * cost about 9 ns (w8 b16: 140 of the updates' 345 ns a layer), this about 2 a row.
    */
   static void transpose8(float[] src, int so, int ss, float[] dst, int dOff, int ds) {
     FloatVector v0 = FloatVector.fromArray(S, src, so);
