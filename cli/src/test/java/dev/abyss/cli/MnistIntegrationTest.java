@@ -65,8 +65,9 @@ class MnistIntegrationTest {
 
   /**
    * train's default --threads (at w4 b16 two in memory on two cores, streamed one unless a
-   * third core is free or the kernels run at 256 bits) gives the bits of one thread, and the manifest records the count it
-   * used. The default is two exactly for the shapes whose kernels hand off before the updates.
+   * third core is free or the kernels run at 256 bits) gives the bits of one thread, and the
+   * manifest records the count it used. The default is two exactly for the shapes whose kernels
+   * hand off before the updates.
    */
   @Test
   void defaultThreadsTrainTheSameBitsAsOne() throws Exception {
