@@ -58,6 +58,8 @@ final class VectorKernels implements Kernels {
   private float[] gseg = new float[0];
   /** A block of layers' weights for {@link Width8V8#dhChain}, made on first use. */
   private float[] w8Block = new float[0];
+  /** A block of width-4 layers' weights for {@link Width4V8#forwardSoftsignSkewed}. */
+  private float[] w4Block = new float[0];
 
   private static VectorSpecies<Float> species() {
     String bits = System.getProperty("abyss.vectorBits", "");
@@ -690,6 +692,7 @@ final class VectorKernels implements Kernels {
   private void dropScratch() {
     gseg = new float[0];
     w8Block = new float[0];
+    w4Block = new float[0];
     lw = new float[0];
     padIn = new float[0];
     padH = new float[0];
@@ -916,6 +919,19 @@ final class VectorKernels implements Kernels {
     }
     if (w == 4 && batch == 1 && Rows.forwardApplies(act)) {
       Rows.forward(wts, off, count, alpha, act, h, null, null);
+      return;
+    }
+    if (Width4V8.applies(S, w, batch) && act == Activation.SOFTSIGN && batch >= 32) {
+      // eval's minibatches: a block of layers copied once for all groups of 16
+      float[] wa = w4Block();
+      for (int l0 = 0; l0 < count; l0 += Width4V8.BLOCK) {
+        int n = Math.min(Width4V8.BLOCK, count - l0);
+        MemorySegment.copy(wts, F32, off + l0 * Kernels.layerBytes(4), wa, 0,
+            n * Kernels.layerFloats(4));
+        for (int g0 = 0; g0 < batch; g0 += 16) {
+          Width4V8.forwardSoftsignSkewed(wa, n, alpha, h, batch, g0);
+        }
+      }
       return;
     }
     if (Width4V8.applies(S, w, batch) && act == Activation.SOFTSIGN) {
@@ -1277,6 +1293,14 @@ final class VectorKernels implements Kernels {
   @Override
   public boolean helperSharesCores(int w, int batch) {
     return Width4V8.applies(S, w, batch);
+  }
+
+  /** This instance's block of {@link Width4V8#forwardSoftsignSkewed}'s weights. */
+  private float[] w4Block() {
+    if (w4Block.length == 0) {
+      w4Block = new float[Width4V8.BLOCK * Kernels.layerFloats(4)];
+    }
+    return w4Block;
   }
 
   /** This instance's block of {@link Width8V8}'s weights. */

@@ -38,9 +38,11 @@ import jdk.incubator.vector.VectorSpecies;
  * Width 4 at 256 bits (AVX2 CPUs), a batch of 16, 32, ...: the chunk kernels of {@link Width4}
  * for eight lanes, softsign, ReLU and tanh. A feature of 16 samples is two vectors. The
  * softsign forward of a whole batch takes the samples 16 at a time as two interleaved chains
- * (one layer's weights put in place once for both); the recompute (the two-chain version was
- * more than C1 could compile), the dh chain (faster so: {@link #dhChain}), a training thread's
- * half of the forward, and ReLU's and tanh's forwards take them eight at a time, one chain.
+ * (one layer's weights put in place once for both), at a batch of 32 or more (eval's) the
+ * second chain a layer behind the first ({@link #forwardSoftsignSkewed}); the recompute (the
+ * two-chain version was more than C1 could compile), the dh chain (faster so: {@link
+ * #dhChain}), a training thread's half of the forward, and ReLU's and tanh's forwards take
+ * them eight at a time, one chain.
  *
  * <p>Without them a width-4 layer at 256 bits went through the per-layer path, a call and a
  * trip through memory for each of its steps: on a Zen 1 EPYC (AVX2) the step at 1M layers, batch
@@ -177,6 +179,106 @@ final class Width4V8 {
       k1 = y1.div(y1.abs().add(1f)).fma(va, k1);
       k2 = y2.div(y2.abs().add(1f)).fma(va, k2);
       k3 = y3.div(y3.abs().add(1f)).fma(va, k3);
+    }
+    h0.intoArray(h, i0);
+    h1.intoArray(h, i1);
+    h2.intoArray(h, i2);
+    h3.intoArray(h, i3);
+    k0.intoArray(h, i0 + 8);
+    k1.intoArray(h, i1 + 8);
+    k2.intoArray(h, i2 + 8);
+    k3.intoArray(h, i3 + 8);
+  }
+
+  /**
+   * Layers in a block of weights copied from the core (layer l's 20 floats at {@code 20 l}):
+   * 256 layers, 20 KB, so that a block stays in the first-level cache while every group of 16
+   * samples of a batch goes through it.
+   */
+  static final int BLOCK = 256;
+
+  /**
+   * {@link #forwardSoftsign2} over {@code count} layers whose weights are an array ({@code
+   * wa[20 l .. 20 l + 19]}, a block copied from the core), the second chain one layer behind the
+   * first: iteration l takes samples {@code g0 .. g0 + 7} through layer l and samples {@code g0
+   * + 8 .. g0 + 15} through layer l - 1. In step, the two chains' eight divisions wait on the
+   * divider together and the next layer's multiply-adds wait on them; a layer apart, one
+   * chain's multiply-adds run while the other's divisions do. Per lane the same operations.
+   *
+   * <p>The weights come from an array, not the segment: with 40 segment reads a layer C1 gives
+   * up on this loop ("out of virtual registers"), and the tiered JIT then never takes it to C2
+   * (docs/decisions.md, "The 256-bit two-chain forward skewed by a layer").
+   */
+  static void forwardSoftsignSkewed(float[] wa, int count, float alpha, float[] h, int batch,
+      int g0) {
+    int i0 = g0;
+    int i1 = batch + g0;
+    int i2 = 2 * batch + g0;
+    int i3 = 3 * batch + g0;
+    FloatVector h0 = FloatVector.fromArray(S, h, i0);
+    FloatVector h1 = FloatVector.fromArray(S, h, i1);
+    FloatVector h2 = FloatVector.fromArray(S, h, i2);
+    FloatVector h3 = FloatVector.fromArray(S, h, i3);
+    FloatVector k0 = FloatVector.fromArray(S, h, i0 + 8);
+    FloatVector k1 = FloatVector.fromArray(S, h, i1 + 8);
+    FloatVector k2 = FloatVector.fromArray(S, h, i2 + 8);
+    FloatVector k3 = FloatVector.fromArray(S, h, i3 + 8);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    for (int l = 0; l <= count; l++) {
+      if (l < count) {
+        int p = 20 * l;
+        FloatVector z0 = FloatVector.broadcast(S, wa[p + 16]);
+        z0 = h0.fma(FloatVector.broadcast(S, wa[p + 0]), z0);
+        z0 = h1.fma(FloatVector.broadcast(S, wa[p + 4]), z0);
+        z0 = h2.fma(FloatVector.broadcast(S, wa[p + 8]), z0);
+        z0 = h3.fma(FloatVector.broadcast(S, wa[p + 12]), z0);
+        FloatVector z1 = FloatVector.broadcast(S, wa[p + 17]);
+        z1 = h0.fma(FloatVector.broadcast(S, wa[p + 1]), z1);
+        z1 = h1.fma(FloatVector.broadcast(S, wa[p + 5]), z1);
+        z1 = h2.fma(FloatVector.broadcast(S, wa[p + 9]), z1);
+        z1 = h3.fma(FloatVector.broadcast(S, wa[p + 13]), z1);
+        FloatVector z2 = FloatVector.broadcast(S, wa[p + 18]);
+        z2 = h0.fma(FloatVector.broadcast(S, wa[p + 2]), z2);
+        z2 = h1.fma(FloatVector.broadcast(S, wa[p + 6]), z2);
+        z2 = h2.fma(FloatVector.broadcast(S, wa[p + 10]), z2);
+        z2 = h3.fma(FloatVector.broadcast(S, wa[p + 14]), z2);
+        FloatVector z3 = FloatVector.broadcast(S, wa[p + 19]);
+        z3 = h0.fma(FloatVector.broadcast(S, wa[p + 3]), z3);
+        z3 = h1.fma(FloatVector.broadcast(S, wa[p + 7]), z3);
+        z3 = h2.fma(FloatVector.broadcast(S, wa[p + 11]), z3);
+        z3 = h3.fma(FloatVector.broadcast(S, wa[p + 15]), z3);
+        h0 = z0.div(z0.abs().add(1f)).fma(va, h0);
+        h1 = z1.div(z1.abs().add(1f)).fma(va, h1);
+        h2 = z2.div(z2.abs().add(1f)).fma(va, h2);
+        h3 = z3.div(z3.abs().add(1f)).fma(va, h3);
+      }
+      if (l > 0) {
+        int q = 20 * (l - 1);
+        FloatVector y0 = FloatVector.broadcast(S, wa[q + 16]);
+        y0 = k0.fma(FloatVector.broadcast(S, wa[q + 0]), y0);
+        y0 = k1.fma(FloatVector.broadcast(S, wa[q + 4]), y0);
+        y0 = k2.fma(FloatVector.broadcast(S, wa[q + 8]), y0);
+        y0 = k3.fma(FloatVector.broadcast(S, wa[q + 12]), y0);
+        FloatVector y1 = FloatVector.broadcast(S, wa[q + 17]);
+        y1 = k0.fma(FloatVector.broadcast(S, wa[q + 1]), y1);
+        y1 = k1.fma(FloatVector.broadcast(S, wa[q + 5]), y1);
+        y1 = k2.fma(FloatVector.broadcast(S, wa[q + 9]), y1);
+        y1 = k3.fma(FloatVector.broadcast(S, wa[q + 13]), y1);
+        FloatVector y2 = FloatVector.broadcast(S, wa[q + 18]);
+        y2 = k0.fma(FloatVector.broadcast(S, wa[q + 2]), y2);
+        y2 = k1.fma(FloatVector.broadcast(S, wa[q + 6]), y2);
+        y2 = k2.fma(FloatVector.broadcast(S, wa[q + 10]), y2);
+        y2 = k3.fma(FloatVector.broadcast(S, wa[q + 14]), y2);
+        FloatVector y3 = FloatVector.broadcast(S, wa[q + 19]);
+        y3 = k0.fma(FloatVector.broadcast(S, wa[q + 3]), y3);
+        y3 = k1.fma(FloatVector.broadcast(S, wa[q + 7]), y3);
+        y3 = k2.fma(FloatVector.broadcast(S, wa[q + 11]), y3);
+        y3 = k3.fma(FloatVector.broadcast(S, wa[q + 15]), y3);
+        k0 = y0.div(y0.abs().add(1f)).fma(va, k0);
+        k1 = y1.div(y1.abs().add(1f)).fma(va, k1);
+        k2 = y2.div(y2.abs().add(1f)).fma(va, k2);
+        k3 = y3.div(y3.abs().add(1f)).fma(va, k3);
+      }
     }
     h0.intoArray(h, i0);
     h1.intoArray(h, i1);

@@ -44,8 +44,9 @@ class KernelsCompileUnderC1Test {
    * vectors.
    */
   static final String[] KERNELS_256 = {
-    "Width4V8::forwardSoftsign", "Width4V8::forwardSoftsign2", "Width4V8::forwardSaveSoftsign",
-    "Width4V8::dhChain", "Width4V8::updates", "Width4V8::forwardRelu",
+    "Width4V8::forwardSoftsign", "Width4V8::forwardSoftsign2", "Width4V8::forwardSoftsignSkewed",
+    "Width4V8::forwardSaveSoftsign", "Width4V8::dhChain", "Width4V8::updates",
+    "Width4V8::forwardRelu",
     "Width4V8::forwardSaveRelu", "Width4V8::forwardTanh", "Width4V8::forwardSaveTanh",
     "Width4V8::tanh4", "VectorKernels::dhRows8",
     "Width8V8::dhChain", "Width8V8::updates", "VectorKernels::transpose8"

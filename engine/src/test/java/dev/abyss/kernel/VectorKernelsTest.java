@@ -195,30 +195,40 @@ class VectorKernelsTest {
   @Test
   void forwardHalvesGiveTheWholeBatchsBitsOnceCompiled() {
     for (int w : new int[] {4, 8}) {
-      halvesOnceCompiled(w);
+      halvesOnceCompiled(w, 16, 16, 20_000);
     }
   }
 
-  private static void halvesOnceCompiled(int w) {
+  /**
+   * The same at batch 32 over more layers than a block of weights (at 256 bits the whole
+   * batch's forward runs {@link Width4V8#forwardSoftsignSkewed} a block at a time, the halves
+   * {@link Width4V8#forwardSoftsign2} from the segment).
+   */
+  @Test
+  void blockedForwardGivesTheHalvesBitsOnceCompiled() {
+    halvesOnceCompiled(4, 32, Width4V8.BLOCK + 45, 3_000);
+  }
+
+  private static void halvesOnceCompiled(int w, int batch, int count, int calls) {
     Kernels k = new VectorKernels();
-    int batch = 16;
     int n = w * batch;
-    int count = 16;
+    int half = batch / 2;
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment ws = arena.allocate(count * Kernels.layerBytes(w), 64);
       SplittableRandom r = new SplittableRandom(17);
       for (long o = 0; o < ws.byteSize(); o += 4) {
         ws.set(Kernels.F32, o, (float) (r.nextDouble() - 0.5) * 1.4f);
       }
-      for (int call = 0; call < 20_000; call++) {
+      for (int call = 0; call < calls; call++) {
         float[] h = rand(r, n, 2f);
         float[] whole = h.clone();
         k.forwardChunk(w, batch, ws, 0, count, 0.1f, Activation.SOFTSIGN, whole, new float[n]);
-        k.forwardChunkSamples(w, batch, ws, 0, count, 0.1f, Activation.SOFTSIGN, h, 0, 8);
-        k.forwardChunkSamples(w, batch, ws, 0, count, 0.1f, Activation.SOFTSIGN, h, 8, 16);
+        k.forwardChunkSamples(w, batch, ws, 0, count, 0.1f, Activation.SOFTSIGN, h, 0, half);
+        k.forwardChunkSamples(w, batch, ws, 0, count, 0.1f, Activation.SOFTSIGN, h, half,
+            batch);
         int m = java.util.Arrays.mismatch(whole, h);
         if (m >= 0) {
-          throw new AssertionError("w" + w + ", call " + call + ", float " + m + ": " + h[m]
+          throw new AssertionError("w" + w + " b" + batch + ", call " + call + ", float " + m + ": " + h[m]
               + " against " + whole[m] + " (" + k.name() + ")");
         }
       }
