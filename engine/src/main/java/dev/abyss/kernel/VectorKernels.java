@@ -1190,8 +1190,15 @@ final class VectorKernels implements Kernels {
       }
     } else if (Width4V8.applies(S, w, batch)) {
       growGseg(4 * batch * count);
-      for (int g0 = 0; g0 < batch; g0 += 8) {
-        Width4V8.dhChain(wts, off, count, alpha, dSave, dh, gseg, batch, g0);
+      float[] wa = w4Block();
+      // the last layers first, a block at a time
+      for (int hi = count; hi > 0; hi -= Width4V8.BLOCK) {
+        int l0 = Math.max(0, hi - Width4V8.BLOCK);
+        MemorySegment.copy(wts, F32, off + l0 * Kernels.layerBytes(4), wa, 0,
+            (hi - l0) * Kernels.layerFloats(4));
+        for (int g0 = 0; g0 < batch; g0 += 8) {
+          Width4V8.dhChain(wa, hi - l0, alpha, dSave, dh, gseg, 4 * batch * l0, batch, g0);
+        }
       }
       done(dhDone);
       Width4V8.updates(wts, off, count, lr, hSave, gseg, grads, batch);
@@ -1295,7 +1302,7 @@ final class VectorKernels implements Kernels {
     return Width4V8.applies(S, w, batch);
   }
 
-  /** This instance's block of {@link Width4V8#forwardSoftsignSkewed}'s weights. */
+  /** This instance's block of {@link Width4V8}'s weights (the skewed forward, the dh chain). */
   private float[] w4Block() {
     if (w4Block.length == 0) {
       w4Block = new float[Width4V8.BLOCK * Kernels.layerFloats(4)];

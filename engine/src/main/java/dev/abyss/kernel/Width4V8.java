@@ -682,18 +682,27 @@ final class Width4V8 {
     a3.intoArray(t, o + 24);
   }
   /**
-   * The backward's dh chain over {@code count} layers from byte offset {@code off}, last layer
-   * first, for the eight samples {@code g0 .. g0 + 7}: layer l's g = alpha dh act'(z) to {@code
-   * gs[4 batch l]}, then dh += g W^T with W before the update; dh in place.
+   * The backward's dh chain over {@code count} layers whose weights are an array ({@code
+   * wa[20 l .. 20 l + 19]}, a block copied from the core, {@link #BLOCK} layers at most), last
+   * layer first, for the eight samples {@code g0 .. g0 + 7}: layer l's g = alpha dh act'(z)
+   * from {@code dSave[so + 4 batch l]} to {@code gs[so + 4 batch l]}, then dh += g W^T with W
+   * before the update; dh in place.
    *
    * <p>One chain, each weight broadcast from memory: on a Zen 1 EPYC two chains in one loop,
    * the weights in two vector loads broadcast by permutes, took 60 ns a layer for 16 samples,
    * this one called twice 33-35 (a permute across the halves of a 256-bit vector is three
    * micro-ops there, and two chains' 16 vectors of dh and g with the weights spilled from
    * AVX2's 16 registers). The same operations, so the same bits.
+   *
+   * <p>The weights come from an array, not the segment: read from the segment, the loop took
+   * 33-39 ns a layer for 16 samples in a probe that called it on 512-layer segments from the
+   * start, but 72-80 once it had first run the warm-up's short calls (16 to 128 layers), and
+   * 64 in the trainer (timers around the loop, 1M layers, one thread), C2's code then checking
+   * every segment read's bounds; from an array 37-39 either way (docs/decisions.md, "The
+   * 256-bit dh chain from a block of weights").
    */
-  static void dhChain(MemorySegment wts, long off, int count, float alpha, float[] dSave,
-      float[] dh, float[] gs, int batch, int g0) {
+  static void dhChain(float[] wa, int count, float alpha, float[] dSave, float[] dh,
+      float[] gs, int so, int batch, int g0) {
     int b1 = batch;
     int b2 = 2 * batch;
     int b3 = 3 * batch;
@@ -702,8 +711,8 @@ final class Width4V8 {
     FloatVector dh2 = FloatVector.fromArray(S, dh, b2 + g0);
     FloatVector dh3 = FloatVector.fromArray(S, dh, b3 + g0);
     for (int l = count - 1; l >= 0; l--) {
-      long p = off + l * LB;
-      int s = 4 * batch * l + g0;
+      int p = 20 * l;
+      int s = so + 4 * batch * l + g0;
       FloatVector e0 = dh0.mul(alpha).mul(FloatVector.fromArray(S, dSave, s));
       FloatVector e1 = dh1.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b1));
       FloatVector e2 = dh2.mul(alpha).mul(FloatVector.fromArray(S, dSave, s + b2));
@@ -713,22 +722,22 @@ final class Width4V8 {
       e2.intoArray(gs, s + b2);
       e3.intoArray(gs, s + b3);
       // with e_o = g_o: dh_i = fma(g_o, W[i][o], dh_i) for o = 0..3; W[i][o] is float 4 i + o
-      dh0 = e0.fma(FloatVector.broadcast(S, wts.get(F32, p)), dh0);
-      dh0 = e1.fma(FloatVector.broadcast(S, wts.get(F32, p + 4)), dh0);
-      dh0 = e2.fma(FloatVector.broadcast(S, wts.get(F32, p + 8)), dh0);
-      dh0 = e3.fma(FloatVector.broadcast(S, wts.get(F32, p + 12)), dh0);
-      dh1 = e0.fma(FloatVector.broadcast(S, wts.get(F32, p + 16)), dh1);
-      dh1 = e1.fma(FloatVector.broadcast(S, wts.get(F32, p + 20)), dh1);
-      dh1 = e2.fma(FloatVector.broadcast(S, wts.get(F32, p + 24)), dh1);
-      dh1 = e3.fma(FloatVector.broadcast(S, wts.get(F32, p + 28)), dh1);
-      dh2 = e0.fma(FloatVector.broadcast(S, wts.get(F32, p + 32)), dh2);
-      dh2 = e1.fma(FloatVector.broadcast(S, wts.get(F32, p + 36)), dh2);
-      dh2 = e2.fma(FloatVector.broadcast(S, wts.get(F32, p + 40)), dh2);
-      dh2 = e3.fma(FloatVector.broadcast(S, wts.get(F32, p + 44)), dh2);
-      dh3 = e0.fma(FloatVector.broadcast(S, wts.get(F32, p + 48)), dh3);
-      dh3 = e1.fma(FloatVector.broadcast(S, wts.get(F32, p + 52)), dh3);
-      dh3 = e2.fma(FloatVector.broadcast(S, wts.get(F32, p + 56)), dh3);
-      dh3 = e3.fma(FloatVector.broadcast(S, wts.get(F32, p + 60)), dh3);
+      dh0 = e0.fma(FloatVector.broadcast(S, wa[p]), dh0);
+      dh0 = e1.fma(FloatVector.broadcast(S, wa[p + 1]), dh0);
+      dh0 = e2.fma(FloatVector.broadcast(S, wa[p + 2]), dh0);
+      dh0 = e3.fma(FloatVector.broadcast(S, wa[p + 3]), dh0);
+      dh1 = e0.fma(FloatVector.broadcast(S, wa[p + 4]), dh1);
+      dh1 = e1.fma(FloatVector.broadcast(S, wa[p + 5]), dh1);
+      dh1 = e2.fma(FloatVector.broadcast(S, wa[p + 6]), dh1);
+      dh1 = e3.fma(FloatVector.broadcast(S, wa[p + 7]), dh1);
+      dh2 = e0.fma(FloatVector.broadcast(S, wa[p + 8]), dh2);
+      dh2 = e1.fma(FloatVector.broadcast(S, wa[p + 9]), dh2);
+      dh2 = e2.fma(FloatVector.broadcast(S, wa[p + 10]), dh2);
+      dh2 = e3.fma(FloatVector.broadcast(S, wa[p + 11]), dh2);
+      dh3 = e0.fma(FloatVector.broadcast(S, wa[p + 12]), dh3);
+      dh3 = e1.fma(FloatVector.broadcast(S, wa[p + 13]), dh3);
+      dh3 = e2.fma(FloatVector.broadcast(S, wa[p + 14]), dh3);
+      dh3 = e3.fma(FloatVector.broadcast(S, wa[p + 15]), dh3);
     }
     dh0.intoArray(dh, g0);
     dh1.intoArray(dh, b1 + g0);

@@ -209,6 +209,53 @@ class VectorKernelsTest {
     halvesOnceCompiled(4, 32, Width4V8.BLOCK + 45, 3_000);
   }
 
+  /**
+   * The backward over more layers than two blocks of weights (at 256 bits the dh chains of
+   * widths 4 and 8 read the weights from a block copied from the segment, the last block
+   * first) gives the per-layer calls' bits: dh, every layer's gradients, the weights.
+   */
+  @Test
+  void backwardOverBlocksEqualsPerLayerCalls() {
+    SplittableRandom r = new SplittableRandom(19);
+    Kernels k = new VectorKernels();
+    int count = 2 * Width4V8.BLOCK + 45;
+    try (Arena arena = Arena.ofConfined()) {
+      for (int w : new int[] {4, 8}) {
+        for (int batch : new int[] {16, 32}) {
+          int n = w * batch;
+          long lb = Kernels.layerBytes(w);
+          int lf = Kernels.layerFloats(w);
+          MemorySegment ws = layers(arena, r, count, w);
+          float[] hs = new float[count * n];
+          float[] ds = new float[count * n];
+          k.forwardSaveChunk(w, batch, ws, 8, count, 0.2f, Activation.SOFTSIGN, rand(r, n, 2f),
+              new float[n], hs, ds);
+          MemorySegment w1 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
+          MemorySegment w2 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
+          float[] dh1 = rand(r, n, 1f);
+          float[] dh2 = dh1.clone();
+          float[] gW = new float[w * w];
+          float[] gb = new float[w];
+          float[] g = new float[n];
+          float[] grads = new float[count * lf + 16];
+          k.backwardUpdateChunk(w, batch, w1, 8, count, 0.2f, 0.05f, hs, ds, dh1, gW, gb, g,
+              grads);
+          String where = k.name() + " w" + w + " b" + batch;
+          for (int l = count - 1; l >= 0; l--) {
+            k.residualBackward(w, batch, w2, 8 + l * lb, 0.2f, hs, ds, l * n, dh2, gW, gb, g);
+            k.sgdUpdate(w, w2, 8 + l * lb, 0.05f, gW, gb);
+            assertEquals(-1, java.util.Arrays.mismatch(gW, 0, w * w, grads, l * lf,
+                l * lf + w * w), where + " gW layer " + l);
+            assertEquals(-1, java.util.Arrays.mismatch(gb, 0, w, grads, l * lf + w * w,
+                l * lf + lf), where + " gb layer " + l);
+          }
+          assertEquals(-1, java.util.Arrays.mismatch(dh1, dh2), where + " dh");
+          assertEquals(-1, w1.mismatch(w2), where + " weights");
+        }
+      }
+    }
+  }
+
   private static void halvesOnceCompiled(int w, int batch, int count, int calls) {
     Kernels k = new VectorKernels();
     int n = w * batch;
