@@ -58,8 +58,10 @@ final class VectorKernels implements Kernels {
   private float[] gseg = new float[0];
   /** A block of layers' weights for {@link Width8V8#dhChain}, made on first use. */
   private float[] w8Block = new float[0];
-  /** A block of width-4 layers' weights for {@link Width4V8#forwardSoftsignSkewed}. */
+  /** A block of width-4 layers' weights for {@link Width4V8}'s skewed forward and dh chain. */
   private float[] w4Block = new float[0];
+  /** Gradients nobody asked for, from kernels that write them always ({@link #gradSink}). */
+  private float[] gradSink = new float[0];
 
   private static VectorSpecies<Float> species() {
     String bits = System.getProperty("abyss.vectorBits", "");
@@ -702,6 +704,7 @@ final class VectorKernels implements Kernels {
     bwdGrads = new float[0];
     padZ = new float[0];
     gT = new float[0];
+    gradSink = new float[0];
   }
 
   /**
@@ -1201,7 +1204,8 @@ final class VectorKernels implements Kernels {
         }
       }
       done(dhDone);
-      Width4V8.updates(wts, off, count, lr, hSave, gseg, grads, batch);
+      Width4V8.updates(wts, off, count, lr, hSave, gseg,
+          grads != null ? grads : gradSink(20 * count), batch);
     } else if (Width8V8.applies(S, w, batch)) {
       growGseg(8 * batch * count);
       float[] wa = w8Block();
@@ -1316,6 +1320,17 @@ final class VectorKernels implements Kernels {
       w8Block = new float[Width8V8.BLOCK * Kernels.layerFloats(8)];
     }
     return w8Block;
+  }
+
+  /**
+   * Scratch of at least {@code n} floats for the gradients of a kernel that writes them always
+   * ({@link Width4V8#updates}), where the caller wants none.
+   */
+  private float[] gradSink(int n) {
+    if (gradSink.length < n) {
+      gradSink = new float[n];
+    }
+    return gradSink;
   }
 
   /** Grows the segment's g buffer to at least {@code n} floats. */

@@ -748,7 +748,14 @@ final class Width4V8 {
   /**
    * gW and gb of each of {@code count} layers from its saved input and g (the layout of
    * {@link #dhChain}), then W -= lr gW, b -= lr gb; each layer's 20 gradients also to
-   * {@code grads[20 l]} when it is not null.
+   * {@code grads[20 l]}, always (20 count floats at least: a caller that does not want them
+   * passes scratch).
+   *
+   * <p>Always, not "when grads is not null": train's JIT warm-up runs the kernel both ways (a
+   * run's diagnostic steps take the gradients), and with that branch in the loop C2's code
+   * took 101-106 ns a layer for 16 samples in a probe, against 79 when it had only run without
+   * gradients; written every layer, 84 (docs/decisions.md, "The 256-bit updates write their
+   * gradients always").
    *
    * <p>The per-layer path's order: gradient p = 4 i + o sums x_i g_o lane by lane over the
    * blocks of eight samples, from zero; gW[0..7] and gW[8..15] are each one tree (vector j of a
@@ -766,7 +773,8 @@ final class Width4V8 {
    * exactly): with the loop-carried sum as the receiver C2 could not bind the add to the
    * 256-bit class and called it, its vectors boxed (1,800 ns/layer). The biases are written
    * with W[12..15] in one whole vector at byte 48 (lanes 0-3 as read), before W[8..15] at
-   * byte 32: no masked load or store (3% of the updates in the probe).
+   * byte 32: no masked load or store (3% of the updates in the probe); nor for the gradients
+   * (a masked store cost 11 ns a layer).
    */
   static void updates(MemorySegment wts, long off, int count, float lr, float[] hSave,
       float[] gs, float[] grads, int batch) {
@@ -820,9 +828,7 @@ final class Width4V8 {
       FloatVector q0 = r0.blend(r1, m2).add(r1.blend(r0, m2).rearrange(x2));
       FloatVector q1 = r2.blend(r3, m2).add(r3.blend(r2, m2).rearrange(x2));
       FloatVector gwa = q0.blend(q1, m4).add(q1.blend(q0, m4).rearrange(x4));
-      if (grads != null) {
-        gwa.intoArray(grads, 20 * l);
-      }
+      gwa.intoArray(grads, 20 * l);
       FloatVector wa = FloatVector.fromMemorySegment(S, wts, p, LE);
       wa.sub(gwa.mul(lr)).intoMemorySegment(wts, p, LE);
       FloatVector v20 = zero;
@@ -873,10 +879,9 @@ final class Width4V8 {
       r1 = c2.blend(c3, m1).add(c3.blend(c2, m1).rearrange(x1));
       q0 = r0.blend(r1, m2).add(r1.blend(r0, m2).rearrange(x2));
       FloatVector gb = q0.rearrange(x4).add(q0);
-      if (grads != null) {
-        gwb.intoArray(grads, 20 * l + 8);
-        gb.intoArray(grads, 20 * l + 12, last4);
-      }
+      // gb whole at 12: its lanes 0-3 (not gradients) land on 12..15, which gwb then fills
+      gb.intoArray(grads, 20 * l + 12);
+      gwb.intoArray(grads, 20 * l + 8);
       FloatVector wb = FloatVector.fromMemorySegment(S, wts, p + 32, LE);
       FloatVector bv = FloatVector.fromMemorySegment(S, wts, p + 48, LE);
       bv.blend(bv.sub(gb.mul(lr)), last4).intoMemorySegment(wts, p + 48, LE);
