@@ -1191,35 +1191,31 @@ final class VectorKernels implements Kernels {
         backwardRowUpdate(w, wts, off + l * lb, alpha, lr, hSave, dSave, l * w, dh, g, grads,
             l * lf);
       }
-    } else if (Width4V8.applies(S, w, batch)) {
-      growGseg(4 * batch * count);
-      float[] wa = w4Block();
-      // the last layers first, a block at a time
-      for (int hi = count; hi > 0; hi -= Width4V8.BLOCK) {
-        int l0 = Math.max(0, hi - Width4V8.BLOCK);
-        MemorySegment.copy(wts, F32, off + l0 * Kernels.layerBytes(4), wa, 0,
-            (hi - l0) * Kernels.layerFloats(4));
+    } else if (Width4V8.applies(S, w, batch) || Width8V8.applies(S, w, batch)) {
+      growGseg(w * batch * count);
+      boolean four = w == 4;
+      float[] wa = four ? w4Block() : w8Block();
+      int block = four ? Width4V8.BLOCK : Width8V8.BLOCK;
+      // the dh chains read a block of weights copied from the segment, the last block first
+      for (int hi = count; hi > 0; hi -= block) {
+        int l0 = Math.max(0, hi - block);
+        MemorySegment.copy(wts, F32, off + l0 * Kernels.layerBytes(w), wa, 0,
+            (hi - l0) * Kernels.layerFloats(w));
         for (int g0 = 0; g0 < batch; g0 += 8) {
-          Width4V8.dhChain(wa, hi - l0, alpha, dSave, dh, gseg, 4 * batch * l0, batch, g0);
+          if (four) {
+            Width4V8.dhChain(wa, hi - l0, alpha, dSave, dh, gseg, 4 * batch * l0, batch, g0);
+          } else {
+            Width8V8.dhChain(wa, hi - l0, alpha, dSave, dh, gseg, 8 * batch * l0, batch, g0);
+          }
         }
       }
       done(dhDone);
-      Width4V8.updates(wts, off, count, lr, hSave, gseg,
-          grads != null ? grads : gradSink(20 * count), batch);
-    } else if (Width8V8.applies(S, w, batch)) {
-      growGseg(8 * batch * count);
-      float[] wa = w8Block();
-      // the last layers first, a block at a time
-      for (int hi = count; hi > 0; hi -= Width8V8.BLOCK) {
-        int l0 = Math.max(0, hi - Width8V8.BLOCK);
-        MemorySegment.copy(wts, F32, off + l0 * Kernels.layerBytes(8), wa, 0,
-            (hi - l0) * Kernels.layerFloats(8));
-        for (int g0 = 0; g0 < batch; g0 += 8) {
-          Width8V8.dhChain(wa, hi - l0, alpha, dSave, dh, gseg, 8 * batch * l0, batch, g0);
-        }
+      if (four) {
+        Width4V8.updates(wts, off, count, lr, hSave, gseg,
+            grads != null ? grads : gradSink(20 * count), batch);
+      } else {
+        Width8V8.updates(wts, off, count, lr, hSave, gseg, grads, batch);
       }
-      done(dhDone);
-      Width8V8.updates(wts, off, count, lr, hSave, gseg, grads, batch);
     } else if (width4(w, batch)) {
       growGseg(64 * count);
       Width4.backwardUpdate(wts, off, count, alpha, lr, hSave, dSave, dh, gseg, grads, dhDone);

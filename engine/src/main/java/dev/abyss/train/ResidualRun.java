@@ -197,7 +197,7 @@ public final class ResidualRun {
     // the JIT compiles the step's kernels on the other core while the data loads, unless the
     // run is over sooner than a warm-up would be
     int batch = s.batch();
-    Thread warm = layers * (double) s.steps() < KERNEL_WARM_UP_LAYER_STEPS ? null
+    Thread warm = !warmsUp(layers * (double) s.steps(), KERNEL_WARM_UP_LAYER_STEPS) ? null
         : startWarmUp(() -> {
           k.warmUp(planned.width(), batch, planned.activation());
           if (planned.dtype() == Dtype.BF16) {
@@ -281,7 +281,8 @@ public final class ResidualRun {
           budget = 0; // the default plan falls back to the recompute
         }
       }
-      if (s.inMemory() && hd.layers() * (double) s.steps() >= TRAINER_WARM_UP_LAYER_STEPS) {
+      if (s.inMemory() && warmsUp(hd.layers() * (double) s.steps(),
+          TRAINER_WARM_UP_LAYER_STEPS)) {
         // two threads leave no core for the JIT: compile the step's own methods first
         try {
           ResidualTrainer.warmUp(hd.width(), hd.activation(), s.batch(), threads, k, train,
@@ -413,6 +414,18 @@ public final class ResidualRun {
    * instead of 3-9, 15 s a run, as if every warm-up ran to that limit).
    */
   static final double KERNEL_WARM_UP_LAYER_STEPS = 1e6;
+
+  /**
+   * Whether a run of {@code layerSteps} (layers times steps) warms the JIT up first: from
+   * {@code threshold} on, unless the JVM runs with {@code -Dabyss.warmUp=false}. That switch is
+   * for measurement: the warm-up's short calls shape what C2 compiles, and twice that code ran
+   * slower than without them (docs/decisions.md, "The 256-bit updates write their gradients
+   * always"); a run without the warm-up shows whether a kernel still does.
+   */
+  static boolean warmsUp(double layerSteps, double threshold) {
+    return layerSteps >= threshold
+        && !"false".equals(System.getProperty("abyss.warmUp", "true"));
+  }
 
   /** Runs a kernel warm-up on a daemon thread (best effort). */
   static Thread startWarmUp(Runnable warmUp) {

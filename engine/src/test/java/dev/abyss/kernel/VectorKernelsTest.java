@@ -87,30 +87,11 @@ class VectorKernelsTest {
               assertEquals(-1, java.util.Arrays.mismatch(a, b), where + " forwardSaveChunk h");
               assertEquals(-1, java.util.Arrays.mismatch(hs1, hs2), where + " saved h");
               assertEquals(-1, java.util.Arrays.mismatch(ds1, ds2), where + " saved act'");
-              // backward + update over the chunk against per-layer calls
-              MemorySegment w1 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
-              MemorySegment w2 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
-              float[] dh1 = rand(r, n, 1f);
-              float[] dh2 = dh1.clone();
+              float[] grads = backwardIsPerLayerCalls(arena, r, k, w, batch, ws, count, hs1, ds1,
+                  where);
               float[] gW = new float[w * w];
               float[] gb = new float[w];
               float[] g = new float[n];
-              int lf = Kernels.layerFloats(w);
-              float[] grads = new float[count * lf + 16];
-              k.backwardUpdateChunk(w, batch, w1, 8, count, 0.2f, 0.05f, hs1, ds1, dh1, gW, gb,
-                  g, grads);
-              for (int l = count - 1; l >= 0; l--) {
-                k.residualBackward(w, batch, w2, 8 + l * lb, 0.2f, hs1, ds1, l * n, dh2, gW, gb,
-                    g);
-                k.sgdUpdate(w, w2, 8 + l * lb, 0.05f, gW, gb);
-                assertEquals(-1, java.util.Arrays.mismatch(gW, 0, w * w, grads, l * lf,
-                    l * lf + w * w), where + " grads gW layer " + l);
-                assertEquals(-1, java.util.Arrays.mismatch(gb, 0, w, grads, l * lf + w * w,
-                    l * lf + lf), where + " grads gb layer " + l);
-              }
-              assertEquals(-1, java.util.Arrays.mismatch(dh1, dh2), where + " backwardUpdate dh");
-              assertEquals(-1, w1.mismatch(w2), where + " backwardUpdate weights");
-              assertTrue(w1.mismatch(ws) >= 0, where + " the update changed nothing");
               // with a hand-off: run once, dh final by then, the same bits; and before the
               // updates exactly where the kernels say so (the threads' turns count on it)
               MemorySegment w3 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
@@ -223,37 +204,50 @@ class VectorKernelsTest {
       for (int w : new int[] {4, 8}) {
         for (int batch : new int[] {16, 32}) {
           int n = w * batch;
-          long lb = Kernels.layerBytes(w);
-          int lf = Kernels.layerFloats(w);
           MemorySegment ws = layers(arena, r, count, w);
           float[] hs = new float[count * n];
           float[] ds = new float[count * n];
           k.forwardSaveChunk(w, batch, ws, 8, count, 0.2f, Activation.SOFTSIGN, rand(r, n, 2f),
               new float[n], hs, ds);
-          MemorySegment w1 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
-          MemorySegment w2 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
-          float[] dh1 = rand(r, n, 1f);
-          float[] dh2 = dh1.clone();
-          float[] gW = new float[w * w];
-          float[] gb = new float[w];
-          float[] g = new float[n];
-          float[] grads = new float[count * lf + 16];
-          k.backwardUpdateChunk(w, batch, w1, 8, count, 0.2f, 0.05f, hs, ds, dh1, gW, gb, g,
-              grads);
-          String where = k.name() + " w" + w + " b" + batch;
-          for (int l = count - 1; l >= 0; l--) {
-            k.residualBackward(w, batch, w2, 8 + l * lb, 0.2f, hs, ds, l * n, dh2, gW, gb, g);
-            k.sgdUpdate(w, w2, 8 + l * lb, 0.05f, gW, gb);
-            assertEquals(-1, java.util.Arrays.mismatch(gW, 0, w * w, grads, l * lf,
-                l * lf + w * w), where + " gW layer " + l);
-            assertEquals(-1, java.util.Arrays.mismatch(gb, 0, w, grads, l * lf + w * w,
-                l * lf + lf), where + " gb layer " + l);
-          }
-          assertEquals(-1, java.util.Arrays.mismatch(dh1, dh2), where + " dh");
-          assertEquals(-1, w1.mismatch(w2), where + " weights");
+          backwardIsPerLayerCalls(arena, r, k, w, batch, ws, count, hs, ds,
+              k.name() + " w" + w + " b" + batch);
         }
       }
     }
+  }
+
+  /**
+   * {@code backwardUpdateChunk} over {@code count} layers from byte 8 of {@code ws} (on a copy)
+   * against per-layer backward and update calls (on another), from the same random dh: the
+   * same dh, every layer's gradients and the weights, bit for bit, and the weights changed.
+   * Returns the chunk call's gradients.
+   */
+  private static float[] backwardIsPerLayerCalls(Arena arena, SplittableRandom r, Kernels k,
+      int w, int batch, MemorySegment ws, int count, float[] hs, float[] ds, String where) {
+    int n = w * batch;
+    long lb = Kernels.layerBytes(w);
+    int lf = Kernels.layerFloats(w);
+    MemorySegment w1 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
+    MemorySegment w2 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
+    float[] dh1 = rand(r, n, 1f);
+    float[] dh2 = dh1.clone();
+    float[] gW = new float[w * w];
+    float[] gb = new float[w];
+    float[] g = new float[n];
+    float[] grads = new float[count * lf + 16];
+    k.backwardUpdateChunk(w, batch, w1, 8, count, 0.2f, 0.05f, hs, ds, dh1, gW, gb, g, grads);
+    for (int l = count - 1; l >= 0; l--) {
+      k.residualBackward(w, batch, w2, 8 + l * lb, 0.2f, hs, ds, l * n, dh2, gW, gb, g);
+      k.sgdUpdate(w, w2, 8 + l * lb, 0.05f, gW, gb);
+      assertEquals(-1, java.util.Arrays.mismatch(gW, 0, w * w, grads, l * lf, l * lf + w * w),
+          where + " grads gW layer " + l);
+      assertEquals(-1, java.util.Arrays.mismatch(gb, 0, w, grads, l * lf + w * w, l * lf + lf),
+          where + " grads gb layer " + l);
+    }
+    assertEquals(-1, java.util.Arrays.mismatch(dh1, dh2), where + " backwardUpdate dh");
+    assertEquals(-1, w1.mismatch(w2), where + " backwardUpdate weights");
+    assertTrue(w1.mismatch(ws) >= 0, where + " the update changed nothing");
+    return grads;
   }
 
   private static void halvesOnceCompiled(int w, int batch, int count, int calls) {
