@@ -219,8 +219,9 @@ class VectorKernelsTest {
   /**
    * {@code backwardUpdateChunk} over {@code count} layers from byte 8 of {@code ws} (on a copy)
    * against per-layer backward and update calls (on another), from the same random dh: the
-   * same dh, every layer's gradients and the weights, bit for bit, and the weights changed.
-   * Returns the chunk call's gradients.
+   * same dh, every layer's gradients and the weights, bit for bit, and the weights changed;
+   * and the chunk call without gradients (on a third) the same dh and weights. Returns the
+   * chunk call's gradients.
    */
   private static float[] backwardIsPerLayerCalls(Arena arena, SplittableRandom r, Kernels k,
       int w, int batch, MemorySegment ws, int count, float[] hs, float[] ds, String where) {
@@ -231,6 +232,7 @@ class VectorKernelsTest {
     MemorySegment w2 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
     float[] dh1 = rand(r, n, 1f);
     float[] dh2 = dh1.clone();
+    float[] dh0 = dh1.clone();
     float[] gW = new float[w * w];
     float[] gb = new float[w];
     float[] g = new float[n];
@@ -247,6 +249,11 @@ class VectorKernelsTest {
     assertEquals(-1, java.util.Arrays.mismatch(dh1, dh2), where + " backwardUpdate dh");
     assertEquals(-1, w1.mismatch(w2), where + " backwardUpdate weights");
     assertTrue(w1.mismatch(ws) >= 0, where + " the update changed nothing");
+    // without the gradients (a step without diagnostics): the same update and dh
+    MemorySegment w0 = arena.allocate(ws.byteSize(), 4).copyFrom(ws);
+    k.backwardUpdateChunk(w, batch, w0, 8, count, 0.2f, 0.05f, hs, ds, dh0, gW, gb, g, null);
+    assertEquals(-1, java.util.Arrays.mismatch(dh0, dh1), where + " dh without gradients");
+    assertEquals(-1, w0.mismatch(w1), where + " weights without gradients");
     return grads;
   }
 
