@@ -161,6 +161,20 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
     return p;
   }
 
+  /** Thread by thread (0: the calling thread), the seconds of each phase over the run. */
+  private static java.util.List<java.util.Map<String, Double>> phaseMaps(
+      dev.abyss.train.Phases p) {
+    java.util.List<java.util.Map<String, Double>> l = new java.util.ArrayList<>();
+    for (double[] t : p.seconds()) {
+      java.util.Map<String, Double> m = new java.util.LinkedHashMap<>();
+      for (int i = 0; i < dev.abyss.train.Phases.NAMES.length; i++) {
+        m.put(dev.abyss.train.Phases.NAMES[i], t[i]);
+      }
+      l.add(m);
+    }
+    return l;
+  }
+
   private int report(ResidualRun.Summary s, java.io.PrintWriter out) {
     if (json) {
       java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
@@ -172,6 +186,9 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
       m.put("weights", weightsPath().toString());
       m.put("head", headPath().toString());
       m.put("interrupted", s.stopped());
+      if (s.phases() != null) {
+        m.put("phaseSeconds", phaseMaps(s.phases()));
+      }
       try {
         out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(m));
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -184,6 +201,12 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
         "trained %d steps in %.1f s (%.4f s/step); model at step %d: %s, %s",
         s.stepsDone(), s.seconds(), s.stepsDone() == 0 ? 0 : s.seconds() / s.stepsDone(),
         s.firstStep() + s.stepsDone(), weightsPath(), headPath()));
+    if (s.phases() != null && s.phases().stepSeconds() > 0) {
+      out.println("where the steps' time went (kernels, waits for the other threads, I/O):");
+      for (String line : s.phases().describe().split("\n")) {
+        out.println("  " + line);
+      }
+    }
     if (s.stopped()) {
       out.println("interrupted: the model is saved at step " + (s.firstStep() + s.stepsDone())
           + "; run the same command with --resume added to finish the run");

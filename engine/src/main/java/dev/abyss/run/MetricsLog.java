@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.abyss.store.AtomicFiles;
 import dev.abyss.train.Diagnostics;
+import dev.abyss.train.Phases;
 import dev.abyss.train.StepResult;
 import dev.abyss.train.TrainListener;
 import java.io.BufferedWriter;
@@ -19,7 +20,8 @@ import java.util.Map;
 /**
  * A run's directory: {@code manifest.json} (config, seed, JDK, CPU, kernels, git revision)
  * written at the start, and {@code metrics.jsonl}, one JSON object per step: step, loss,
- * accuracy, learning rates, step time, layers/s, and on the measured steps the gradient norm
+ * accuracy, learning rates, step time, layers/s, the time of each thread in each phase of the
+ * step ({@link Phases}), and on the measured steps the gradient norm
  * and activation RMS by depth bucket and the mean |gradient| of the first core layer and of
  * the input projection. NaN is written as null.
  */
@@ -63,6 +65,18 @@ public final class MetricsLog implements TrainListener, AutoCloseable {
     o.put("seconds", r.seconds());
     if (layers > 0) {
       o.put("layersPerSecond", layers / r.seconds());
+    }
+    Phases ph = r.phases();
+    if (ph != null) {
+      // thread by thread (0: the calling thread): seconds in each phase
+      ArrayNode threads = JSON.createArrayNode();
+      for (double[] t : ph.seconds()) {
+        ObjectNode po = threads.addObject();
+        for (int p = 0; p < Phases.NAMES.length; p++) {
+          po.put(Phases.NAMES[p], t[p]);
+        }
+      }
+      o.set("phaseSeconds", threads);
     }
     Diagnostics d = r.diagnostics();
     if (d != null) {

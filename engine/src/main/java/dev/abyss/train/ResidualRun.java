@@ -146,7 +146,7 @@ public final class ResidualRun {
 
   /** What a training run did. */
   public record Summary(CoreHeader header, long firstStep, long stepsDone, double seconds,
-      boolean created, boolean stopped) {}
+      boolean created, boolean stopped, Phases phases) {}
 
   /**
    * Trains {@code steps} more steps from the files (initialising them when missing and
@@ -253,6 +253,7 @@ public final class ResidualRun {
     HeadParams head = loadHead(s.head(), s.weights(), hd);
     long t0 = System.nanoTime();
     long done = 0;
+    Phases phases = null;
     double every = s.checkpointSeconds() > 0 ? s.checkpointSeconds()
         : s.checkpointSeconds() == 0 ? 0 : s.inMemory() ? Double.POSITIVE_INFINITY
         : DEFAULT_CHECKPOINT_SECONDS;
@@ -349,6 +350,7 @@ public final class ResidualRun {
             throw e;
           }
           done++;
+          phases = phases == null ? r.phases() : phases.plus(r.phases());
           l.onStep(r);
           if (metrics != null) {
             metrics.onStep(r);
@@ -371,7 +373,7 @@ public final class ResidualRun {
         RunFile.delete(s.weights());
       }
       return new Summary(core.header(), first, done, (System.nanoTime() - t0) / 1e9, created,
-          done < s.steps());
+          done < s.steps(), phases);
     } catch (IOException | RuntimeException | Error e) {
       if (!whole && !s.inMemory()) {
         // a streamed step wrote chunks in place: undo them now, as the next run would

@@ -21,6 +21,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -97,6 +98,8 @@ public final class ResidualTrainer implements AutoCloseable {
     float[] g;
     float[] gW;
     float[] gb;
+    /** This step's time in each of {@link Phases#NAMES}, ns. */
+    final long[] phaseNs = new long[Phases.NAMES.length];
 
     Worker(ExecutorService ex) {
       this.ex = ex;
@@ -600,6 +603,11 @@ public final class ResidualTrainer implements AutoCloseable {
 
   private StepResult runStep(long step) throws IOException {
     long t0 = System.nanoTime();
+    Arrays.fill(phaseNs, 0);
+    for (Worker wk : workers) {
+      Arrays.fill(wk.phaseNs, 0);
+    }
+    long[] ph = phaseNs;
     int n = w * batch;
     core.beginStep(step);
     order.batch(step, batch, idx);
@@ -614,6 +622,7 @@ public final class ResidualTrainer implements AutoCloseable {
     for (int c = 0; c < nChunks; c++) {
       long start = (long) c * chunk;
       int count = (int) Math.min(chunk, layers - start);
+      long tp = System.nanoTime();
       MemorySegment ms = core.loadForReading(start, count);
       if (c + 1 < nChunks) {
         long next = start + count;
@@ -624,6 +633,7 @@ public final class ResidualTrainer implements AutoCloseable {
           core.prefetch(start - chunk, chunk);
         }
       }
+      clock(ph, Phases.IO, tp);
       int first = q;
       while (q < segStart.length && segStart[q] < start + count) {
         q++;
@@ -636,12 +646,14 @@ public final class ResidualTrainer implements AutoCloseable {
           for (int j = first; j < q; j++) {
             System.arraycopy(h, 0, ckpt, j * n, n);
             int len = segLen(j, start + count);
+            long tf = System.nanoTime();
             if (keepAll) {
               k.forwardSaveChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, act, h,
                   z, hSave[j], dSave[j]);
             } else {
               k.forwardChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, act, h, z);
             }
+            clock(ph, Phases.FORWARD, tf);
             if (ahead != null) {
               handoff.set(FORWARD, j);
             }
@@ -655,7 +667,9 @@ public final class ResidualTrainer implements AutoCloseable {
         }
         if (ahead != null) {
           handoff.set(FORWARD, STOP);
+          long tw = System.nanoTime();
           await(ahead);
+          clock(ph, Phases.WAITING, tw);
         }
       }
       progress.onProgress(step, "forward", start + count, layers);
@@ -678,10 +692,12 @@ public final class ResidualTrainer implements AutoCloseable {
       long start = (long) c * chunk;
       int count = (int) Math.min(chunk, layers - start);
       long end = start + count;
+      long tp = System.nanoTime();
       MemorySegment ms = core.load(start, count);
       if (c > 0) {
         core.prefetch(start - chunk, chunk);
       }
+      clock(ph, Phases.IO, tp);
       int first = q;
       while (first > 0 && segStart[first - 1] >= start) {
         first--;
@@ -695,16 +711,18 @@ public final class ResidualTrainer implements AutoCloseable {
         }
       } else {
         for (int t = 0; t < segs; t++) {
-          recompute(ms, q - t, end, 0, k, h, z);
+          recompute(ms, q - t, end, 0, k, h, z, ph);
           backwardSegment(ms, q - t, end, 0);
         }
       }
       q = first - 1;
+      tp = System.nanoTime();
       core.writeBack(start, count);
       if (c == 0 && nChunks > 1) {
         // the next step starts with this chunk: read it back while this step finishes
         core.prefetch(0, count);
       }
+      clock(ph, Phases.IO, tp);
       progress.onProgress(step, "backward", layers - start, layers);
     }
     // (4) input projection
@@ -713,8 +731,30 @@ public final class ResidualTrainer implements AutoCloseable {
       tap.head(grad, false);
     }
     head.sgdFirst(headLr, grad);
-    return new StepResult(step, r.lossSum(), r.correct(), batch,
-        (System.nanoTime() - t0) / 1e9);
+    double[][] phs = new double[workers.length + 1][];
+    phs[0] = seconds(phaseNs);
+    for (int i = 0; i < workers.length; i++) {
+      phs[i + 1] = seconds(workers[i].phaseNs);
+    }
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    return new StepResult(step, r.lossSum(), r.correct(), batch, seconds, null,
+        new Phases(phs, seconds));
+  }
+
+  /** This step's time in each of {@link Phases#NAMES} on the calling thread, ns. */
+  private final long[] phaseNs = new long[Phases.NAMES.length];
+
+  /** Adds the time since {@code t0} to phase {@code p} of {@code ph}. */
+  private static void clock(long[] ph, int p, long t0) {
+    ph[p] += System.nanoTime() - t0;
+  }
+
+  private static double[] seconds(long[] ns) {
+    double[] s = new double[ns.length];
+    for (int i = 0; i < ns.length; i++) {
+      s[i] = ns[i] / 1e9;
+    }
+    return s;
   }
 
   /**
@@ -728,12 +768,18 @@ public final class ResidualTrainer implements AutoCloseable {
     Worker wk = workers[0];
     Future<?> f = wk.ex.submit(() -> {
       forkWorker(wk);
+      long tf = System.nanoTime();
       forwardSamples(wk.k, ms, first, last, end, half, batch);
+      clock(wk.phaseNs, Phases.FORWARD, tf);
       return null;
     });
     try {
+      long tf = System.nanoTime();
       forwardSamples(k, ms, first, last, end, 0, half);
+      long tw = System.nanoTime();
+      phaseNs[Phases.FORWARD] += tw - tf;
       await(f);
+      clock(phaseNs, Phases.WAITING, tw);
     } catch (RuntimeException | Error | IOException e) {
       finish(f);
       throw e;
@@ -863,11 +909,13 @@ public final class ResidualTrainer implements AutoCloseable {
           for (int t = first; t < segs; t += threads) {
             int buf = keepAll ? last - t : first;
             if (!keepAll) {
-              recompute(ms, last - t, end, buf, wk.k, wk.h, wk.z);
+              recompute(ms, last - t, end, buf, wk.k, wk.h, wk.z, wk.phaseNs);
             }
-            if (!awaitTurn(TURN, t, null)
-                || !backwardSegment(wk.k, ms, last - t, end, buf, wk.gW, wk.gb, wk.g, t,
-                    null)) {
+            long tw = System.nanoTime();
+            boolean go = awaitTurn(TURN, t, null);
+            clock(wk.phaseNs, Phases.WAITING, tw);
+            if (!go || !backwardSegment(wk.k, ms, last - t, end, buf, wk.gW, wk.gb, wk.g, t,
+                null, wk.phaseNs)) {
               return null;
             }
           }
@@ -877,12 +925,16 @@ public final class ResidualTrainer implements AutoCloseable {
       for (int t = 0; t < segs; t += threads) {
         int buf = keepAll ? last - t : 0;
         if (!keepAll) {
-          recompute(ms, last - t, end, buf, k, h, z);
+          recompute(ms, last - t, end, buf, k, h, z, phaseNs);
         }
+        long tw = System.nanoTime();
         awaitTurn(TURN, t, fs);
-        backwardSegment(k, ms, last - t, end, buf, gW, gb, g, t, fs);
+        clock(phaseNs, Phases.WAITING, tw);
+        backwardSegment(k, ms, last - t, end, buf, gW, gb, g, t, fs, phaseNs);
       }
+      long tw = System.nanoTime();
       awaitAll(fs);
+      clock(phaseNs, Phases.WAITING, tw);
     } catch (RuntimeException | Error | IOException e) {
       handoff.set(TURN, ABORT);
       handoff.set(TAP_TURN, ABORT);
@@ -961,7 +1013,7 @@ public final class ResidualTrainer implements AutoCloseable {
   /** Backward and update over segment j's layers in reverse, from save buffer buf. */
   private void backwardSegment(MemorySegment ms, int j, long chunkEnd, int buf)
       throws IOException {
-    backwardSegment(k, ms, j, chunkEnd, buf, gW, gb, g, -1, null);
+    backwardSegment(k, ms, j, chunkEnd, buf, gW, gb, g, -1, null, phaseNs);
   }
 
   /**
@@ -973,7 +1025,8 @@ public final class ResidualTrainer implements AutoCloseable {
    * null: the worker).
    */
   private boolean backwardSegment(Kernels kk, MemorySegment ms, int j, long chunkEnd, int buf,
-      float[] sW, float[] sb, float[] sg, int t, List<Future<?>> fs) throws IOException {
+      float[] sW, float[] sb, float[] sg, int t, List<Future<?>> fs, long[] ph)
+      throws IOException {
     int len = segLen(j, chunkEnd);
     float[] grads = null;
     int lf = w * w + w;
@@ -984,11 +1037,16 @@ public final class ResidualTrainer implements AutoCloseable {
       }
       grads = tapGrads[th];
     }
+    long tb = System.nanoTime();
     kk.backwardUpdateChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, layerLr,
         hSave[buf], dSave[buf], dh, sW, sb, sg, grads,
         t < 0 ? null : () -> handoff.set(TURN, t + 1));
+    clock(ph, Phases.BACKWARD, tb);
     if (tap != null) {
-      if (t >= 0 && !awaitTurn(TAP_TURN, t, fs)) {
+      long tw = System.nanoTime();
+      boolean go = t < 0 || awaitTurn(TAP_TURN, t, fs);
+      clock(ph, Phases.WAITING, tw);
+      if (!go) {
         return false;
       }
       tap.coreRange(segStart[j], len, grads, w);
@@ -1012,11 +1070,13 @@ public final class ResidualTrainer implements AutoCloseable {
 
   /** Recomputes segment q from its checkpoint into save buffer {@code buf}. */
   private void recompute(MemorySegment ms, int q, long chunkEnd, int buf, Kernels kk, float[] hh,
-      float[] zz) {
+      float[] zz, long[] ph) {
+    long tr = System.nanoTime();
     int n = w * batch;
     System.arraycopy(ckpt, q * n, hh, 0, n);
     kk.forwardSaveChunk(w, batch, ms, core.offsetOf(segStart[q]), segLen(q, chunkEnd), alpha,
         act, hh, zz, hSave[buf], dSave[buf]);
+    clock(ph, Phases.RECOMPUTE, tr);
   }
 
   private static void await(Future<?> f) throws IOException {

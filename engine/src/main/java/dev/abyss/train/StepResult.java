@@ -9,12 +9,13 @@ package dev.abyss.train;
  * @param batch the batch size
  * @param seconds wall time of the step
  * @param diagnostics gradient-flow figures, on the steps that measured them (else null)
+ * @param phases where the step's time went, thread by thread (null where not timed)
  */
 public record StepResult(long step, double lossSum, int correct, int batch, double seconds,
-    Diagnostics diagnostics) {
+    Diagnostics diagnostics, Phases phases) {
 
   public StepResult(long step, double lossSum, int correct, int batch, double seconds) {
-    this(step, lossSum, correct, batch, seconds, null);
+    this(step, lossSum, correct, batch, seconds, null, null);
   }
 
   public double meanLoss() {
@@ -23,6 +24,6 @@ public record StepResult(long step, double lossSum, int correct, int batch, doub
 
   /** The same result with diagnostics attached. */
   public StepResult with(Diagnostics d) {
-    return new StepResult(step, lossSum, correct, batch, seconds, d);
+    return new StepResult(step, lossSum, correct, batch, seconds, d, phases);
   }
 }
