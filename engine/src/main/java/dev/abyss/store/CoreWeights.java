@@ -38,6 +38,15 @@ public interface CoreWeights extends AutoCloseable {
    */
   default void prefetch(long start, int count) throws IOException {}
 
+  /**
+   * Does a piece of this core's I/O in progress on the calling thread, if there is one it can
+   * take (a streamed core's read-ahead, a block at a time): for a thread that would otherwise
+   * wait for another. Returns whether it did any. Any thread may call it at any time.
+   */
+  default boolean helpIo() {
+    return false;
+  }
+
   /** Byte offset of {@code layer} in the segment returned by the last {@link #load}. */
   long offsetOf(long layer);
 

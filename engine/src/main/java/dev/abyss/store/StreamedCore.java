@@ -11,6 +11,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A core streamed from its file: each {@link #load} reads the whole checksum blocks that
@@ -29,9 +31,17 @@ import java.util.concurrent.Future;
  * {@link #commit} and {@link #close} wait for every write. An I/O failure on the thread is
  * rethrown by the next call.
  *
+ * <p><b>Help.</b> Once the I/O thread has started a read-ahead or a write-behind (every task
+ * submitted before it done; for a write, its undo records forced), its blocks go to whichever
+ * thread claims them first: the I/O thread, a training thread that would otherwise wait
+ * ({@link #helpIo}), or the caller of {@link #load} waiting for that very read; the task ends
+ * when every block is done, so the next one still starts after it. On two cores the I/O
+ * thread has no core of its own, and a training thread it takes the core from holds up the
+ * other one's turn (docs/decisions.md, "Waiting threads do the I/O").
+ *
  * <p>Resident memory: staging, read-ahead, write-behind and undo buffers and the pristine copy
  * (five times the largest chunk plus blocks). A bf16 core adds two f32 working copies, of the
- * staged layers and of the read-ahead (widened on the I/O thread after the read, rounded back
+ * staged layers and of the read-ahead (widened block by block after the read, rounded back
  * by {@link Bf16#round} on write-back); staging, pristine copy, journal and checksums stay in
  * bf16.
  */
@@ -72,6 +82,10 @@ final class StreamedCore implements CoreWeights {
   /** bf16: the read-ahead widened to f32 by the same task (never the staged work buffer). */
   private MemorySegment aheadWork;
   private Future<?> ahead;
+  /** The read-ahead's blocks, for whoever claims them once the I/O thread has started it. */
+  private BlockJob aheadJob;
+  /** The blocks of the read or write the I/O thread is running now, or null. */
+  private volatile BlockJob current;
   private long aheadFirst = -1;
   private long aheadEnd;
   /** A write of blocks the read-ahead covers was submitted after it (its bytes: writeBuf). */
@@ -168,21 +182,109 @@ final class StreamedCore implements CoreWeights {
     aheadEnd = end;
     aheadStale = false;
     // the task verifies against the block table as it stands after every write submitted so
-    // far (those tasks run before it, on the same thread, and set their blocks' checksums); a
-    // later write of these blocks is patched in when the read-ahead is taken
+    // far (those tasks run before it, on the same thread, and set their blocks' checksums; the
+    // threads that help it take its blocks only once it has started); a later write of these
+    // blocks is patched in when the read-ahead is taken (the task returns, and the write
+    // starts, only when every block it handed out is done)
     if (bf16) {
       aheadWork = grow(aheadWork, end - first, wlb);
     }
     MemorySegment widened = bf16 ? aheadWork : null;
-    long floats = (end - first) * header.layerFloats();
-    ahead = io.submit(() -> {
-      readVerified(buf, first, end);
+    int lf = header.layerFloats();
+    BlockJob job = new BlockJob(first, end, (l, n) -> {
+      readVerified(buf.asSlice((l - first) * lb), l, l + n);
       if (widened != null) {
-        // off the compute thread: 1-1.5 ns a value there (docs/decisions.md)
-        Bf16.widen(buf, 0, widened, 0, floats);
+        // off the compute path: 1-1.5 ns a value there (docs/decisions.md)
+        Bf16.widen(buf, (l - first) * lb, widened, (l - first) * wlb, n * lf);
+      }
+    });
+    aheadJob = job;
+    ahead = io.submit(() -> {
+      current = job;
+      try {
+        job.run();
+      } finally {
+        current = null;
       }
       return null;
     });
+  }
+
+  /**
+   * Reads, verifies and (bf16) widens one block of the read-ahead in progress, or checksums
+   * and writes one of the write-behind's, if one is left unclaimed; false if there is none.
+   * Called by threads that would otherwise wait: the work is the I/O thread's, done sooner.
+   */
+  @Override
+  public boolean helpIo() {
+    BlockJob j = current;
+    return j != null && j.step();
+  }
+
+  /** What a {@link BlockJob} does to each block: layers [l, l + n). */
+  private interface BlockOp {
+    void run(long l, long n) throws Exception;
+  }
+
+  /**
+   * An I/O task's blocks [first, end) (a read-ahead's, a write-behind's), a block at a time to
+   * whichever thread claims it; a block's read (or write) and checksum stay on one thread, so
+   * each block is checksummed while it is in that core's cache.
+   */
+  private final class BlockJob {
+    final long first;
+    final long end;
+    final long bl = header.blockLayers();
+    final BlockOp op;
+    final AtomicLong next;
+    final AtomicLong finished = new AtomicLong();
+    final AtomicReference<Throwable> failure = new AtomicReference<>();
+
+    BlockJob(long first, long end, BlockOp op) {
+      this.first = first;
+      this.end = end;
+      this.op = op;
+      this.next = new AtomicLong(first);
+    }
+
+    /** Claims and does the next block; false when every block is claimed. */
+    boolean step() {
+      long l = next.getAndAdd(bl);
+      if (l >= end) {
+        return false;
+      }
+      long n = Math.min(bl, end - l);
+      try {
+        op.run(l, n);
+      } catch (Throwable t) {
+        failure.compareAndSet(null, t);
+      } finally {
+        finished.addAndGet(n);
+      }
+      return true;
+    }
+
+    /** On the I/O thread: every block not claimed by another thread, then waits for those. */
+    void run() throws Exception {
+      while (step()) {
+        // next block
+      }
+      int spins = 0;
+      while (finished.get() < end - first) {
+        if (++spins > 100) {
+          Thread.yield();
+        } else {
+          Thread.onSpinWait();
+        }
+      }
+      Throwable t = failure.get();
+      if (t instanceof Exception e) {
+        throw e;
+      }
+      if (t instanceof Error e) {
+        throw e;
+      }
+    }
   }
 
   /** Waits for a read-ahead nobody will take, and forgets it. */
@@ -190,6 +292,7 @@ final class StreamedCore implements CoreWeights {
     if (ahead != null) {
       Future<?> f = ahead;
       ahead = null;
+      aheadJob = null;
       aheadFirst = -1;
       try {
         await(f);
@@ -224,8 +327,14 @@ final class StreamedCore implements CoreWeights {
     boolean widened = false;
     if (first == aheadFirst && end == aheadEnd) {
       Future<?> f = ahead;
+      BlockJob j = aheadJob;
       ahead = null;
+      aheadJob = null;
       aheadFirst = -1;
+      // read blocks of it here rather than wait, once the I/O thread has started it
+      while (!f.isDone() && current == j && j.step()) {
+        // next block
+      }
       await(f);
       MemorySegment t = staging;
       staging = aheadBuf;
@@ -370,18 +479,25 @@ final class StreamedCore implements CoreWeights {
       // on the I/O thread, in this order: the undo records (forced), then the blocks, each
       // checksummed into the table just before its write, while it is in the cache (the
       // compute thread had spent about a tenth of a streamed step on these checksums; the
-      // table is read only on this thread or after awaitWrite, and the entries of blocks
-      // without an undo record yet, read above, are never those of a write in flight)
+      // table is read only on this thread, after the task that wrote an entry ended, or after
+      // awaitWrite, and the entries of blocks without an undo record yet, read above, are
+      // never those of a write in flight)
+      // (the blocks, once the undo records are forced, by whichever thread claims them)
+      BlockJob job = new BlockJob(first, end, (l, n) -> {
+        long from = (l - first) * lb;
+        table[(int) (l / bl)] = Crc.of(src, from, n * lb);
+        CoreFile.writeFully(ch, src.asSlice(from, n * lb).asByteBuffer(), pos + from);
+      });
       writing = io.submit(() -> {
         for (int r = 0; r < runs.size(); r++) {
           long[] u = runs.get(r);
           jw.undo(u[0], runCrcs.get(r), undoSrc.asSlice(u[1], u[2]));
         }
-        for (long l = first; l < end; l += bl) {
-          long from = (l - first) * lb;
-          long n = Math.min(bl, end - l) * lb;
-          table[(int) (l / bl)] = Crc.of(src, from, n);
-          CoreFile.writeFully(ch, src.asSlice(from, n).asByteBuffer(), pos + from);
+        current = job;
+        try {
+          job.run();
+        } finally {
+          current = null;
         }
         return null;
       });

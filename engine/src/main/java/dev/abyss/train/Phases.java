@@ -12,7 +12,11 @@ import java.util.Locale;
  * segment of some hundred layers), so that the timing costs nothing the step would show.
  */
 public record Phases(double[][] seconds, double stepSeconds) {
-  /** The phases: kernel calls (forward, recompute, backward), waits for another thread, I/O. */
+  /**
+   * The phases: kernel calls (forward, recompute, backward), waits for another thread (during
+   * which a thread reads blocks of a streamed core's read-ahead, if there are any to take), and
+   * the core's load, prefetch and write-back calls.
+   */
   public static final String[] NAMES = {"forward", "recompute", "backward", "waiting", "io"};
 
   static final int FORWARD = 0;

@@ -149,6 +149,7 @@ public final class ResidualTrainer implements AutoCloseable {
   /** Spins of a thread waiting for its turn before it yields its core at each try. */
   private static final int SPINS_BEFORE_YIELD = 256;
 
+
   private final boolean keepAll;
   private final long activationBytes;
   private final int[] idx;
@@ -778,6 +779,9 @@ public final class ResidualTrainer implements AutoCloseable {
       forwardSamples(k, ms, first, last, end, 0, half);
       long tw = System.nanoTime();
       phaseNs[Phases.FORWARD] += tw - tf;
+      while (!f.isDone() && core.helpIo()) {
+        // a block of the read-ahead while the worker finishes its half
+      }
       await(f);
       clock(phaseNs, Phases.WAITING, tw);
     } catch (RuntimeException | Error | IOException e) {
@@ -946,10 +950,23 @@ public final class ResidualTrainer implements AutoCloseable {
   }
 
   /**
+   * What a thread that has spun a while for another one does at each further try: a block of
+   * the core's I/O if there is one to take ({@link CoreWeights#helpIo}), else yield its core.
+   * Streamed on two cores, the I/O thread has no core of its own, and the training thread it
+   * takes one from holds up the other's turn: the main thread waited 67-71 ms of a 215 ms step
+   * at 1M layers (docs/decisions.md, "Waiting threads do the I/O").
+   */
+  private void yieldOrHelp() {
+    if (!core.helpIo()) {
+      Thread.yield();
+    }
+  }
+
+  /**
    * Waits for every worker's task, rethrowing the first failure as soon as it is seen (a worker
    * waiting for a failed worker's turn would otherwise keep a plain wait from returning).
    */
-  private static void awaitAll(List<Future<?>> fs) throws IOException {
+  private void awaitAll(List<Future<?>> fs) throws IOException {
     int spins = 0;
     for (int i = 0; i < fs.size(); ) {
       if (fs.get(i).isDone()) {
@@ -963,7 +980,7 @@ public final class ResidualTrainer implements AutoCloseable {
         }
       }
       if (++spins > SPINS_BEFORE_YIELD) {
-        Thread.yield();
+        yieldOrHelp();
       } else {
         Thread.onSpinWait();
       }
@@ -1002,7 +1019,7 @@ public final class ResidualTrainer implements AutoCloseable {
         }
       }
       if (++spins > SPINS_BEFORE_YIELD) {
-        Thread.yield();
+        yieldOrHelp();
       } else {
         Thread.onSpinWait();
       }
