@@ -218,7 +218,8 @@ final class StreamedCore implements CoreWeights {
   @Override
   public boolean helpIo() {
     BlockJob j = current;
-    return j != null && j.step();
+    // not on an interrupted thread: the channel would close itself under everyone's I/O
+    return j != null && !Thread.currentThread().isInterrupted() && j.step();
   }
 
   /** What a {@link BlockJob} does to each block: layers [l, l + n). */
