@@ -73,14 +73,19 @@ class ReadAheadTest {
     }
   }
 
-  @Test
-  void aDamagedBlockIsReportedByTheLoadThatNeedsIt() throws Exception {
-    Path p = core("d.bin", 40, 4);
+  /** A core of {@code layers} in blocks of 4 with one byte inside {@code layer} changed. */
+  private Path damaged(String name, int layers, int layer) throws Exception {
+    Path p = core(name, layers, 4);
     CoreHeader h = CoreFile.readHeader(p);
     try (FileChannel ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
-      // one byte inside layer 30 (block 7)
-      ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x55}), h.dataOffset() + 30 * 80 + 5);
+      ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x55}), h.dataOffset() + layer * 80L + 5);
     }
+    return p;
+  }
+
+  @Test
+  void aDamagedBlockIsReportedByTheLoadThatNeedsIt() throws Exception {
+    Path p = damaged("d.bin", 40, 30); // block 7
     try (CoreWeights cw = CoreFile.openStreamed(p, false)) {
       cw.load(0, 8);
       cw.prefetch(28, 8); // reads the damaged block in the background
@@ -166,12 +171,7 @@ class ReadAheadTest {
 
   @Test
   void aDamagedBlockReadByAHelperIsReportedByTheLoadThatNeedsIt() throws Exception {
-    Path p = core("dh.bin", 400, 4);
-    CoreHeader h = CoreFile.readHeader(p);
-    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
-      // one byte inside layer 330 (block 82)
-      ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x55}), h.dataOffset() + 330 * 80 + 5);
-    }
+    Path p = damaged("dh.bin", 400, 330); // block 82
     try (CoreWeights cw = CoreFile.openStreamed(p, false); Helper hp = new Helper(cw)) {
       for (int round = 0; round < 10; round++) {
         cw.load(0, 100);
