@@ -40,8 +40,8 @@ public interface CoreWeights extends AutoCloseable {
 
   /**
    * Does a piece of this core's I/O in progress on the calling thread, if there is one it can
-   * take (a streamed core's read-ahead, a block at a time): for a thread that would otherwise
-   * wait for another. Returns whether it did any. Any thread may call it at any time.
+   * take (a block of a streamed core's read-ahead or write-behind): for a thread that would
+   * otherwise wait for another. Returns whether it did any. Any thread may call it at any time.
    */
   default boolean helpIo() {
     return false;

@@ -333,7 +333,7 @@ final class StreamedCore implements CoreWeights {
       aheadJob = null;
       aheadFirst = -1;
       // read blocks of it here rather than wait, once the I/O thread has started it
-      while (!f.isDone() && current == j && j.step()) {
+      while (j != null && !f.isDone() && current == j && j.step()) {
         // next block
       }
       await(f);
@@ -482,8 +482,8 @@ final class StreamedCore implements CoreWeights {
       // compute thread had spent about a tenth of a streamed step on these checksums; the
       // table is read only on this thread, after the task that wrote an entry ended, or after
       // awaitWrite, and the entries of blocks without an undo record yet, read above, are
-      // never those of a write in flight)
-      // (the blocks, once the undo records are forced, by whichever thread claims them)
+      // never those of a write in flight); the blocks, once the undo records are forced, go
+      // to whichever thread claims them (see BlockJob)
       BlockJob job = new BlockJob(first, end, (l, n) -> {
         long from = (l - first) * lb;
         table[(int) (l / bl)] = Crc.of(src, from, n * lb);

@@ -52,7 +52,8 @@ public record Phases(double[][] seconds, double stepSeconds) {
       sb.append(t == 0 ? "main thread:" : "worker " + t + ":");
       double rest = total;
       for (int p = 0; p < NAMES.length; p++) {
-        sb.append(String.format(Locale.ROOT, " %s %.0f%%,", NAMES[p], 100 * seconds[t][p] / total));
+        sb.append(String.format(Locale.ROOT, " %s %.0f%%,", NAMES[p],
+            100 * seconds[t][p] / total));
         rest -= seconds[t][p];
       }
       sb.append(String.format(Locale.ROOT, " other %.0f%%", 100 * Math.max(0, rest) / total));

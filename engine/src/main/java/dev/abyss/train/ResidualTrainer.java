@@ -149,7 +149,6 @@ public final class ResidualTrainer implements AutoCloseable {
   /** Spins of a thread waiting for its turn before it yields its core at each try. */
   private static final int SPINS_BEFORE_YIELD = 256;
 
-
   private final boolean keepAll;
   private final long activationBytes;
   private final int[] idx;
