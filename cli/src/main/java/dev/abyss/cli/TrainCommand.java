@@ -161,20 +161,6 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
     return p;
   }
 
-  /** Thread by thread (0: the calling thread), the seconds of each phase over the run. */
-  private static java.util.List<java.util.Map<String, Double>> phaseMaps(
-      dev.abyss.train.Phases p) {
-    java.util.List<java.util.Map<String, Double>> l = new java.util.ArrayList<>();
-    for (double[] t : p.seconds()) {
-      java.util.Map<String, Double> m = new java.util.LinkedHashMap<>();
-      for (int i = 0; i < dev.abyss.train.Phases.NAMES.length; i++) {
-        m.put(dev.abyss.train.Phases.NAMES[i], t[i]);
-      }
-      l.add(m);
-    }
-    return l;
-  }
-
   private int report(ResidualRun.Summary s, java.io.PrintWriter out) {
     if (json) {
       java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
@@ -187,7 +173,7 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
       m.put("head", headPath().toString());
       m.put("interrupted", s.stopped());
       if (s.phases() != null) {
-        m.put("phaseSeconds", phaseMaps(s.phases()));
+        m.put("phaseSeconds", s.phases().byName());
       }
       try {
         out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(m));

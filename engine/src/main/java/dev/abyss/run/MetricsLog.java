@@ -68,15 +68,7 @@ public final class MetricsLog implements TrainListener, AutoCloseable {
     }
     Phases ph = r.phases();
     if (ph != null) {
-      // thread by thread (0: the calling thread): seconds in each phase
-      ArrayNode threads = JSON.createArrayNode();
-      for (double[] t : ph.seconds()) {
-        ObjectNode po = threads.addObject();
-        for (int p = 0; p < Phases.NAMES.length; p++) {
-          po.put(Phases.NAMES[p], t[p]);
-        }
-      }
-      o.set("phaseSeconds", threads);
+      o.set("phaseSeconds", JSON.valueToTree(ph.byName()));
     }
     Diagnostics d = r.diagnostics();
     if (d != null) {

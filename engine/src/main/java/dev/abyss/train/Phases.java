@@ -1,6 +1,10 @@
 package dev.abyss.train;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Where the time of a training step (or of several, summed) went, thread by thread: {@code
@@ -39,6 +43,19 @@ public record Phases(double[][] seconds, double stepSeconds) {
       }
     }
     return new Phases(s, stepSeconds + o.stepSeconds);
+  }
+
+  /** Thread by thread (0: the calling thread), each phase's seconds by its name. */
+  public List<Map<String, Double>> byName() {
+    List<Map<String, Double>> l = new ArrayList<>();
+    for (double[] t : seconds) {
+      Map<String, Double> m = new LinkedHashMap<>();
+      for (int p = 0; p < NAMES.length; p++) {
+        m.put(NAMES[p], t[p]);
+      }
+      l.add(m);
+    }
+    return l;
   }
 
   /**

@@ -149,6 +149,9 @@ public final class ResidualTrainer implements AutoCloseable {
   /** Spins of a thread waiting for its turn before it yields its core at each try. */
   private static final int SPINS_BEFORE_YIELD = 256;
 
+  /** This step's time in each of {@link Phases#NAMES} on the calling thread, ns. */
+  private final long[] phaseNs = new long[Phases.NAMES.length];
+
   private final boolean keepAll;
   private final long activationBytes;
   private final int[] idx;
@@ -740,9 +743,6 @@ public final class ResidualTrainer implements AutoCloseable {
     return new StepResult(step, r.lossSum(), r.correct(), batch, seconds, null,
         new Phases(phs, seconds));
   }
-
-  /** This step's time in each of {@link Phases#NAMES} on the calling thread, ns. */
-  private final long[] phaseNs = new long[Phases.NAMES.length];
 
   /** Adds the time since {@code t0} to phase {@code p} of {@code ph}. */
   private static void clock(long[] ph, int p, long t0) {

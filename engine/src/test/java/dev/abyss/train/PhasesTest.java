@@ -34,6 +34,8 @@ class PhasesTest {
     assertArrayEquals(new double[] {2, 2, 4, 1, 0}, s.seconds()[0]);
     assertArrayEquals(new double[] {0, 1, 2, 0, 0}, s.seconds()[1]);
     assertTrue(s.plus(null) == s, "plus(null) is the same");
+    assertEquals("[{forward=0.0, recompute=1.0, backward=2.0, waiting=0.0, io=0.0}]",
+        b.byName().subList(1, 2).toString(), "a thread's seconds by phase name, in order");
     assertEquals("main thread: forward 10%, recompute 10%, backward 20%, waiting 5%, io 0%,"
         + " other 55%\nworker 1: forward 0%, recompute 5%, backward 10%, waiting 0%, io 0%,"
         + " other 85%", s.describe());
