@@ -24,7 +24,8 @@ class BenchCommandTest {
         "step w4 b16 3000 in-memory, diagnostics", "step w4 b16 3000 streamed",
         "eval 4100 images", "step w4 b16 3000 bf16 in-memory",
         "step w4 b16 3000 bf16 streamed", "step w32 b1 10000", "MLP step", "JIT warm-up, MLP step",
-        "JIT warm-up, bf16 conversions", "JIT warm-up, w4 b16 step, ", "JIT warm-up",
+        "JIT warm-up, bf16 conversions", "JIT warm-up, w4 b16 step, ",
+        "JIT warm-up, w4 b16 step streamed, ", "JIT warm-up",
         "vector division", "vector FMA",
         "eval division floor at 3000 layers", "step w4 b1 3000 in-memory",
         "step w4 b32 3000 in-memory", "step w8 b16 3000 in-memory",
@@ -32,7 +33,7 @@ class BenchCommandTest {
       assertTrue(r.out().contains(row), row + " missing:\n" + r.out());
     }
     JsonNode doc = new ObjectMapper().readTree(json.toFile());
-    assertEquals(22, doc.get("rows").size());
+    assertEquals(23, doc.get("rows").size());
     assertTrue(doc.get("provenance").get("kernels").asText().matches("scalar|vector-\\d+"));
     // the bf16 rows' warm-up puts the vector conversions in use, unless it gave up (4 s)
     String conv = doc.get("provenance").get("bf16Conversions").asText();

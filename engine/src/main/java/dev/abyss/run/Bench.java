@@ -109,6 +109,15 @@ public final class Bench {
                 o, 0, ResidualRun.BUCKETS));
           }
         }
+        if (depth == o.depths()[0]) {
+          // as train does before a long streamed run: the step's methods on a streamed core
+          int streamedThreads = threads(o, ResidualTrainer.helperFree(false, Dtype.F32), 4, 16,
+              Activation.SOFTSIGN);
+          add.accept(new Row("JIT warm-up, w4 b16 step streamed, " + streamedThreads
+              + " thread(s)", "s", ResidualTrainer.warmUp(4, Activation.SOFTSIGN, 16,
+                  streamedThreads, KernelProvider.get(), data, Dtype.F32, false, true),
+              Double.NaN, Double.NaN, 1));
+        }
         try (CoreWeights cw = CoreFile.openStreamed(wf, true)) {
           add.accept(steps("step w4 b16 " + depth + " streamed", cw, data, 16, o));
           cw.commit(h.step() + o.steps() + 1);
@@ -145,7 +154,7 @@ public final class Bench {
       Options few = new Options(o.depths(), 5, o.threads(), 1000, 0, o.dir());
       // as train does before a long run on two threads
       ResidualTrainer.warmUp(32, Activation.SOFTSIGN, 1, th, KernelProvider.get(), data,
-          Dtype.F32, ResidualTrainer.activationBytes(10_000, 32, 1) <= plan);
+          Dtype.F32, ResidualTrainer.activationBytes(10_000, 32, 1) <= plan, false);
       steps("", cw, data, 1, few, plan);
       steps("", cw, data, 1, few, other);
       // named by the trainer's plan: ", activations kept" is added where it keeps them
@@ -181,6 +190,12 @@ public final class Bench {
         try (CoreWeights cw = CoreFile.openInMemory(bf)) {
           add.accept(steps("step w4 b16 " + depth + " bf16 in-memory", cw, data, 16, o));
         }
+        if (depth == o.depths()[0]) {
+          // as train does before a long streamed bf16 run (not timed)
+          ResidualTrainer.warmUp(4, Activation.SOFTSIGN, 16,
+              threads(o, ResidualTrainer.helperFree(false, Dtype.BF16), 4, 16,
+                  Activation.SOFTSIGN), KernelProvider.get(), data, Dtype.BF16, false, true);
+        }
         try (CoreWeights cw = CoreFile.openStreamed(bf, true)) {
           add.accept(steps("step w4 b16 " + depth + " bf16 streamed", cw, data, 16, o));
           cw.commit(hb.step() + o.steps() + 1);
@@ -205,7 +220,7 @@ public final class Bench {
         int th = threads(o, true, w, batch, Activation.SOFTSIGN);
         long budget = ResidualTrainer.defaultBudget(k, w, batch, Activation.SOFTSIGN, true, th);
         ResidualTrainer.warmUp(w, Activation.SOFTSIGN, batch, th, k, data, Dtype.F32,
-            ResidualTrainer.activationBytes(layers, w, batch) <= budget);
+            ResidualTrainer.activationBytes(layers, w, batch) <= budget, false);
         add.accept(steps("step w" + w + " b" + batch + " " + layers + " in-memory", cw, data,
             batch, o, budget));
       } finally {

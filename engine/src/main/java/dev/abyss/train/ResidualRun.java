@@ -282,12 +282,12 @@ public final class ResidualRun {
           budget = 0; // the default plan falls back to the recompute
         }
       }
-      if (s.inMemory() && warmsUp(hd.layers() * (double) s.steps(),
-          TRAINER_WARM_UP_LAYER_STEPS)) {
-        // two threads leave no core for the JIT: compile the step's own methods first
+      if (warmsUp(hd.layers() * (double) s.steps(), TRAINER_WARM_UP_LAYER_STEPS)) {
+        // two threads leave no core for the JIT: compile the step's own methods first, on a
+        // core of the run's kind
         try {
           ResidualTrainer.warmUp(hd.width(), hd.activation(), s.batch(), threads, k, train,
-              hd.dtype(), activations <= budget);
+              hd.dtype(), activations <= budget, !s.inMemory());
         } catch (IOException | RuntimeException e) {
           // best effort (a full temp dir, say): the run compiles them itself, only its first
           // steps are slower

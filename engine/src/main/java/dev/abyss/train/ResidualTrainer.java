@@ -15,6 +15,7 @@ import dev.abyss.store.CoreFile;
 import dev.abyss.store.CoreHeader;
 import dev.abyss.store.CoreWeights;
 import dev.abyss.store.Dtype;
+import dev.abyss.store.Journal;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -428,16 +429,20 @@ public final class ResidualTrainer implements AutoCloseable {
    */
   public static double warmUp(int width, Activation act, int batch, int threads, Kernels k,
       Dataset data, Dtype dtype) throws IOException {
-    return warmUp(width, act, batch, threads, k, data, dtype, false);
+    return warmUp(width, act, batch, threads, k, data, dtype, false, false);
   }
 
   /**
    * {@link #warmUp(int, Activation, int, int, Kernels, Dataset, Dtype)} for the plan the run
    * will take: with {@code keep}, every activation kept and the threads' turns over them
-   * (where the kernels hand off before the updates; else the threads have nothing to share).
+   * (where the kernels hand off before the updates; else the threads have nothing to share);
+   * with {@code streamed}, the scratch core streamed from its file, so that the reads, writes
+   * and checksums, the help the threads give them, and the step's calls into that core class
+   * compile here rather than in the run's first step (docs/decisions.md, "The streamed first
+   * step").
    */
   public static double warmUp(int width, Activation act, int batch, int threads, Kernels k,
-      Dataset data, Dtype dtype, boolean keep) throws IOException {
+      Dataset data, Dtype dtype, boolean keep, boolean streamed) throws IOException {
     if (threads < 2 || (keep && !k.handsOffBeforeUpdates(width, batch))) {
       return 0; // one thread, or nothing the threads share
     }
@@ -450,7 +455,8 @@ public final class ResidualTrainer implements AutoCloseable {
       CoreFile.create(file, CoreHeader.create(width, layers, act,
           (float) (1 / Math.sqrt(layers)), 0.01f, 1, 2, dtype), null);
       JitQuiet quiet = new JitQuiet();
-      try (CoreWeights core = CoreFile.openInMemory(file);
+      try (CoreWeights core = streamed ? CoreFile.openStreamed(file, true)
+              : CoreFile.openInMemory(file);
           ResidualTrainer tr = new ResidualTrainer(core, HeadParams.glorot(width, 3), k, data,
               batch, chunk, 0.01f, 0.01f, data.count(), threads, keep ? Long.MAX_VALUE : 0)) {
         long deadline = t0 + 3_000_000_000L;
@@ -465,6 +471,7 @@ public final class ResidualTrainer implements AutoCloseable {
         }
       }
     } finally {
+      Files.deleteIfExists(Journal.pathFor(file)); // a streamed core's, never committed
       Files.deleteIfExists(file);
       Files.deleteIfExists(dir);
     }

@@ -1,12 +1,48 @@
 package dev.abyss.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.abyss.TestData;
+import dev.abyss.kernel.Activation;
+import dev.abyss.kernel.KernelProvider;
+import dev.abyss.store.Dtype;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
-/** A run warms the JIT up from its size threshold on, unless {@code abyss.warmUp=false}. */
+/**
+ * A run warms the JIT up from its size threshold on, unless {@code abyss.warmUp=false}; the
+ * step warm-up trains a scratch core of the run's kind and leaves nothing behind.
+ */
 class WarmUpSwitchTest {
+
+  /**
+   * A streamed scratch core writes an undo journal beside it (never committed): the warm-up
+   * removes it with the core and its directory, f32 and bf16 alike.
+   */
+  @Test
+  void streamedStepWarmUpLeavesNoFilesBehind() throws Exception {
+    Path tmp = Paths.get(System.getProperty("java.io.tmpdir"));
+    java.util.Set<Path> before = warmUpDirs(tmp);
+    for (Dtype dt : new Dtype[] {Dtype.F32, Dtype.BF16}) {
+      double s = ResidualTrainer.warmUp(4, Activation.SOFTSIGN, 16, 2, KernelProvider.get(),
+          TestData.images(64, 5), dt, false, true);
+      assertTrue(s > 0, "two threads warm up: " + s);
+    }
+    assertArrayEquals(before.toArray(), warmUpDirs(tmp).toArray(), "scratch left in " + tmp);
+  }
+
+  private static java.util.Set<Path> warmUpDirs(Path tmp) throws IOException {
+    try (Stream<Path> l = Files.list(tmp)) {
+      return l.filter(p -> p.getFileName().toString().startsWith("abyss-warm-up"))
+          .collect(java.util.stream.Collectors.toCollection(java.util.TreeSet::new));
+    }
+  }
 
   @Test
   void warmUpFollowsTheRunsSizeAndTheSwitch() {
