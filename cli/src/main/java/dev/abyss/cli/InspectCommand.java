@@ -58,6 +58,12 @@ final class InspectCommand implements Callable<Integer> {
         out.println("journal:     present: a run was interrupted after step " + h.step()
             + "; the next train or eval of this model finishes or undoes it");
       }
+      Path pending = AtomicFiles.tempFor(file);
+      if (Files.exists(pending)) {
+        out.println("unsaved:     " + pending.getFileName() + " holds a run's changes after"
+            + " step " + h.step() + " that were never saved; the next train or eval of this"
+            + " model removes it");
+      }
     } else {
       HeadFile.Contents c = HeadFile.read(file);
       HeadHeader h = c.header();

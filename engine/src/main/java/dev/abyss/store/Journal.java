@@ -11,22 +11,21 @@ import java.nio.file.StandardOpenOption;
 import java.util.zip.CRC32C;
 
 /**
- * The undo journal that makes a streamed core crash-safe ({@code WEIGHTS.journal}; see
- * docs/journal.md).
+ * Recovery of a core and its head after a crash (docs/journal.md), and the undo journal
+ * ({@code WEIGHTS.journal}) that versions before 2026-11-28 wrote for streamed runs.
  *
- * <p>Between two commits a streamed run overwrites blocks of the core in place. Before the
- * first overwrite of a block since the last commit, the block's committed bytes and CRC are
- * appended to the journal and forced to disk. A commit then: forces the core's data, writes
- * the new head beside its file ({@code .HEAD.tmp}, forced), appends a COMMIT record holding
- * the new core header and block table (forced), writes that header and table into the core
- * (forced), renames the head into place, and deletes the journal.
+ * <p>A streamed run now writes its changes since the last commit to a shadow core, {@code
+ * .WEIGHTS.tmp}, and a commit renames it over the core (StreamedCore), as an in-memory commit
+ * renames its new copy; the committed core is never written in place. Recovery, before any
+ * command uses the files: a temporary core is deleted (the interval it held is undone); a
+ * pending head ({@code .HEAD.tmp}) is renamed into place if its step is the core's (the
+ * commit got that far), else deleted.
  *
- * <p>Recovery, before any command uses the files: a journal ending in a valid COMMIT record
- * is rolled forward (header and table rewritten, head renamed if still pending); otherwise
- * it is rolled back (every undo record's bytes written back, the pending head deleted). Both
- * are idempotent, so a crash during recovery is recovered by the next run. Torn records at
- * the end (a crash while appending) fail their CRC and are ignored: their block had not been
- * overwritten yet.
+ * <p>A journal left by an earlier version is replayed first: one ending in a valid COMMIT
+ * record is rolled forward (header and table rewritten), any other rolled back (every undo
+ * record's bytes written back). Both are idempotent, so a crash during recovery is recovered
+ * by the next run. Torn records at the end fail their CRC and are ignored: their block had
+ * not been overwritten yet. {@link Writer} writes such journals for the tests of this path.
  *
  * <p>Record layout (little-endian): type u32 (1 UNDO, 2 COMMIT), payload length u64, payload,
  * CRC32C of type+length+payload u32. UNDO payload: first block u64, block count u32, the
@@ -55,7 +54,7 @@ public final class Journal {
   /** What recovery did. */
   public enum Outcome { NOTHING, ROLLED_BACK, ROLLED_FORWARD }
 
-  /** An open journal being appended to. */
+  /** An open journal being appended to (the format of versions before 2026-11-28). */
   static final class Writer implements AutoCloseable {
     private final FileChannel ch;
     private long pos;
@@ -118,8 +117,11 @@ public final class Journal {
    */
   public static Outcome recover(Path weights, Path head) throws IOException {
     Outcome o = replay(weights, head);
-    // a stale temporary core (an in-memory commit cut before its rename) is never used
-    Files.deleteIfExists(AtomicFiles.tempFor(weights));
+    // a stale temporary core is never used: a streamed run's shadow core (its writes since
+    // the last commit), or an in-memory commit's copy cut before its rename
+    if (Files.deleteIfExists(AtomicFiles.tempFor(weights)) && o == Outcome.NOTHING) {
+      o = Outcome.ROLLED_BACK;
+    }
     // a pending head completes the pair when it is at the core's step, else it is stale
     Path pending = pendingHead(head);
     if (Files.exists(pending)) {

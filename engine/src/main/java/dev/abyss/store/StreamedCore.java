@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.BitSet;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -17,37 +18,52 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * A core streamed from its file: each {@link #load} reads the whole checksum blocks that
  * cover the range into one staging buffer and verifies them; {@link #writeBack} recomputes
- * those blocks' checksums and writes them in place, after logging the blocks' committed bytes
- * in the {@link Journal} (once per block per commit interval).
+ * those blocks' checksums and writes them to the interval's shadow core.
+ *
+ * <p><b>Crash safety: a shadow core per commit interval.</b> The committed file is never
+ * written. Between two commits every block written back goes to the same offset of a second
+ * file beside it, {@code .WEIGHTS.tmp}, and reads take each block from whichever file holds
+ * its latest bytes. {@link #commit} copies the blocks not written since the last commit into
+ * the shadow, writes its header and block table, forces it, writes the head's pending copy,
+ * renames the shadow over the core and then the head over theirs: the in-memory core's
+ * commit, with the new file built during the interval instead of at the commit. A crash at
+ * any point leaves the committed pair, or the new core beside its pending head, which {@link
+ * Journal#recover} completes (docs/journal.md). No write is forced before the commit, so the
+ * first step of an interval costs what the others do (an undo journal did until 2026-11-28:
+ * docs/decisions.md, "A shadow core instead of the undo journal").
  *
  * <p><b>Overlap.</b> One I/O thread reads ahead and writes behind: {@link #prefetch} reads
  * and verifies the next range into a second buffer while the caller computes on this one, and
  * {@link #writeBack} hands its bytes to the thread and returns. Tasks run in submission order
  * on that one thread, so a read submitted after a write sees it; a read-ahead submitted
  * <i>before</i> a write of blocks it shares (chunk edges inside a block) is patched from the
- * written bytes when it is taken. The undo record of a block is forced to the journal on the
- * I/O thread, in the same task and before the block's write (the journal's write-ahead
- * rule), so the compute thread never waits for the journal's forced writes.
- * {@link #commit} and {@link #close} wait for every write. An I/O failure on the thread is
- * rethrown by the next call.
+ * written bytes when it is taken. {@link #commit} and {@link #close} wait for every write. An
+ * I/O failure on the thread is rethrown by the next call.
  *
  * <p><b>Help.</b> Once the I/O thread has started a read-ahead or a write-behind (every task
- * submitted before it done; for a write, its undo records forced), its blocks go to whichever
- * thread claims them first: the I/O thread, a training thread that would otherwise wait
- * ({@link #helpIo}), or the caller of {@link #load} waiting for that very read; the task ends
- * when every block is done, so the next one still starts after it. On two cores the I/O
- * thread has no core of its own, and a training thread it takes the core from holds up the
- * other one's turn (docs/decisions.md, "Waiting threads do the I/O").
+ * submitted before it done), its blocks go to whichever thread claims them first: the I/O
+ * thread, a training thread that would otherwise wait ({@link #helpIo}), or the caller of
+ * {@link #load} waiting for that very read; the task ends when every block is done, so the
+ * next one still starts after it. On two cores the I/O thread has no core of its own, and a
+ * training thread it takes the core from holds up the other one's turn (docs/decisions.md,
+ * "Waiting threads do the I/O").
  *
- * <p>Resident memory: staging, read-ahead, write-behind and undo buffers and the pristine copy
- * (five times the largest chunk plus blocks). A bf16 core adds two f32 working copies, of the
- * staged layers and of the read-ahead (widened block by block after the read, rounded back
- * by {@link Bf16#round} on write-back); staging, pristine copy, journal and checksums stay in
- * bf16.
+ * <p>Resident memory: staging, read-ahead and write-behind buffers (three times the largest
+ * chunk plus blocks). A bf16 core adds two f32 working copies, of the staged layers and of
+ * the read-ahead (widened block by block after the read, rounded back by {@link Bf16#round}
+ * on write-back); staging and checksums stay in bf16.
  */
 final class StreamedCore implements CoreWeights {
   private final Path path;
-  private final FileChannel ch;
+  /** The committed core file: read, never written (replaced by the shadow at a commit). */
+  private FileChannel ch;
+  /** This interval's shadow core, {@code .WEIGHTS.tmp}; null until its first write-back. */
+  private FileChannel shadow;
+  /**
+   * The blocks written back since the last commit, whose latest bytes are in the shadow. Set
+   * and read on the calling thread; the I/O tasks get a copy of their range's bits.
+   */
+  private final BitSet inShadow = new BitSet();
   private final boolean writable;
   private final int[] table;
   private final long lb;
@@ -55,7 +71,6 @@ final class StreamedCore implements CoreWeights {
   private final boolean bf16;
   private long roundKey;
   private final Arena arena = Arena.ofShared();
-  private final BitSet logged = new BitSet();
   private final ExecutorService io = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "abyss-io");
     t.setDaemon(true);
@@ -63,19 +78,12 @@ final class StreamedCore implements CoreWeights {
   });
   private CoreHeader header;
   private MemorySegment staging;
-  private MemorySegment pristine;
   /** Whether the staged range was loaded for update (not by loadForReading). */
-  private boolean pristineValid;
-  /**
-   * Whether pristine holds the stored bytes of the staged range: only needed, and only copied,
-   * when a block of it has no undo record yet in this commit interval (its first step).
-   */
-  private boolean pristineCopied;
+  private boolean updatable;
   /** What the kernels see: the staging buffer itself for f32, its widened copy for bf16. */
   private MemorySegment work;
   private long stagedFirst = -1;
   private long stagedLayers;
-  private Journal.Writer journal;
 
   // read-ahead: [aheadFirst, aheadEnd) into aheadBuf, verified by the task
   private MemorySegment aheadBuf;
@@ -92,8 +100,6 @@ final class StreamedCore implements CoreWeights {
   private boolean aheadStale;
   // write-behind: the last range handed to the I/O thread, still held in writeBuf
   private MemorySegment writeBuf;
-  /** The committed bytes of the blocks the write in flight logs first (undo records). */
-  private MemorySegment undoBuf;
   private Future<?> writing;
   private long writtenFirst = -1;
   private long writtenEnd;
@@ -147,17 +153,37 @@ final class StreamedCore implements CoreWeights {
   }
 
   /**
+   * Where each block of a range is read from: the shadow core for the blocks written back
+   * since the last commit, the committed file for the rest. Taken on the calling thread when
+   * a read is submitted (a write submitted before it has set its blocks' bits).
+   */
+  private record Sources(FileChannel core, FileChannel shadow, int firstBlock, BitSet written) {
+    FileChannel of(int block) {
+      return shadow != null && written.get(block - firstBlock) ? shadow : core;
+    }
+  }
+
+  private Sources sources(long first, long end) {
+    long bl = header.blockLayers();
+    int b0 = (int) (first / bl);
+    int b1 = (int) ((end - 1) / bl) + 1;
+    return new Sources(ch, shadow, b0, inShadow.get(b0, b1));
+  }
+
+  /**
    * Reads blocks [first, end) into buf and verifies them against the block table, a block at a
    * time, each checksummed while it is still in the cache from its read (a quarter fewer
    * bytes from memory than reading the chunk first: docs/decisions.md). Runs where no write is
    * in flight: on the I/O thread, or after {@link #awaitWrite}.
    */
-  private void readVerified(MemorySegment buf, long first, long end) throws IOException {
+  private void readVerified(MemorySegment buf, long first, long end, Sources from)
+      throws IOException {
     long bl = header.blockLayers();
     for (long l = first; l < end; l += bl) {
       long n = Math.min(bl, end - l);
-      CoreFile.readFully(ch, buf.asSlice((l - first) * lb, n * lb).asByteBuffer(),
-          header.dataOffset() + l * lb, "core file " + path);
+      CoreFile.readFully(from.of((int) (l / bl)),
+          buf.asSlice((l - first) * lb, n * lb).asByteBuffer(), header.dataOffset() + l * lb,
+          "core file " + path);
       int crc = Crc.of(buf, (l - first) * lb, n * lb);
       int blk = (int) (l / bl);
       if (crc != table[blk]) {
@@ -191,8 +217,9 @@ final class StreamedCore implements CoreWeights {
     }
     MemorySegment widened = bf16 ? aheadWork : null;
     int lf = header.layerFloats();
+    Sources from = sources(first, end);
     BlockJob job = new BlockJob(first, end, (l, n) -> {
-      readVerified(buf.asSlice((l - first) * lb), l, l + n);
+      readVerified(buf.asSlice((l - first) * lb), l, l + n, from);
       if (widened != null) {
         // off the compute path: 1-1.5 ns a value there (docs/decisions.md)
         Bf16.widen(buf, (l - first) * lb, widened, (l - first) * wlb, n * lf);
@@ -317,11 +344,8 @@ final class StreamedCore implements CoreWeights {
     long first = firstOf(start);
     long end = endOf(start, count);
     if (first == stagedFirst && end - first == stagedLayers) {
-      if (forUpdate && writable && !pristineValid) {
-        // staged for reading, unchanged since: its stored bytes are still in staging
-        pristineValid = true;
-        copyPristine(first, end);
-      }
+      // staged for reading, unchanged since: it may be written back now
+      updatable |= writable && forUpdate;
       return work;
     }
     stagedFirst = -1;
@@ -361,13 +385,9 @@ final class StreamedCore implements CoreWeights {
       dropAhead();
       awaitWrite(); // the file must hold every write before a direct read
       staging = grow(staging, end - first, lb);
-      readVerified(staging, first, end);
+      readVerified(staging, first, end, sources(first, end));
     }
-    pristineValid = writable && forUpdate;
-    pristineCopied = false;
-    if (pristineValid) {
-      copyPristine(first, end);
-    }
+    updatable = writable && forUpdate;
     if (bf16) {
       if (!widened) {
         work = grow(work, end - first, wlb); // never the staging buffer in bf16
@@ -379,22 +399,6 @@ final class StreamedCore implements CoreWeights {
     stagedFirst = first;
     stagedLayers = end - first;
     return work;
-  }
-
-  /**
-   * Copies the staged range's stored bytes to pristine if a block of it has no undo record
-   * yet: after the first step of a commit interval every block has one, and the 8 MB copy a
-   * chunk would be for nothing (docs/decisions.md).
-   */
-  private void copyPristine(long first, long end) {
-    long bl = header.blockLayers();
-    int b0 = (int) (first / bl);
-    int b1 = (int) ((end - 1) / bl) + 1;
-    pristineCopied = logged.nextClearBit(b0) < b1;
-    if (pristineCopied) {
-      pristine = grow(pristine, end - first, lb);
-      MemorySegment.copy(staging, 0, pristine, 0, (end - first) * lb);
-    }
   }
 
   @Override
@@ -413,7 +417,7 @@ final class StreamedCore implements CoreWeights {
     if (first != stagedFirst || end - first != stagedLayers) {
       throw new IllegalStateException("writeBack of a range that is not the one loaded");
     }
-    if (!pristineValid) {
+    if (!updatable) {
       throw new IllegalStateException("writeBack of a range loaded for reading only");
     }
     int b0 = (int) (first / bl);
@@ -426,24 +430,12 @@ final class StreamedCore implements CoreWeights {
       Bf16.round(work, 0, staging, 0, (end - first) * lf, roundKey, first * lf);
     }
     try {
-      // undo records for the blocks not yet logged in this commit interval, in runs: their
-      // committed checksums now (before the table changes), their bytes from the pristine copy
-      java.util.List<long[]> runs = new java.util.ArrayList<>();
-      java.util.List<int[]> runCrcs = new java.util.ArrayList<>();
-      for (int b = logged.nextClearBit(b0); b < b1; b = logged.nextClearBit(b)) {
-        int e = Math.min(b1, logged.nextSetBit(b) < 0 ? b1 : logged.nextSetBit(b));
-        if (journal == null) {
-          journal = new Journal.Writer(Journal.pathFor(path), header.dataOffset());
-        }
-        long from = (b * bl - first) * lb;
-        long to = (Math.min(end, (long) e * bl) - first) * lb;
-        runs.add(new long[] {b, from, to - from});
-        runCrcs.add(java.util.Arrays.copyOfRange(table, b, e));
-        logged.set(b, e);
-        b = e;
-      }
-      if (!runs.isEmpty() && !pristineCopied) {
-        throw new IllegalStateException("undo records due but no pristine copy was taken");
+      if (shadow == null) {
+        // the interval's first write-back: a stale shadow (a cut run's) was removed by the
+        // recovery before this core was opened
+        shadow = FileChannel.open(AtomicFiles.tempFor(path), StandardOpenOption.CREATE,
+            StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.READ,
+            StandardOpenOption.WRITE);
       }
       awaitWrite(); // one write in flight: its buffers are about to be reused
       if (ahead != null && aheadStale) {
@@ -452,9 +444,8 @@ final class StreamedCore implements CoreWeights {
       if (ahead != null && first < aheadEnd && aheadFirst < end) {
         aheadStale = true;
       }
-      // no copies: the staged buffer goes to the writer and the pristine copy to the undo
-      // records; staging and pristine take the idle buffers (the write they served is done),
-      // and the range counts as not loaded (a load of it reads it again)
+      // no copy: the staged buffer goes to the writer and staging takes the idle one (the
+      // write it served is done); the range counts as not loaded (a load of it reads it again)
       MemorySegment idle = writeBuf;
       writeBuf = staging;
       staging = idle;
@@ -463,37 +454,24 @@ final class StreamedCore implements CoreWeights {
         work = null;
       }
       MemorySegment src = writeBuf.asSlice(0, bytes);
-      MemorySegment undo = null;
-      if (!runs.isEmpty()) {
-        idle = undoBuf;
-        undoBuf = pristine;
-        pristine = idle;
-        undo = undoBuf;
-      }
-      pristineValid = false;
-      pristineCopied = false;
-      MemorySegment undoSrc = undo;
-      Journal.Writer jw = journal;
+      updatable = false;
+      // reads submitted from now on take these blocks from the shadow
+      inShadow.set(b0, b1);
+      FileChannel out = shadow;
       long pos = header.dataOffset() + first * lb;
       writtenFirst = first;
       writtenEnd = end;
-      // on the I/O thread, in this order: the undo records (forced), then the blocks, each
-      // checksummed into the table just before its write, while it is in the cache (the
-      // compute thread had spent about a tenth of a streamed step on these checksums; the
-      // table is read only on this thread, after the task that wrote an entry ended, or after
-      // awaitWrite, and the entries of blocks without an undo record yet, read above, are
-      // never those of a write in flight); the blocks, once the undo records are forced, go
-      // to whichever thread claims them (see BlockJob)
+      // on the I/O thread, the blocks into the shadow, each checksummed into the table just
+      // before its write, while it is in the cache (the compute thread had spent about a tenth
+      // of a streamed step on these checksums; the table is read only by I/O tasks, after the
+      // task that wrote an entry ended, and by commit, after awaitWrite); they go to whichever
+      // thread claims them (see BlockJob)
       BlockJob job = new BlockJob(first, end, (l, n) -> {
         long from = (l - first) * lb;
         table[(int) (l / bl)] = Crc.of(src, from, n * lb);
-        CoreFile.writeFully(ch, src.asSlice(from, n * lb).asByteBuffer(), pos + from);
+        CoreFile.writeFully(out, src.asSlice(from, n * lb).asByteBuffer(), pos + from);
       });
       writing = io.submit(() -> {
-        for (int r = 0; r < runs.size(); r++) {
-          long[] u = runs.get(r);
-          jw.undo(u[0], runCrcs.get(r), undoSrc.asSlice(u[1], u[2]));
-        }
         current = job;
         try {
           job.run();
@@ -507,7 +485,7 @@ final class StreamedCore implements CoreWeights {
     }
   }
 
-  /** Waits for the write in flight (and its undo records); a failure is a disk error. Package
+  /** Waits for the write in flight; a failure is a disk error. Package
    * access for tests that reach into a commit. */
   void awaitWrite() throws IOException {
     try {
@@ -548,6 +526,12 @@ final class StreamedCore implements CoreWeights {
     awaitWrite();
   }
 
+  /**
+   * Saves the interval: the blocks not written since the last commit are copied into the
+   * shadow, which gets the new header and block table and is forced; then the head's pending
+   * copy (forced), the shadow renamed over the core, the head renamed over its file. The
+   * shadow's channel goes on as the committed core.
+   */
   @Override
   public void commit(long step, Path head, byte[] headBytes) throws IOException {
     if (!writable) {
@@ -555,26 +539,54 @@ final class StreamedCore implements CoreWeights {
     }
     drain();
     CoreHeader h = header.withStep(step);
+    Path tmp = AtomicFiles.tempFor(path);
     try {
-      ch.force(false);
-      Path pending = head == null ? null : AtomicFiles.writeTemp(head, headBytes);
-      if (journal == null) {
-        journal = new Journal.Writer(Journal.pathFor(path), header.dataOffset());
+      if (shadow == null) {
+        shadow = FileChannel.open(tmp, StandardOpenOption.CREATE,
+            StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.READ,
+            StandardOpenOption.WRITE);
       }
-      int tableCrc = Crc.ofInts(table);
-      journal.commit(h.encode(tableCrc), table);
-      CoreFile.writeMeta(ch, h, table);
-      ch.force(true);
+      copyUnwritten();
+      CoreFile.writeMeta(shadow, h, table);
+      shadow.force(true);
+      Path pending = head == null ? null : AtomicFiles.writeTemp(head, headBytes);
+      AtomicFiles.commit(tmp, path);
+      FileChannel old = ch;
+      ch = shadow;
+      shadow = null;
+      inShadow.clear();
+      header = h;
+      old.close();
       if (pending != null) {
         AtomicFiles.commit(pending, head);
       }
-      journal.close();
-      journal = null;
-      Files.delete(Journal.pathFor(path));
-      logged.clear();
-      header = h;
     } catch (IOException e) {
       throw AtomicFiles.diskError(path, e);
+    }
+  }
+
+  /** Copies the blocks not written since the last commit from the core into the shadow. */
+  private void copyUnwritten() throws IOException {
+    long bl = header.blockLayers();
+    int blocks = (int) header.numBlocks();
+    java.nio.ByteBuffer buf = null;
+    for (int b = inShadow.nextClearBit(0); b < blocks; b = inShadow.nextClearBit(b)) {
+      int e = inShadow.nextSetBit(b);
+      e = e < 0 || e > blocks ? blocks : e;
+      long pos = header.dataOffset() + b * bl * lb;
+      long bytes = (Math.min(header.layers(), (long) e * bl) - b * bl) * lb;
+      if (buf == null) {
+        buf = java.nio.ByteBuffer.allocateDirect((int) Math.min(bytes, 1 << 22));
+      }
+      for (long done = 0; done < bytes; ) {
+        buf.clear().limit((int) Math.min(buf.capacity(), bytes - done));
+        CoreFile.readFully(ch, buf, pos + done, "core file " + path);
+        buf.flip();
+        int n = buf.remaining();
+        CoreFile.writeFully(shadow, buf, pos + done);
+        done += n;
+      }
+      b = e;
     }
   }
 
@@ -585,9 +597,9 @@ final class StreamedCore implements CoreWeights {
         drain();
       } finally {
         io.shutdown();
-        if (journal != null) {
-          // uncommitted changes: the journal stays, and the next run rolls them back
-          journal.close();
+        if (shadow != null) {
+          // uncommitted changes: the shadow stays, and the next run's recovery removes it
+          shadow.close();
         }
         ch.close();
       }

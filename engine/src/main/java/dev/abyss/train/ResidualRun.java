@@ -113,14 +113,13 @@ public final class ResidualRun {
   }
 
   /**
-   * Refuses up front a run the disk cannot hold: a new core's file, plus (streamed) an undo
-   * journal that can reach the core's size between two saves (every block of a step is
-   * logged before it is overwritten), or (in memory) the complete new copy written beside the
-   * old one at each save.
+   * Refuses up front a run the disk cannot hold: a new core's file, plus a second copy beside
+   * it: streamed, the shadow core that takes the writes between two saves (a step writes every
+   * block); in memory, the complete new copy written at each save.
    */
   static void checkSpace(Path weights, CoreHeader h, boolean exists, boolean inMemory)
       throws IOException {
-    long extra = inMemory ? h.fileSize() : h.dataBytes() + 32 * h.numBlocks();
+    long extra = h.fileSize();
     long need = (exists ? 0 : h.fileSize()) + extra;
     Path dir = weights.toAbsolutePath().getParent();
     if (dir == null || !Files.isDirectory(dir)) {
@@ -132,8 +131,8 @@ public final class ResidualRun {
       String h1 = AtomicFiles.human(need);
       throw new AbyssException("not enough disk space to train " + weights + ": it needs " + h1
           + " (" + (exists ? "" : "the core, " + AtomicFiles.human(h.fileSize()) + ", and ")
-          + (inMemory ? "a complete new copy at each save" : "an undo journal of up to the"
-              + " whole core between saves") + ") and " + dir + " has "
+          + (inMemory ? "a complete new copy at each save" : "a second copy that takes the"
+              + " writes between saves") + ") and " + dir + " has "
           + AtomicFiles.human(free) + " free; free some space or choose a smaller core");
     }
   }
@@ -376,7 +375,7 @@ public final class ResidualRun {
           done < s.steps(), phases);
     } catch (IOException | RuntimeException | Error e) {
       if (!whole && !s.inMemory()) {
-        // a streamed step wrote chunks in place: undo them now, as the next run would
+        // a streamed step wrote to the shadow core: remove it now, as the next run would
         try {
           Journal.recover(s.weights(), s.head());
         } catch (IOException | RuntimeException r) {

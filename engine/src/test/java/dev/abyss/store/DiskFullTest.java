@@ -59,24 +59,32 @@ class DiskFullTest {
         "the temporary file is removed");
   }
 
-  /** Streamed, the undo journal is written before a block is overwritten in place. */
+  /**
+   * Streamed, the writes between two saves go to the shadow core beside the core: the disk
+   * fills up there, the save reports it, and the core was never written.
+   */
   @Test
   void streamedWriteOnAFullDisk() throws Exception {
     Path p = core("s.bin");
+    Path head = dir.resolve("s_head.bin");
     byte[] before = sha(p);
     try (CoreWeights cw = CoreFile.openStreamed(p, true)) {
       MemorySegment s = cw.load(20, 100);
       s.fill((byte) 0x3c);
-      Files.createSymbolicLink(Journal.pathFor(p), Path.of("/dev/full"));
-      AbyssException e = assertThrows(AbyssException.class, () -> cw.writeBack(20, 100));
+      Files.createSymbolicLink(AtomicFiles.tempFor(p), Path.of("/dev/full"));
+      cw.writeBack(20, 100); // handed to the I/O thread, which fails
+      AbyssException e = assertThrows(AbyssException.class,
+          () -> cw.commit(1, head, new byte[64]));
       assertTrue(e.getMessage().contains("disk full"), e.getMessage());
     } catch (AbyssException e) {
       // close may report the same full disk again
       assertTrue(e.getMessage().contains("disk full"), e.getMessage());
     }
-    assertArrayEquals(before, sha(p), "no block was overwritten");
-    Files.delete(Journal.pathFor(p));
-    Journal.recover(p, dir.resolve("s_head.bin"));
+    assertArrayEquals(before, sha(p), "no block of the core was written");
+    assertFalse(Files.exists(head), "no head was committed");
+    Journal.recover(p, head);
+    assertFalse(Files.exists(AtomicFiles.tempFor(p), java.nio.file.LinkOption.NOFOLLOW_LINKS),
+        "the recovery removes the shadow");
     assertArrayEquals(before, sha(p));
     try (CoreWeights cw = CoreFile.openStreamed(p, false)) {
       cw.load(0, 300); // every block still passes its checksum

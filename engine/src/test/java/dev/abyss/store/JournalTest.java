@@ -3,21 +3,31 @@ package dev.abyss.store;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.abyss.kernel.Activation;
 import dev.abyss.kernel.Kernels;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The undo journal: roll back, roll forward, torn records, pending heads. */
+/**
+ * Crash safety of a streamed core: its writes between two commits go to the shadow core
+ * beside it, reads see them, a commit renames the shadow over the core, and recovery undoes
+ * an interval that was not committed or completes a commit cut between its renames. And the
+ * undo journal of earlier versions, still replayed by recovery: roll back, roll forward, torn
+ * records.
+ */
 class JournalTest {
   @TempDir Path dir;
 
+  /** 50 layers in blocks of 4 (13 blocks; the last one short). */
   private Path core(String name) throws Exception {
     CoreHeader h = new CoreHeader(4, 50, Activation.SOFTSIGN, 0.1f, 0.01f, 5, 3, 6, 4);
     Path p = dir.resolve(name);
@@ -25,116 +35,229 @@ class JournalTest {
     return p;
   }
 
-  private static void scribble(CoreWeights cw, long start, int n) throws Exception {
+  private static void scribble(CoreWeights cw, long start, int n, float base) throws Exception {
     MemorySegment s = cw.load(start, n);
     for (int l = 0; l < n; l++) {
-      s.set(Kernels.F32, cw.offsetOf(start + l), 42f + l);
+      s.set(Kernels.F32, cw.offsetOf(start + l), base + l);
     }
     cw.writeBack(start, n);
   }
 
+  private static float first(CoreWeights cw, long layer) throws Exception {
+    MemorySegment s = cw.loadForReading(layer, 1);
+    return s.get(Kernels.F32, cw.offsetOf(layer));
+  }
+
+  private static byte[] headBytes(HeadHeader hh, long step) {
+    return HeadFile.encode(hh.withStep(step), new float[(int) HeadHeader.payloadFloats(4)]);
+  }
+
+  private static final HeadHeader HH = new HeadHeader(HeadHeader.KIND_RESIDUAL, 4, 1, 3, 5, 6);
+
   @Test
-  void uncommittedWritesAreRolledBack() throws Exception {
+  void uncommittedWritesNeverTouchTheCoreAndAreUndone() throws Exception {
     Path p = core("a.bin");
     Path head = dir.resolve("a_h.bin");
     byte[] before = Files.readAllBytes(p);
     try (CoreWeights cw = CoreFile.openStreamed(p, true)) {
-      scribble(cw, 30, 13);
-      scribble(cw, 10, 11);
-      scribble(cw, 30, 13); // a block logged already is not logged again (nor copied)
-      scribble(cw, 26, 8); // blocks 6..8: 7 and 8 logged already, 6 not
-      scribble(cw, 10, 11);
+      scribble(cw, 30, 13, 42);
+      scribble(cw, 10, 11, 42);
+      scribble(cw, 30, 13, 42);
+      scribble(cw, 26, 8, 42); // blocks 6..8: 7 and 8 written already, 6 not
+      scribble(cw, 10, 11, 42);
+      assertEquals(42 + 5, first(cw, 15), "a read sees the interval's write");
+      assertEquals(42, first(cw, 26), "and the last one of a block written twice");
     } // "crash": closed without commit
-    assertTrue(Files.exists(Journal.pathFor(p)));
+    assertArrayEquals(before, Files.readAllBytes(p), "the core is never written in place");
+    assertTrue(Files.exists(AtomicFiles.tempFor(p)), "the shadow holds the writes");
     Files.write(Journal.pendingHead(head), new byte[] {1, 2, 3}); // a half-written head
     assertEquals(Journal.Outcome.ROLLED_BACK, Journal.recover(p, head));
     assertArrayEquals(before, Files.readAllBytes(p));
-    assertFalse(Files.exists(Journal.pathFor(p)));
+    assertFalse(Files.exists(AtomicFiles.tempFor(p)));
     assertFalse(Files.exists(Journal.pendingHead(head)));
     assertEquals(Journal.Outcome.NOTHING, Journal.recover(p, head));
   }
 
   /**
-   * The forward pass loads for reading (no undo copy); the backward loads the same staged
-   * range again for update, which takes the undo copy then. A crash after its write-back still
-   * rolls back to the original bytes; a write-back of a range loaded only for reading is a
-   * programming error.
+   * A commit keeps every write of the interval and every block it did not write (copied from
+   * the core into the shadow): the same file, byte for byte, as an in-memory core given the
+   * same writes; and the core goes on from it, reads and writes, in the next interval.
    */
   @Test
-  void rangeLoadedForReadingThenForUpdateRollsBack() throws Exception {
+  void commitKeepsTheWritesAndTheBlocksNotWritten() throws Exception {
+    Path p = core("c.bin");
+    Path q = core("c_mem.bin");
+    Path head = dir.resolve("c_h.bin");
+    Path qh = dir.resolve("c_mem_h.bin");
+    HeadFile.write(head, HH, new float[(int) HeadHeader.payloadFloats(4)]);
+    HeadFile.write(qh, HH, new float[(int) HeadHeader.payloadFloats(4)]);
+    int[][] writes = {{5, 9}, {20, 3}, {44, 6}};
+    try (CoreWeights cw = CoreFile.openStreamed(p, true);
+        CoreWeights mem = CoreFile.openInMemory(q)) {
+      for (CoreWeights c : new CoreWeights[] {cw, mem}) {
+        for (int[] w : writes) {
+          scribble(c, w[0], w[1], 7 * w[0]);
+        }
+        c.commit(4, c == cw ? head : qh, headBytes(HH, 4));
+      }
+      assertArrayEquals(Files.readAllBytes(q), Files.readAllBytes(p), "the committed core");
+      assertArrayEquals(Files.readAllBytes(qh), Files.readAllBytes(head), "the committed head");
+      assertFalse(Files.exists(AtomicFiles.tempFor(p)), "the shadow became the core");
+      // the next interval reads the committed core and writes a new shadow
+      assertEquals(7 * 20 + 1, first(cw, 21));
+      scribble(cw, 0, 50, -1);
+      cw.commit(5, head, headBytes(HH, 5));
+      assertEquals(-1 + 49, first(cw, 49));
+    }
+    assertEquals(5, CoreFile.readHeader(p).step());
+    assertEquals(5, HeadFile.read(head).header().step());
+    try (CoreWeights cw = CoreFile.openStreamed(p, false)) {
+      for (long l = 0; l < 50; l++) {
+        assertEquals(-1 + l, first(cw, l), "layer " + l); // every block passes its checksum
+      }
+    }
+  }
+
+  /**
+   * The forward pass loads for reading; the backward loads the same staged range again for
+   * update and writes it back. A write-back of a range loaded only for reading is a programming
+   * error.
+   */
+  @Test
+  void rangeLoadedForReadingThenForUpdateIsWrittenBack() throws Exception {
     Path p = core("r.bin");
     Path head = dir.resolve("r_h.bin");
     byte[] before = Files.readAllBytes(p);
     try (CoreWeights cw = CoreFile.openStreamed(p, true)) {
       cw.loadForReading(0, 20);
       cw.loadForReading(20, 30);
-      org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
-          () -> cw.writeBack(20, 30));
-      scribble(cw, 20, 30); // load (same staged range, now for update), change, write back
-      scribble(cw, 0, 20);
+      assertThrows(IllegalStateException.class, () -> cw.writeBack(20, 30));
+      scribble(cw, 20, 30, 42); // load (same staged range, now for update), change, write back
+      scribble(cw, 0, 20, 42);
+      assertEquals(42 + 29, first(cw, 49));
     } // "crash": closed without commit
     assertEquals(Journal.Outcome.ROLLED_BACK, Journal.recover(p, head));
     assertArrayEquals(before, Files.readAllBytes(p));
   }
 
+  /** Cut after the shadow and the pending head were forced, before the core's rename. */
   @Test
-  void committedIntervalSurvivesAndTornTailIsIgnored() throws Exception {
+  void commitCutBeforeTheCoreRenameIsUndone() throws Exception {
     Path p = core("b.bin");
     Path head = dir.resolve("b_h.bin");
-    HeadHeader hh = new HeadHeader(HeadHeader.KIND_RESIDUAL, 4, 1, 3, 5, 6);
-    float[] payload = new float[(int) HeadHeader.payloadFloats(4)];
-    HeadFile.write(head, hh, payload);
-    try (CoreWeights cw = CoreFile.openStreamed(p, true)) {
-      scribble(cw, 0, 20);
-      payload[0] = 9f;
-      cw.commit(4, head, HeadFile.encode(hh.withStep(4), payload));
+    HeadFile.write(head, HH, new float[(int) HeadHeader.payloadFloats(4)]);
+    byte[] core = Files.readAllBytes(p);
+    byte[] h = Files.readAllBytes(head);
+    CoreFile.Opened o = CoreFile.openChannel(p, true);
+    try (StreamedCore cw = new StreamedCore(p, o, true)) {
+      scribble(cw, 0, 50, 9);
+      cw.awaitWrite();
+      AtomicFiles.writeTemp(head, headBytes(HH, 4));
     }
-    byte[] committed = Files.readAllBytes(p);
-    assertEquals(4, CoreFile.readHeader(p).step());
-    assertEquals(4, HeadFile.read(head).header().step());
-    assertFalse(Files.exists(Journal.pathFor(p)));
-
-    // a new interval: writes, then a torn undo record at the journal's end
-    try (CoreWeights cw = CoreFile.openStreamed(p, true)) {
-      scribble(cw, 40, 10);
-    }
-    Files.write(Journal.pathFor(p), new byte[] {1, 0, 0, 0, 99, 0}, StandardOpenOption.APPEND);
     assertEquals(Journal.Outcome.ROLLED_BACK, Journal.recover(p, head));
-    assertArrayEquals(committed, Files.readAllBytes(p));
+    assertArrayEquals(core, Files.readAllBytes(p));
+    assertArrayEquals(h, Files.readAllBytes(head));
+    assertFalse(Files.exists(Journal.pendingHead(head)));
+    assertFalse(Files.exists(AtomicFiles.tempFor(p)));
+  }
+
+  /** Cut between the core's rename and the head's: recovery renames the head. */
+  @Test
+  void commitCutAfterTheCoreRenameIsCompleted() throws Exception {
+    Path q = core("d.bin");
+    Path qh = dir.resolve("d_h.bin");
+    HeadFile.write(qh, HH, new float[(int) HeadHeader.payloadFloats(4)]);
+    try (CoreWeights cw = CoreFile.openStreamed(q, true)) {
+      scribble(cw, 5, 30, 3);
+      cw.commit(4, qh, headBytes(HH, 4));
+    }
+    Path p = core("e.bin");
+    Path head = dir.resolve("e_h.bin");
+    HeadFile.write(head, HH, new float[(int) HeadHeader.payloadFloats(4)]);
+    Files.copy(q, p, java.nio.file.StandardCopyOption.REPLACE_EXISTING); // the core renamed
+    Files.write(Journal.pendingHead(head), Files.readAllBytes(qh)); // the head not yet
+    assertEquals(Journal.Outcome.ROLLED_FORWARD, Journal.recover(p, head));
+    assertArrayEquals(Files.readAllBytes(qh), Files.readAllBytes(head));
+    assertFalse(Files.exists(Journal.pendingHead(head)));
+  }
+
+  // --- the undo journal written by versions before 2026-11-28
+
+  /** Overwrites layers [first, first + n) of the core file in place, as those versions did. */
+  private static void overwriteInPlace(Path p, long first, int n) throws Exception {
+    CoreHeader h = CoreFile.readHeader(p);
+    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
+      ByteBuffer b = ByteBuffer.allocate((int) (n * h.layerBytes()));
+      while (b.hasRemaining()) {
+        b.put((byte) 0x5a);
+      }
+      b.flip();
+      CoreFile.writeFully(ch, b, h.dataOffset() + first * h.layerBytes());
+    }
+  }
+
+  /** An undo record of blocks [b0, b1) of the core file as it is now. */
+  private static void logBlocks(Journal.Writer jw, Path p, int b0, int b1) throws Exception {
+    CoreFile.Opened o = CoreFile.openChannel(p, false);
+    try (FileChannel ch = o.channel()) {
+      CoreHeader h = o.header();
+      long from = b0 * h.blockLayers();
+      long to = Math.min(h.layers(), b1 * h.blockLayers());
+      ByteBuffer bytes = ByteBuffer.allocateDirect((int) ((to - from) * h.layerBytes()));
+      CoreFile.readFully(ch, bytes, h.dataOffset() + from * h.layerBytes(), "core");
+      bytes.flip();
+      jw.undo(b0, java.util.Arrays.copyOfRange(o.table(), b0, b1), MemorySegment.ofBuffer(bytes));
+    }
   }
 
   @Test
-  void commitCutAfterItsRecordIsRolledForward() throws Exception {
-    Path p = core("c.bin");
-    Path head = dir.resolve("c_h.bin");
-    HeadHeader hh = new HeadHeader(HeadHeader.KIND_RESIDUAL, 4, 1, 3, 5, 6);
-    float[] payload = new float[(int) HeadHeader.payloadFloats(4)];
-    HeadFile.write(head, hh, payload);
-    // do a full commit elsewhere to learn what the committed files look like
-    Path q = core("d.bin");
-    Path qh = dir.resolve("d_h.bin");
-    HeadFile.write(qh, hh, payload);
-    try (CoreWeights cw = CoreFile.openStreamed(q, true)) {
-      scribble(cw, 5, 30);
-      cw.commit(4, qh, HeadFile.encode(hh.withStep(4), payload));
+  void legacyJournalIsRolledBackAndItsTornTailIgnored() throws Exception {
+    Path p = core("l.bin");
+    Path head = dir.resolve("l_h.bin");
+    byte[] before = Files.readAllBytes(p);
+    long off = CoreFile.readHeader(p).dataOffset();
+    try (Journal.Writer jw = new Journal.Writer(Journal.pathFor(p), off)) {
+      logBlocks(jw, p, 2, 5);
+      overwriteInPlace(p, 8, 12); // blocks 2..4
+      logBlocks(jw, p, 12, 13);
+      overwriteInPlace(p, 48, 2); // the short last block
     }
-    // the same interval on p, cut after the COMMIT record: data written, header not yet
-    CoreFile.Opened o = CoreFile.openChannel(p, true);
-    CoreHeader h = o.header();
-    int[] table;
-    try (StreamedCore cw = new StreamedCore(p, o, true)) {
-      scribble(cw, 5, 30);
-      cw.awaitWrite(); // the undo records and data are written by the I/O thread
-      // reach into the commit: journal COMMIT record and pending head, then "crash"
-      table = CoreFile.openChannel(q, false).table();
-      AtomicFiles.writeTemp(head, HeadFile.encode(hh.withStep(4), payload));
-      try (Journal.Writer jw = new Journal.Writer(Journal.pathFor(p), h.dataOffset())) {
-        jw.commit(h.withStep(4).encode(Crc.ofInts(table)), table);
-      }
+    Files.write(Journal.pathFor(p), new byte[] {1, 0, 0, 0, 99, 0}, StandardOpenOption.APPEND);
+    assertEquals(Journal.Outcome.ROLLED_BACK, Journal.recover(p, head));
+    assertArrayEquals(before, Files.readAllBytes(p));
+    assertFalse(Files.exists(Journal.pathFor(p)));
+  }
+
+  @Test
+  void legacyCommitRecordIsRolledForward() throws Exception {
+    // a full commit elsewhere gives the committed files
+    Path q = core("f.bin");
+    Path qh = dir.resolve("f_h.bin");
+    HeadFile.write(qh, HH, new float[(int) HeadHeader.payloadFloats(4)]);
+    try (CoreWeights cw = CoreFile.openStreamed(q, true)) {
+      scribble(cw, 5, 30, 11);
+      cw.commit(4, qh, headBytes(HH, 4));
+    }
+    // the same interval as those versions left it, cut after the COMMIT record: the data
+    // written in place, the header and table not yet, the head pending
+    Path p = core("g.bin");
+    Path head = dir.resolve("g_h.bin");
+    HeadFile.write(head, HH, new float[(int) HeadHeader.payloadFloats(4)]);
+    CoreFile.Opened qo = CoreFile.openChannel(q, false);
+    CoreHeader h = qo.header();
+    qo.channel().close();
+    byte[] qb = Files.readAllBytes(q);
+    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
+      CoreFile.writeFully(ch, ByteBuffer.wrap(qb, (int) h.dataOffset(),
+          (int) (qb.length - h.dataOffset())), h.dataOffset());
+    }
+    Files.write(Journal.pendingHead(head), Files.readAllBytes(qh));
+    try (Journal.Writer jw = new Journal.Writer(Journal.pathFor(p), h.dataOffset())) {
+      jw.commit(h.encode(Crc.ofInts(qo.table())), qo.table());
     }
     assertEquals(3, CoreFile.readHeader(p).step());
     assertEquals(Journal.Outcome.ROLLED_FORWARD, Journal.recover(p, head));
-    assertArrayEquals(Files.readAllBytes(q), Files.readAllBytes(p));
+    assertArrayEquals(qb, Files.readAllBytes(p));
     assertArrayEquals(Files.readAllBytes(qh), Files.readAllBytes(head));
     assertFalse(Files.exists(Journal.pendingHead(head)));
   }
