@@ -66,6 +66,14 @@ class CliTest {
     assertTrue(r.out().contains("layers:      100"), r.out());
     assertTrue(r.out().contains("activation:  tanh"), r.out());
     assertTrue(r.out().contains("seed:        0x5EED"), r.out());
+    assertFalse(r.out().contains("unsaved:"), r.out());
+    // a streamed run's shadow core left by a crash: inspect says so, train or eval removes it
+    Path shadow = dir.resolve(".w.bin.tmp");
+    java.nio.file.Files.write(shadow, new byte[16]);
+    r = run("inspect", p("w.bin"));
+    assertTrue(r.out().contains("unsaved:     .w.bin.tmp holds a run's changes after step 0"),
+        r.out());
+    java.nio.file.Files.delete(shadow);
     r = run("inspect", p("h.bin"));
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("width:       3"), r.out());

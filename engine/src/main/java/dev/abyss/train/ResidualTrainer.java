@@ -15,7 +15,6 @@ import dev.abyss.store.CoreFile;
 import dev.abyss.store.CoreHeader;
 import dev.abyss.store.CoreWeights;
 import dev.abyss.store.Dtype;
-import dev.abyss.store.Journal;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -471,7 +470,8 @@ public final class ResidualTrainer implements AutoCloseable {
         }
       }
     } finally {
-      Files.deleteIfExists(Journal.pathFor(file)); // a streamed core's, never committed
+      // a streamed core's shadow, never committed
+      Files.deleteIfExists(AtomicFiles.tempFor(file));
       Files.deleteIfExists(file);
       Files.deleteIfExists(dir);
     }

@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
 class WarmUpSwitchTest {
 
   /**
-   * A streamed scratch core writes an undo journal beside it (never committed): the warm-up
+   * A streamed scratch core writes a shadow core beside it (never committed): the warm-up
    * removes it with the core and its directory, f32 and bf16 alike.
    */
   @Test
