@@ -430,13 +430,7 @@ final class StreamedCore implements CoreWeights {
       Bf16.round(work, 0, staging, 0, (end - first) * lf, roundKey, first * lf);
     }
     try {
-      if (shadow == null) {
-        // the interval's first write-back: a stale shadow (a cut run's) was removed by the
-        // recovery before this core was opened
-        shadow = FileChannel.open(AtomicFiles.tempFor(path), StandardOpenOption.CREATE,
-            StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.READ,
-            StandardOpenOption.WRITE);
-      }
+      openShadow(); // at the interval's first write-back
       awaitWrite(); // one write in flight: its buffers are about to be reused
       if (ahead != null && aheadStale) {
         dropAhead(); // the bytes it would need to be patched with are about to go
@@ -541,11 +535,7 @@ final class StreamedCore implements CoreWeights {
     CoreHeader h = header.withStep(step);
     Path tmp = AtomicFiles.tempFor(path);
     try {
-      if (shadow == null) {
-        shadow = FileChannel.open(tmp, StandardOpenOption.CREATE,
-            StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.READ,
-            StandardOpenOption.WRITE);
-      }
+      openShadow(); // an interval without writes: the commit copies every block
       copyUnwritten();
       CoreFile.writeMeta(shadow, h, table);
       shadow.force(true);
@@ -562,6 +552,18 @@ final class StreamedCore implements CoreWeights {
       }
     } catch (IOException e) {
       throw AtomicFiles.diskError(path, e);
+    }
+  }
+
+  /**
+   * Opens the interval's shadow core if it is not open yet, empty: a stale one (a cut run's) is
+   * removed by the recovery before a core is opened, and truncated here if not.
+   */
+  private void openShadow() throws IOException {
+    if (shadow == null) {
+      shadow = FileChannel.open(AtomicFiles.tempFor(path), StandardOpenOption.CREATE,
+          StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.READ,
+          StandardOpenOption.WRITE);
     }
   }
 
