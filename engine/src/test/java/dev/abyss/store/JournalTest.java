@@ -54,6 +54,24 @@ class JournalTest {
 
   private static final HeadHeader HH = new HeadHeader(HeadHeader.KIND_RESIDUAL, 4, 1, 3, 5, 6);
 
+  /** A core and its head file at step 3: {@code NAME.bin}, {@code NAME_h.bin}. */
+  private Path[] pair(String name) throws Exception {
+    Path p = core(name + ".bin");
+    Path h = dir.resolve(name + "_h.bin");
+    HeadFile.write(h, HH, new float[(int) HeadHeader.payloadFloats(4)]);
+    return new Path[] {p, h};
+  }
+
+  /** A pair after one interval (layers 5..34 written from {@code base}) committed at step 4. */
+  private Path[] committed(String name, float base) throws Exception {
+    Path[] q = pair(name);
+    try (CoreWeights cw = CoreFile.openStreamed(q[0], true)) {
+      scribble(cw, 5, 30, base);
+      cw.commit(4, q[1], headBytes(HH, 4));
+    }
+    return q;
+  }
+
   @Test
   void uncommittedWritesNeverTouchTheCoreAndAreUndone() throws Exception {
     Path p = core("a.bin");
@@ -164,21 +182,13 @@ class JournalTest {
   /** Cut between the core's rename and the head's: recovery renames the head. */
   @Test
   void commitCutAfterTheCoreRenameIsCompleted() throws Exception {
-    Path q = core("d.bin");
-    Path qh = dir.resolve("d_h.bin");
-    HeadFile.write(qh, HH, new float[(int) HeadHeader.payloadFloats(4)]);
-    try (CoreWeights cw = CoreFile.openStreamed(q, true)) {
-      scribble(cw, 5, 30, 3);
-      cw.commit(4, qh, headBytes(HH, 4));
-    }
-    Path p = core("e.bin");
-    Path head = dir.resolve("e_h.bin");
-    HeadFile.write(head, HH, new float[(int) HeadHeader.payloadFloats(4)]);
-    Files.copy(q, p, java.nio.file.StandardCopyOption.REPLACE_EXISTING); // the core renamed
-    Files.write(Journal.pendingHead(head), Files.readAllBytes(qh)); // the head not yet
-    assertEquals(Journal.Outcome.ROLLED_FORWARD, Journal.recover(p, head));
-    assertArrayEquals(Files.readAllBytes(qh), Files.readAllBytes(head));
-    assertFalse(Files.exists(Journal.pendingHead(head)));
+    Path[] done = committed("d", 3); // core and head as the commit leaves them
+    Path[] cut = pair("e");
+    Files.copy(done[0], cut[0], java.nio.file.StandardCopyOption.REPLACE_EXISTING); // renamed
+    Files.write(Journal.pendingHead(cut[1]), Files.readAllBytes(done[1])); // the head not yet
+    assertEquals(Journal.Outcome.ROLLED_FORWARD, Journal.recover(cut[0], cut[1]));
+    assertArrayEquals(Files.readAllBytes(done[1]), Files.readAllBytes(cut[1]));
+    assertFalse(Files.exists(Journal.pendingHead(cut[1])));
   }
 
   // --- the undo journal written by versions before 2026-11-28
@@ -231,18 +241,14 @@ class JournalTest {
   @Test
   void legacyCommitRecordIsRolledForward() throws Exception {
     // a full commit elsewhere gives the committed files
-    Path q = core("f.bin");
-    Path qh = dir.resolve("f_h.bin");
-    HeadFile.write(qh, HH, new float[(int) HeadHeader.payloadFloats(4)]);
-    try (CoreWeights cw = CoreFile.openStreamed(q, true)) {
-      scribble(cw, 5, 30, 11);
-      cw.commit(4, qh, headBytes(HH, 4));
-    }
+    Path[] f = committed("f", 11);
+    Path q = f[0];
+    Path qh = f[1];
     // the same interval as those versions left it, cut after the COMMIT record: the data
     // written in place, the header and table not yet, the head pending
-    Path p = core("g.bin");
-    Path head = dir.resolve("g_h.bin");
-    HeadFile.write(head, HH, new float[(int) HeadHeader.payloadFloats(4)]);
+    Path[] g = pair("g");
+    Path p = g[0];
+    Path head = g[1];
     CoreFile.Opened qo = CoreFile.openChannel(q, false);
     CoreHeader h = qo.header();
     qo.channel().close();
