@@ -23,9 +23,9 @@ public interface CoreWeights extends AutoCloseable {
   MemorySegment load(long start, int count) throws IOException;
 
   /**
-   * As {@link #load}, for a range the caller will only read (the forward pass): a write-back of
-   * it is refused. A later {@link #load} of the same range makes it writable without reading it
-   * again.
+   * As {@link #load}, for a range the caller will only read (the forward pass): a streamed core
+   * refuses a write-back of it. A later {@link #load} of the same range makes it writable
+   * without reading it again.
    */
   default MemorySegment loadForReading(long start, int count) throws IOException {
     return load(start, count);
