@@ -414,7 +414,7 @@ public final class ResidualTrainer implements AutoCloseable {
    * threads' hand-off. With two training threads no core is free for the JIT, and those
    * compiles (and a backward deoptimised by a branch the kernel warm-up never took) made the
    * first steps 1.4-1.7x the median. Returns the seconds it took; nothing when one thread
-   * trains (its compiles run on the other core).
+   * trains in memory (its compiles run on the other core).
    */
   public static double warmUp(int width, Activation act, int batch, int threads, Kernels k,
       Dataset data) throws IOException {
@@ -442,8 +442,10 @@ public final class ResidualTrainer implements AutoCloseable {
    */
   public static double warmUp(int width, Activation act, int batch, int threads, Kernels k,
       Dataset data, Dtype dtype, boolean keep, boolean streamed) throws IOException {
-    if (threads < 2 || (keep && !k.handsOffBeforeUpdates(width, batch))) {
-      return 0; // one thread, or nothing the threads share
+    if ((threads < 2 && !streamed) || (keep && !k.handsOffBeforeUpdates(width, batch))) {
+      // one thread in memory (the JIT has the other core), or nothing the threads share;
+      // streamed, the other core is the I/O thread's, and the step has its I/O path to compile
+      return 0;
     }
     long t0 = System.nanoTime();
     Path dir = Files.createTempDirectory("abyss-warm-up");

@@ -1,6 +1,7 @@
 package dev.abyss.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -23,7 +24,7 @@ class WarmUpSwitchTest {
 
   /**
    * A streamed scratch core writes a shadow core beside it (never committed): the warm-up
-   * removes it with the core and its directory, f32 and bf16 alike.
+   * removes it with the core and its directory, f32 and bf16 alike, one thread or two.
    */
   @Test
   void streamedStepWarmUpLeavesNoFilesBehind() throws Exception {
@@ -34,6 +35,11 @@ class WarmUpSwitchTest {
           TestData.images(64, 5), dt, false, true);
       assertTrue(s > 0, "two threads warm up: " + s);
     }
+    // one thread streamed warms up too (the other core is the I/O thread's); in memory not
+    assertTrue(ResidualTrainer.warmUp(4, Activation.SOFTSIGN, 16, 1, KernelProvider.get(),
+        TestData.images(64, 5), Dtype.F32, false, true) > 0, "one thread, streamed");
+    assertEquals(0, ResidualTrainer.warmUp(4, Activation.SOFTSIGN, 16, 1, KernelProvider.get(),
+        TestData.images(64, 5), Dtype.F32, false, false), "one thread, in memory");
     assertArrayEquals(before.toArray(), warmUpDirs(tmp).toArray(), "scratch left in " + tmp);
   }
 
