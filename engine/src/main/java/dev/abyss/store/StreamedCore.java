@@ -226,15 +226,7 @@ final class StreamedCore implements CoreWeights {
       }
     });
     aheadJob = job;
-    ahead = io.submit(() -> {
-      current = job;
-      try {
-        job.run();
-      } finally {
-        current = null;
-      }
-      return null;
-    });
+    ahead = start(job);
   }
 
   /**
@@ -247,6 +239,22 @@ final class StreamedCore implements CoreWeights {
     BlockJob j = current;
     // not on an interrupted thread: the channel would close itself under everyone's I/O
     return j != null && !Thread.currentThread().isInterrupted() && j.step();
+  }
+
+  /**
+   * Submits an I/O task that runs {@code job} on the I/O thread, its blocks offered to helpers
+   * ({@link #current}) from the moment the task starts until it ends.
+   */
+  private Future<?> start(BlockJob job) {
+    return io.submit(() -> {
+      current = job;
+      try {
+        job.run();
+      } finally {
+        current = null;
+      }
+      return null;
+    });
   }
 
   /** What a {@link BlockJob} does to each block: layers [l, l + n). */
@@ -465,15 +473,7 @@ final class StreamedCore implements CoreWeights {
         table[(int) (l / bl)] = Crc.of(src, from, n * lb);
         CoreFile.writeFully(out, src.asSlice(from, n * lb).asByteBuffer(), pos + from);
       });
-      writing = io.submit(() -> {
-        current = job;
-        try {
-          job.run();
-        } finally {
-          current = null;
-        }
-        return null;
-      });
+      writing = start(job);
     } catch (IOException e) {
       throw AtomicFiles.diskError(path, e);
     }
