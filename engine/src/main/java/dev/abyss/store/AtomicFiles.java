@@ -47,12 +47,33 @@ public final class AtomicFiles {
     return tmp;
   }
 
-  /** Renames a finished temporary file over the target. */
+  /**
+   * Renames a finished temporary file over the target, then forces the directory, so that the
+   * rename is on disk before the caller goes on: a commit renames the core before its head, and
+   * a power cut must not keep the second rename without the first (docs/journal.md).
+   */
   public static void commit(Path tmp, Path target) throws IOException {
     try {
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (AtomicMoveNotSupportedException e) {
       Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+    }
+    forceDirectory(target.toAbsolutePath().getParent());
+  }
+
+  /**
+   * Forces a directory's entries to disk where the platform lets a directory be opened and
+   * forced (Linux and macOS do); elsewhere, and on file systems that refuse it, the rename's
+   * durability is left to the system, as it was before, rather than failing a finished commit.
+   */
+  static void forceDirectory(Path dir) {
+    if (dir == null) {
+      return;
+    }
+    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+      d.force(true);
+    } catch (IOException | UnsupportedOperationException e) {
+      // not supported here: see above
     }
   }
 
