@@ -47,9 +47,9 @@ final class InspectCommand implements Callable<Integer> {
       out.println("activation:  " + h.activation().cliName());
       out.println("alpha:       " + h.alpha());
       out.println("init scale:  " + h.scale());
-      out.println("seed:        0x" + Long.toHexString(h.seed()).toUpperCase(java.util.Locale.ROOT));
+      out.println("seed:        " + hex(h.seed()));
       out.println("step:        " + h.step());
-      out.println("data seed:   0x" + Long.toHexString(h.dataSeed()).toUpperCase(java.util.Locale.ROOT));
+      out.println("data seed:   " + hex(h.dataSeed()));
       out.println("checksums:   CRC32C per block of " + h.blockLayers() + " layers ("
           + h.numBlocks() + " blocks)");
       out.println("size:        " + AtomicFiles.human(h.fileSize()) + " (" + h.fileSize()
@@ -77,9 +77,13 @@ final class InspectCommand implements Callable<Integer> {
             .cliName());
       }
       out.println("step:        " + h.step());
-      out.println("seed:        0x" + Long.toHexString(h.seed()).toUpperCase(java.util.Locale.ROOT));
+      out.println("seed:        " + hex(h.seed()));
       out.println("parameters:  " + h.payloadFloats() + " (checksum ok)");
     }
     return 0;
+  }
+
+  private static String hex(long v) {
+    return "0x" + Long.toHexString(v).toUpperCase(java.util.Locale.ROOT);
   }
 }

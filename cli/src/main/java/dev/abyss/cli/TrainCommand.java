@@ -3,6 +3,8 @@ package dev.abyss.cli;
 import dev.abyss.kernel.KernelProvider;
 import dev.abyss.train.ResidualRun;
 import dev.abyss.train.StopSignal;
+import java.io.OutputStream;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -140,7 +142,7 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
     try (StopSignal stop = StopSignal.install();
         ProgressDisplay bar = ProgressDisplay.open(cmd.name(), steps, quiet || json)) {
       return report(ResidualRun.train(spec, data.train(out), KernelProvider.get(),
-          new Reporter(json ? new java.io.PrintWriter(java.io.OutputStream.nullOutputStream()) : out,
+          new Reporter(json ? new PrintWriter(OutputStream.nullOutputStream()) : out,
               reportEvery, steps, quiet || json, bar), stop), out);
     }
   }

@@ -68,8 +68,8 @@ final class TrainMlpCommand implements Callable<Integer> {
         lr, trainLimit);
     try (StopSignal stop = StopSignal.install();
         ProgressDisplay bar = ProgressDisplay.open(cmd.name(), steps, quiet)) {
-      return report(MlpRun.train(spec, data.train(out), new Reporter(out, reportEvery, steps, quiet, bar),
-          stop), out);
+      Reporter reporter = new Reporter(out, reportEvery, steps, quiet, bar);
+      return report(MlpRun.train(spec, data.train(out), reporter, stop), out);
     }
   }
 

@@ -1612,8 +1612,8 @@ final class VectorKernels implements Kernels {
   /**
    * Sixteen of the weight gradients, gW[p0 .. p0 + 15] (p = i W + o), at 512 bits and a batch
    * of whole vectors (masked loads check each lane's bounds, and cost more than the sums): the
-   * products summed over the blocks of samples and the transpose-and-add tree all in registers, with
-   * {@link #products} and {@link #treeReduce}'s operations and pairing (so the same bits):
+   * products summed over the blocks of samples and the transpose-and-add tree all in registers,
+   * with {@link #products} and {@link #treeReduce}'s operations and pairing (so the same bits):
    * those make a call and a trip through {@code buf} for each of the sixteen.
    */
   private static void weightGrads16(int w, int batch, float[] hSave, int so, float[] g,

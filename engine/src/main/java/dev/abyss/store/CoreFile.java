@@ -18,9 +18,10 @@ import java.util.function.LongConsumer;
  * Core files: create (seeded init), open (streamed or in memory), verify.
  *
  * <p>Initial weights: W uniform in [-scale, scale], b = 0. Layers are generated in groups of
- * {@link #INIT_GROUP} layers, group g drawing from {@code SplittableRandom(mix(mix(seed ^ K) + g * golden))} in
- * layer order, W row-major: so any group can be generated alone, and the file does not
- * depend on how (or on how many threads) it is written.
+ * {@link #INIT_GROUP} layers, group g drawing from
+ * {@code SplittableRandom(mix(mix(seed ^ K) + g * golden))} in layer order, W row-major: so
+ * any group can be generated alone, and the file does not depend on how (or on how many
+ * threads) it is written.
  */
 public final class CoreFile {
   public static final int INIT_GROUP = 65536;
