@@ -5,6 +5,7 @@ import dev.abyss.kernel.Activation;
 import dev.abyss.store.CoreHeader;
 import dev.abyss.store.HeadFile;
 import dev.abyss.store.HeadHeader;
+import dev.abyss.store.ModelLock;
 import dev.abyss.store.RawFormat;
 import dev.abyss.train.Validate;
 import java.nio.file.Files;
@@ -85,9 +86,11 @@ final class ImportRawCommand implements Callable<Integer> {
     float a = alpha != null ? alpha : (float) (1.0 / Math.sqrt(layers));
     CoreHeader h = CoreHeader.create(width, layers, activation, a, 0f, 0, 0x5EEDL ^ 0xD00DL);
     float[] hp = RawFormat.readHead(rawHead, width);
-    RawFormat.importCore(rawWeights, h, weights);
-    HeadFile.write(head, new HeadHeader(HeadHeader.KIND_RESIDUAL, width, activation.code, 0, 0,
-        h.dataSeed()), hp);
+    try (ModelLock lock = ModelLock.forWriting(weights, "import into")) {
+      RawFormat.importCore(rawWeights, h, weights);
+      HeadFile.write(head, new HeadHeader(HeadHeader.KIND_RESIDUAL, width, activation.code, 0,
+          0, h.dataSeed()), hp);
+    }
     out.println("imported " + rawWeights + " -> " + weights + " (" + layers + " layers, width "
         + width + ", " + activation.cliName() + ") and " + rawHead + " -> " + head);
     return 0;

@@ -14,6 +14,7 @@ import dev.abyss.store.Dtype;
 import dev.abyss.store.HeadFile;
 import dev.abyss.store.HeadHeader;
 import dev.abyss.store.Journal;
+import dev.abyss.store.ModelLock;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,8 +29,19 @@ public final class ResidualRun {
   /** Seed offset of the head's init stream (the reference's 0xC0FFEE). */
   public static final long HEAD_SEED_SALT = 0xC0FFEEL;
 
-  /** Creates a new core and head. Refuses to overwrite unless {@code force}. */
+  /**
+   * Creates a new core and head. Refuses to overwrite unless {@code force}, and while another
+   * process trains or creates the model ({@link ModelLock}).
+   */
   public static CoreHeader init(Path weights, Path head, CoreSpec spec, CoreSpec.Defaults d,
+      boolean force, LongConsumer progress) throws IOException {
+    try (ModelLock lock = ModelLock.forWriting(weights, "create")) {
+      return create(weights, head, spec, d, force, progress);
+    }
+  }
+
+  /** {@link #init} for a caller that holds the model's lock. */
+  private static CoreHeader create(Path weights, Path head, CoreSpec spec, CoreSpec.Defaults d,
       boolean force, LongConsumer progress) throws IOException {
     CoreHeader h = spec.newHeader(d);
     Validate.coreShape(h.width(), h.layers());
@@ -158,8 +170,12 @@ public final class ResidualRun {
     }
   }
 
-  /** As {@link #train(TrainSpec, java.util.function.Supplier, Kernels, TrainListener)},
-   * stopping cleanly after the step in progress when {@code stop} is requested. */
+  /**
+   * As {@link #train(TrainSpec, java.util.function.Supplier, Kernels, TrainListener)},
+   * stopping cleanly after the step in progress when {@code stop} is requested. Refused while
+   * another process trains or creates the same model ({@link ModelLock}), whose lock it holds
+   * from before its recovery to after its last commit.
+   */
   public static Summary train(TrainSpec s, java.util.function.Supplier<Dataset> data, Kernels k,
       TrainListener l, StopSignal stop) throws IOException {
     Validate.training(s.steps(), s.batch(), s.chunkLayers(), s.layerLr(), s.headLr(),
@@ -168,6 +184,13 @@ public final class ResidualRun {
       Validate.positive("threads", s.threads());
       ResidualTrainer.checkThreads(s.threads());
     }
+    try (ModelLock lock = ModelLock.forWriting(s.weights(), "train")) {
+      return trainLocked(s, data, k, l, stop);
+    }
+  }
+
+  private static Summary trainLocked(TrainSpec s, java.util.function.Supplier<Dataset> data,
+      Kernels k, TrainListener l, StopSignal stop) throws IOException {
     if (Files.exists(s.weights())) {
       report(Journal.recover(s.weights(), s.head()), s.weights(), l);
     }
@@ -241,7 +264,7 @@ public final class ResidualRun {
         throw new AbyssException(s.weights() + " does not exist: create it with init /"
             + " init-dense, or allow training to create it (--init-if-missing)");
       }
-      CoreHeader h = init(s.weights(), s.head(), s.core(), s.defaults(), false, null);
+      CoreHeader h = create(s.weights(), s.head(), s.core(), s.defaults(), false, null);
       l.info("initialised a new model: " + h.layers() + " layers, width " + h.width() + ", "
           + h.activation().cliName() + ", alpha " + h.alpha() + " -> " + s.weights() + ", "
           + s.head());
@@ -460,17 +483,34 @@ public final class ResidualRun {
     Validate.positive("batch", batch);
     Validate.positive("chunk-layers", chunkLayers);
     Validate.positive("samples", samples);
-    if (Files.exists(weights)) {
-      Journal.recover(weights, head);
+    // recovery only where no other process trains the model: its shadow core is not a cut
+    // run's; beside a training, the eval reads the last commit, which is never written in place
+    ModelLock lock = ModelLock.tryLock(weights);
+    boolean training = lock == null;
+    if (lock != null) {
+      try (lock) {
+        if (Files.exists(weights)) {
+          Journal.recover(weights, head);
+        }
+      }
     }
     CoreHeader hd = CoreFile.readHeader(weights);
+    HeadParams hp = null;
+    for (int attempt = 1; hp == null; attempt++) {
+      try {
+        hp = loadHead(head, weights, hd);
+      } catch (AbyssException e) {
+        retryOrThrow(e, training, attempt);
+        hd = CoreFile.readHeader(weights);
+      }
+    }
     spec.check(weights, hd);
-    HeadParams hp = loadHead(head, weights, hd);
+    CoreHeader shape = hd;
     // the JIT compiles the eval kernel on the other core while the data loads
     Thread warm = startWarmUp(() -> {
-      if (ResidualEvaluator.worthWarming(samples, hd.layers())) {
-        ResidualEvaluator.warmUp(k, hd.width(), hd.activation(), samples, batch);
-        if (hd.dtype() == Dtype.BF16) {
+      if (ResidualEvaluator.worthWarming(samples, shape.layers())) {
+        ResidualEvaluator.warmUp(k, shape.width(), shape.activation(), samples, batch);
+        if (shape.dtype() == Dtype.BF16) {
           Bf16.warmUpScalar(); // eval widens each layer once
         }
       }
@@ -482,9 +522,36 @@ public final class ResidualRun {
     }
     try (CoreWeights core = inMemory
         ? CoreFile.openInMemory(weights) : CoreFile.openStreamed(weights, false)) {
+      for (int attempt = 1; core.header().step() != hd.step(); attempt++) {
+        // a training beside this eval committed since the head was read: its new head, once
+        // renamed into place
+        try {
+          hp = loadHead(head, weights, core.header());
+          hd = core.header();
+        } catch (AbyssException e) {
+          retryOrThrow(e, training, attempt);
+        }
+      }
       join(warm);
       return ResidualEvaluator.evaluate(core, hp, k, test, samples, batch, chunkLayers,
           progress);
+    }
+  }
+
+  /**
+   * Waits a tenth of a second before another try at a core and head that did not match, for
+   * up to a second while another process trains the model (its commit renames the core, then
+   * the head, and a read between the two finds them a step apart); else rethrows.
+   */
+  private static void retryOrThrow(AbyssException e, boolean training, int attempt) {
+    if (!training || attempt >= 10) {
+      throw e;
+    }
+    try {
+      Thread.sleep(100);
+    } catch (InterruptedException ie) {
+      Thread.currentThread().interrupt();
+      throw e;
     }
   }
 }

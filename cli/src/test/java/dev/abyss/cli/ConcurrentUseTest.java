@@ -1,0 +1,81 @@
+package dev.abyss.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.abyss.store.CoreFile;
+import dev.abyss.store.HeadFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two processes on one model: while a streamed training runs in a child JVM (its shadow core
+ * holding the steps since its last commit), an eval of the same files reads the last commit and
+ * leaves the shadow alone, a second training and an init over it are refused with one line,
+ * and once the child is killed (kill -9: the operating system drops its lock) the model trains
+ * again from its last commit.
+ */
+class ConcurrentUseTest {
+  @TempDir Path dir;
+
+  @Test
+  void aSecondProcessNeitherRecoversNorTrainsARunningModel() throws Exception {
+    Path w = dir.resolve("w.bin");
+    Path h = dir.resolve("h.bin");
+    Path log = dir.resolve("child.log");
+    Path shadow = dir.resolve(".w.bin.tmp");
+    String java = ProcessHandle.current().info().command().orElse("java");
+    List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
+        "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), "dev.abyss.cli.Main",
+        "train-dense", "--layers", "20000", "--width", "4", "--batch", "16", "--steps", "100000",
+        "--chunk-layers", "5000", "--checkpoint-seconds", "3600", "--report-every", "1",
+        "--weights", w.toString(), "--head", h.toString()));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
+        .start();
+    try {
+      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+      while (p.isAlive() && System.nanoTime() < deadline
+          && !(Files.exists(log) && Files.readString(log).contains("step 2/"))) {
+        Thread.sleep(10);
+      }
+      assertTrue(p.isAlive(), "the training child ended early:\n" + Files.readString(log));
+      assertTrue(Files.exists(shadow), "no shadow core after two steps:\n"
+          + Files.readString(log));
+      assertEquals(0, CoreFile.readHeader(w).step(), "no commit is due for an hour");
+
+      CliTest.Out e = CliTest.run("eval-dense", "--samples", "32", "--weights", w.toString(),
+          "--head", h.toString());
+      assertEquals(0, e.code(), e.err());
+      assertTrue(e.out().contains("test loss"), e.out());
+      assertTrue(Files.exists(shadow), "the eval removed the running training's shadow core");
+
+      CliTest.Out t = CliTest.run("train-dense", "--steps", "1", "--weights", w.toString(),
+          "--head", h.toString());
+      assertEquals(2, t.code(), t.out() + t.err());
+      assertTrue(t.err().contains("cannot train " + w + ": another abyss process is using it"),
+          t.err());
+      assertEquals(1, t.err().strip().lines().count(), t.err());
+      CliTest.Out i = CliTest.run("init-dense", "--force", "--layers", "100", "--width", "4",
+          "--weights", w.toString(), "--head", h.toString());
+      assertEquals(2, i.code(), i.out() + i.err());
+      assertTrue(i.err().contains("cannot create " + w), i.err());
+      assertTrue(Files.exists(shadow));
+      assertEquals(20000, CoreFile.readHeader(w).layers());
+    } finally {
+      p.destroyForcibly();
+      p.waitFor();
+    }
+    // kill -9 released the lock: the next training recovers the last commit and goes on
+    CliTest.Out t = CliTest.run("train-dense", "--steps", "1", "--weights", w.toString(),
+        "--head", h.toString());
+    assertEquals(0, t.code(), t.out() + t.err());
+    assertEquals(1, CoreFile.readHeader(w).step());
+    assertEquals(1, HeadFile.read(h).header().step());
+    assertTrue(!Files.exists(shadow), "the shadow core of the killed run is still there");
+  }
+}
