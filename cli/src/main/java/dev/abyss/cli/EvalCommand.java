@@ -47,7 +47,10 @@ class EvalCommand extends CoreOptions implements Callable<Integer> {
     var out = cmd.commandLine().getOut();
     int chunk = chunkLayers != null ? chunkLayers : family().chunkLayers;
     EvalResult r;
-    long layers = dev.abyss.store.CoreFile.readHeader(weightsPath()).layers();
+    // for the progress display; a missing core is reported by the eval itself (which can tell
+    // a model that another process is creating)
+    long layers = java.nio.file.Files.exists(weightsPath())
+        ? dev.abyss.store.CoreFile.readHeader(weightsPath()).layers() : 1;
     long[] last = {System.nanoTime()};
     try (ProgressDisplay bar = ProgressDisplay.layers(cmd.name(), layers, json)) {
       r = ResidualRun.eval(weightsPath(), headPath(), spec(), inMemory, samples, batch, chunk,

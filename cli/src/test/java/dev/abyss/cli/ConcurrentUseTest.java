@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.abyss.store.CoreFile;
 import dev.abyss.store.HeadFile;
+import dev.abyss.store.ModelLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,6 +23,18 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ConcurrentUseTest {
   @TempDir Path dir;
+
+  @Test
+  void anEvalOfAModelBeingCreatedSaysSo() throws Exception {
+    Path w = dir.resolve("w.bin");
+    try (ModelLock creating = ModelLock.forWriting(w, "create")) {
+      CliTest.Out e = CliTest.run("eval-dense", "--samples", "16", "--weights", w.toString(),
+          "--head", dir.resolve("h.bin").toString());
+      assertEquals(2, e.code(), e.out() + e.err());
+      assertEquals("abyss: cannot evaluate " + w + ": another abyss process is creating it;"
+          + " wait for it to finish and run this again", e.err().strip());
+    }
+  }
 
   @Test
   void aSecondProcessNeitherRecoversNorTrainsARunningModel() throws Exception {

@@ -493,6 +493,9 @@ public final class ResidualRun {
           Journal.recover(weights, head);
         }
       }
+    } else if (!Files.exists(weights) || !Files.exists(head)) {
+      throw new AbyssException("cannot evaluate " + weights + ": another abyss process is"
+          + " creating it; wait for it to finish and run this again");
     }
     CoreHeader hd = CoreFile.readHeader(weights);
     HeadParams hp = null;
