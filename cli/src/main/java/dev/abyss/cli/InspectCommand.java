@@ -6,6 +6,7 @@ import dev.abyss.store.CoreFile;
 import dev.abyss.store.CoreHeader;
 import dev.abyss.store.HeadFile;
 import dev.abyss.store.HeadHeader;
+import dev.abyss.store.ModelLock;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -59,10 +60,16 @@ final class InspectCommand implements Callable<Integer> {
             + "; the next train or eval of this model finishes or undoes it");
       }
       Path pending = AtomicFiles.tempFor(file);
+      boolean inUse = ModelLock.heldElsewhere(file);
+      if (inUse) {
+        out.println("in use:      another abyss process is training (or creating) this model;"
+            + " this file is its last save");
+      }
       if (Files.exists(pending)) {
-        out.println("unsaved:     " + pending.getFileName() + " holds a run's changes after"
-            + " step " + h.step() + " that were never saved; the next train or eval of this"
-            + " model removes it");
+        out.println("unsaved:     " + pending.getFileName() + (inUse
+            ? " holds that training's steps since step " + h.step()
+            : " holds a run's changes after step " + h.step() + " that were never saved; the"
+                + " next train or eval of this model removes it"));
       }
     } else {
       HeadFile.Contents c = HeadFile.read(file);

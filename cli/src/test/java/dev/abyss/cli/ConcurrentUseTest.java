@@ -66,6 +66,11 @@ class ConcurrentUseTest {
       assertEquals(0, e.code(), e.err());
       assertTrue(e.out().contains("test loss"), e.out());
       assertTrue(Files.exists(shadow), "the eval removed the running training's shadow core");
+      CliTest.Out in = CliTest.run("inspect", w.toString());
+      assertEquals(0, in.code(), in.err());
+      assertTrue(in.out().contains("in use:      another abyss process is training"), in.out());
+      assertTrue(in.out().contains("unsaved:     .w.bin.tmp holds that training's steps since"
+          + " step 0"), in.out());
 
       CliTest.Out t = CliTest.run("train-dense", "--steps", "1", "--weights", w.toString(),
           "--head", h.toString());
@@ -90,5 +95,7 @@ class ConcurrentUseTest {
     assertEquals(1, CoreFile.readHeader(w).step());
     assertEquals(1, HeadFile.read(h).header().step());
     assertTrue(!Files.exists(shadow), "the shadow core of the killed run is still there");
+    CliTest.Out in = CliTest.run("inspect", w.toString());
+    assertTrue(!in.out().contains("in use:"), in.out());
   }
 }

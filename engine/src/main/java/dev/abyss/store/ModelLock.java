@@ -105,6 +105,30 @@ public final class ModelLock implements AutoCloseable {
     return null;
   }
 
+  /**
+   * Whether another process (or another run in this one) holds the model's lock, found
+   * without creating or changing anything: a shared lock tried on the lock file, if there is
+   * one.
+   */
+  public static boolean heldElsewhere(Path weights) {
+    Path p = pathFor(weights).normalize();
+    if (HELD.contains(p)) {
+      return true;
+    }
+    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+      FileLock l = ch.tryLock(0, Long.MAX_VALUE, true);
+      if (l == null) {
+        return true;
+      }
+      l.release();
+      return false;
+    } catch (OverlappingFileLockException e) {
+      return true;
+    } catch (IOException e) {
+      return false; // no lock file, or none to be had here: nobody holds it
+    }
+  }
+
   @Override
   public void close() throws IOException {
     if (ch != null) {

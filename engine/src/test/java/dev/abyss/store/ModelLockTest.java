@@ -1,5 +1,6 @@
 package dev.abyss.store;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -21,8 +22,10 @@ class ModelLockTest {
   @Test
   void oneHolderAtATime() throws Exception {
     Path w = dir.resolve("w.bin");
+    assertFalse(ModelLock.heldElsewhere(w));
     try (ModelLock a = ModelLock.forWriting(w, "train")) {
       assertTrue(Files.exists(dir.resolve(".w.bin.lock")));
+      assertTrue(ModelLock.heldElsewhere(w));
       assertNull(ModelLock.tryLock(w));
       AbyssException e = assertThrows(AbyssException.class,
           () -> ModelLock.forWriting(w, "train"));
@@ -33,6 +36,7 @@ class ModelLockTest {
         assertNotNull(b);
       }
     }
+    assertFalse(ModelLock.heldElsewhere(w));
     try (ModelLock c = ModelLock.tryLock(w)) {
       assertNotNull(c, "the lock was not released by close");
     }
