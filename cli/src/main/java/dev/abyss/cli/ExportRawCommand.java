@@ -1,13 +1,11 @@
 package dev.abyss.cli;
 
 import dev.abyss.AbyssException;
-import dev.abyss.store.CoreFile;
-import dev.abyss.store.CoreHeader;
 import dev.abyss.store.HeadFile;
-import dev.abyss.store.HeadHeader;
 import dev.abyss.store.RawFormat;
 import dev.abyss.train.CoreSpec;
 import dev.abyss.train.MlpRun;
+import dev.abyss.train.ResidualRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -69,17 +67,10 @@ final class ExportRawCommand implements Callable<Integer> {
       throw new AbyssException("exporting a residual model needs --weights and --raw-weights"
           + " (or --mlp for an MLP)");
     }
-    CoreHeader h = CoreFile.readHeader(weights);
-    new CoreSpec(layers, width, activation, null, null, null).check(weights, h);
-    HeadFile.Contents c = HeadFile.read(head);
-    if (c.header().kind() != HeadHeader.KIND_RESIDUAL || c.header().mid() != h.width()) {
-      throw new AbyssException("head file " + head + " does not belong with core file "
-          + weights);
-    }
     refuseExisting(rawWeights);
     refuseExisting(rawHead);
-    RawFormat.exportCore(weights, rawWeights);
-    RawFormat.writeHead(rawHead, c.payload());
+    ResidualRun.exportRaw(weights, head, new CoreSpec(layers, width, activation, null, null,
+        null), rawWeights, rawHead);
     out.println("exported " + weights + " -> " + rawWeights + " and " + head + " -> " + rawHead);
     return 0;
   }

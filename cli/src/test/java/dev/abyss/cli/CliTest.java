@@ -96,6 +96,19 @@ class CliTest {
     assertEquals(a.length, b.length);
     assertTrue(Arrays.equals(a, 4096, a.length, b, 4096, b.length), "same layers");
 
+    // a head saved at another step than the core: refused, nothing written
+    dev.abyss.store.HeadFile.Contents hc = dev.abyss.store.HeadFile.read(dir.resolve("h.bin"));
+    dev.abyss.store.HeadFile.write(dir.resolve("h5.bin"), hc.header().withStep(5),
+        hc.payload());
+    r = run("export-raw", "--weights", p("w.bin"), "--head", p("h5.bin"), "--raw-weights",
+        p("rw5.bin"), "--raw-head", p("rh5.bin"));
+    assertEquals(2, r.code());
+    assertOneLine(r.err());
+    assertTrue(r.err().contains("is at step 5 but core file " + p("w.bin") + " is at step 0"),
+        r.err());
+    assertFalse(Files.exists(dir.resolve("rw5.bin")));
+    assertFalse(Files.exists(dir.resolve("rh5.bin")));
+
     // a raw file whose size does not match: refused, nothing written
     r = run("import-raw", "--layers", "101", "--width", "3", "--activation", "tanh",
         "--raw-weights", p("rw.bin"), "--raw-head", p("rh.bin"), "--weights", p("w3.bin"),

@@ -1,11 +1,13 @@
 package dev.abyss.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.abyss.store.CoreFile;
 import dev.abyss.store.HeadFile;
 import dev.abyss.store.ModelLock;
+import dev.abyss.store.RawFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,8 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Two processes on one model: while a streamed training runs in a child JVM (its shadow core
- * holding the steps since its last commit), an eval of the same files reads the last commit and
- * leaves the shadow alone, a second training and an init over it are refused with one line,
+ * holding the steps since its last commit), an eval and an export-raw of the same files read the
+ * last commit and leave the shadow alone, a second training and an init over it are refused with one line,
  * and once the child is killed (kill -9: the operating system drops its lock) the model trains
  * again from its last commit.
  */
@@ -66,6 +68,15 @@ class ConcurrentUseTest {
       assertEquals(0, e.code(), e.err());
       assertTrue(e.out().contains("test loss"), e.out());
       assertTrue(Files.exists(shadow), "the eval removed the running training's shadow core");
+      // export-raw too takes the last commit and leaves the shadow alone
+      Path rw = dir.resolve("rw.bin");
+      Path rh = dir.resolve("rh.bin");
+      CliTest.Out x = CliTest.run("export-raw", "--weights", w.toString(), "--head",
+          h.toString(), "--raw-weights", rw.toString(), "--raw-head", rh.toString());
+      assertEquals(0, x.code(), x.err());
+      assertTrue(Files.exists(shadow), "export-raw removed the running training's shadow core");
+      assertEquals(20000L * 20 * 4, Files.size(rw));
+      assertArrayEquals(RawFormat.readHead(rh, 4), HeadFile.read(h).payload());
       CliTest.Out in = CliTest.run("inspect", w.toString());
       assertEquals(0, in.code(), in.err());
       assertTrue(in.out().contains("in use:      another abyss process is training"), in.out());

@@ -45,25 +45,30 @@ public final class RawFormat {
   /** Writes the layers of an abyss core file as a raw file, atomically. */
   public static void exportCore(Path core, Path raw) throws IOException {
     try (CoreWeights cw = CoreFile.openStreamed(core, false)) {
-      CoreHeader h = cw.header();
-      AtomicFiles.ensureSpace(raw, h.layers() * h.workLayerBytes());
-      Path tmp = AtomicFiles.tempFor(raw);
-      long lb = h.workLayerBytes(); // f32, as the kernels see it (bf16 is widened on load)
-      int step = (int) Math.max(1, (8L << 20) / lb);
-      try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE,
-          StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-        for (long l = 0; l < h.layers(); l += step) {
-          int n = (int) Math.min(step, h.layers() - l);
-          MemorySegment seg = cw.load(l, n);
-          CoreFile.writeFully(out, seg.asSlice(cw.offsetOf(l), n * lb).asByteBuffer(), l * lb);
-        }
-        out.force(true);
-      } catch (IOException e) {
-        Files.deleteIfExists(tmp);
-        throw AtomicFiles.diskError(raw, e);
-      }
-      AtomicFiles.commit(tmp, raw);
+      exportCore(cw, raw);
     }
+  }
+
+  /** Writes an open core's layers as a raw f32 file, atomically. */
+  public static void exportCore(CoreWeights cw, Path raw) throws IOException {
+    CoreHeader h = cw.header();
+    AtomicFiles.ensureSpace(raw, h.layers() * h.workLayerBytes());
+    Path tmp = AtomicFiles.tempFor(raw);
+    long lb = h.workLayerBytes(); // f32, as the kernels see it (bf16 is widened on load)
+    int step = (int) Math.max(1, (8L << 20) / lb);
+    try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE,
+        StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+      for (long l = 0; l < h.layers(); l += step) {
+        int n = (int) Math.min(step, h.layers() - l);
+        MemorySegment seg = cw.load(l, n);
+        CoreFile.writeFully(out, seg.asSlice(cw.offsetOf(l), n * lb).asByteBuffer(), l * lb);
+      }
+      out.force(true);
+    } catch (IOException e) {
+      Files.deleteIfExists(tmp);
+      throw AtomicFiles.diskError(raw, e);
+    }
+    AtomicFiles.commit(tmp, raw);
   }
 
   /** Reads a raw head of the given mid size (core width or MLP hidden size). */

@@ -15,6 +15,7 @@ import dev.abyss.store.HeadFile;
 import dev.abyss.store.HeadHeader;
 import dev.abyss.store.Journal;
 import dev.abyss.store.ModelLock;
+import dev.abyss.store.RawFormat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,7 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.LongConsumer;
 
-/** Whole-model operations on a (core file, head file) pair: init, train, eval. */
+/** Whole-model operations on a (core file, head file) pair: init, train, eval, export. */
 public final class ResidualRun {
   private ResidualRun() {}
 
@@ -483,20 +484,7 @@ public final class ResidualRun {
     Validate.positive("batch", batch);
     Validate.positive("chunk-layers", chunkLayers);
     Validate.positive("samples", samples);
-    // recovery only where no other process trains the model: its shadow core is not a cut
-    // run's; beside a training, the eval reads the last commit, which is never written in place
-    ModelLock lock = ModelLock.tryLock(weights);
-    boolean training = lock == null;
-    if (lock != null) {
-      try (lock) {
-        if (Files.exists(weights)) {
-          Journal.recover(weights, head);
-        }
-      }
-    } else if (!Files.exists(weights) || !Files.exists(head)) {
-      throw new AbyssException("cannot evaluate " + weights + ": another abyss process is"
-          + " creating it; wait for it to finish and run this again");
-    }
+    boolean training = recoverUnlessInUse(weights, head, "evaluate");
     CoreHeader hd = CoreFile.readHeader(weights);
     HeadParams hp = null;
     for (int attempt = 1; hp == null; attempt++) {
@@ -539,6 +527,54 @@ public final class ResidualRun {
       return ResidualEvaluator.evaluate(core, hp, k, test, samples, batch, chunkLayers,
           progress);
     }
+  }
+
+  /**
+   * Writes the model as the reference program's headerless files: the core's layers to {@code
+   * rawWeights}, the head's parameters to {@code rawHead}, each atomically. Like {@link #eval},
+   * it recovers a cut run first unless another process trains the model, and beside a training
+   * it exports the last commit: the core as one open file, and the head saved with it.
+   */
+  public static void exportRaw(Path weights, Path head, CoreSpec spec, Path rawWeights,
+      Path rawHead) throws IOException {
+    boolean training = recoverUnlessInUse(weights, head, "export");
+    try (CoreWeights core = CoreFile.openStreamed(weights, false)) {
+      spec.check(weights, core.header());
+      HeadParams hp = null;
+      for (int attempt = 1; hp == null; attempt++) {
+        try {
+          hp = loadHead(head, weights, core.header());
+        } catch (AbyssException e) {
+          retryOrThrow(e, training, attempt);
+        }
+      }
+      RawFormat.exportCore(core, rawWeights);
+      RawFormat.writeHead(rawHead, hp.p);
+    }
+  }
+
+  /**
+   * Recovers a cut run of the model (a stale shadow core, a pending head) unless another abyss
+   * process holds it; returns whether one does. Beside a training the shadow core is that
+   * training's, not a cut run's, and the committed files are never written in place, so a
+   * reader takes the last commit as it is. {@code what} names the reader's job ("evaluate").
+   */
+  private static boolean recoverUnlessInUse(Path weights, Path head, String what)
+      throws IOException {
+    ModelLock lock = ModelLock.tryLock(weights);
+    if (lock != null) {
+      try (lock) {
+        if (Files.exists(weights)) {
+          Journal.recover(weights, head);
+        }
+      }
+      return false;
+    }
+    if (!Files.exists(weights) || !Files.exists(head)) {
+      throw new AbyssException("cannot " + what + " " + weights + ": another abyss process is"
+          + " creating it; wait for it to finish and run this again");
+    }
+    return true;
   }
 
   /**
