@@ -18,10 +18,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Two processes on one model: while a streamed training runs in a child JVM (its shadow core
- * holding the steps since its last commit), an eval and an export-raw of the same files read the
- * last commit and leave the shadow alone, a second training and an init over it are refused with one line,
- * and once the child is killed (kill -9: the operating system drops its lock) the model trains
- * again from its last commit.
+ * holding the steps since its last commit), an eval and an export-raw of the same files read
+ * the last commit and leave the shadow alone, a second training and an init over it are
+ * refused with one line, and once the child is killed (kill -9: the operating system drops its
+ * lock) the model trains again from its last commit.
  */
 class ConcurrentUseTest {
   @TempDir Path dir;
@@ -38,27 +38,81 @@ class ConcurrentUseTest {
     }
   }
 
+  /**
+   * A training that commits after every step (tens a second here) renames a new core and head
+   * into place while the readers run: each eval and export must still find a matching pair.
+   * Before 2026-11-28 (afternoon) an eval kept the core it had opened and waited up to a second
+   * for a head of that step, which by then had been replaced many times: 21 of 40 evals (each
+   * in a JVM of its own) failed with "head file ... is at step s but core file ... at step
+   * s - 70".
+   */
+  @Test
+  void readersBesideATrainingThatCommitsEveryStep() throws Exception {
+    Path w = dir.resolve("w.bin");
+    Path h = dir.resolve("h.bin");
+    Path log = dir.resolve("child.log");
+    Process p = child(log, "--layers", "20000", "--checkpoint-seconds", "0", "--weights",
+        w.toString(), "--head", h.toString());
+    try {
+      awaitStep(p, log, 3);
+      for (int i = 0; i < 5; i++) {
+        // in a JVM of its own, as a user runs it: loading the test set there takes long enough
+        // for the training to commit between the eval's first look at the files and its open
+        Path elog = dir.resolve("eval.log");
+        Process e = java(elog, "eval-dense", "--samples", "16", "--weights", w.toString(),
+            "--head", h.toString());
+        assertTrue(e.waitFor(2, TimeUnit.MINUTES), "the eval did not end");
+        assertEquals(0, e.exitValue(), Files.readString(elog));
+        CliTest.Out x = CliTest.run("export-raw", "--force", "--weights", w.toString(),
+            "--head", h.toString(), "--raw-weights", dir.resolve("rw.bin").toString(),
+            "--raw-head", dir.resolve("rh.bin").toString());
+        assertEquals(0, x.code(), x.err());
+      }
+      assertTrue(p.isAlive(), "the training child ended early:\n" + Files.readString(log));
+    } finally {
+      p.destroyForcibly();
+      p.waitFor();
+    }
+  }
+
+  /** A streamed w4 b16 training in a child JVM, for ever, reporting every step. */
+  private static Process child(Path log, String... flags) throws Exception {
+    List<String> args = new ArrayList<>(List.of("train-dense", "--width", "4", "--batch", "16",
+        "--steps", "100000", "--chunk-layers", "5000", "--report-every", "1"));
+    args.addAll(List.of(flags));
+    return java(log, args.toArray(String[]::new));
+  }
+
+  /** abyss with {@code args} in a child JVM, its output to {@code log}. */
+  private static Process java(Path log, String... args) throws Exception {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
+        "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), "dev.abyss.cli.Main"));
+    cmd.addAll(List.of(args));
+    return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
+        .start();
+  }
+
+  /** Waits (two minutes at most) until the child has reported step {@code n}. */
+  private static void awaitStep(Process p, Path log, int n) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+    while (p.isAlive() && System.nanoTime() < deadline
+        && !(Files.exists(log) && Files.readString(log).contains("step " + n + "/"))) {
+      Thread.sleep(10);
+    }
+    assertTrue(p.isAlive(), "the training child ended early:\n" + Files.readString(log));
+  }
+
   @Test
   void aSecondProcessNeitherRecoversNorTrainsARunningModel() throws Exception {
     Path w = dir.resolve("w.bin");
     Path h = dir.resolve("h.bin");
     Path log = dir.resolve("child.log");
     Path shadow = dir.resolve(".w.bin.tmp");
-    String java = ProcessHandle.current().info().command().orElse("java");
-    List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
-        "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), "dev.abyss.cli.Main",
-        "train-dense", "--layers", "20000", "--width", "4", "--batch", "16", "--steps", "100000",
-        "--chunk-layers", "5000", "--checkpoint-seconds", "3600", "--report-every", "1",
-        "--weights", w.toString(), "--head", h.toString()));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
-        .start();
+    Process p = child(log, "--layers", "20000", "--checkpoint-seconds", "3600", "--weights",
+        w.toString(), "--head", h.toString());
     try {
-      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-      while (p.isAlive() && System.nanoTime() < deadline
-          && !(Files.exists(log) && Files.readString(log).contains("step 2/"))) {
-        Thread.sleep(10);
-      }
-      assertTrue(p.isAlive(), "the training child ended early:\n" + Files.readString(log));
+      awaitStep(p, log, 2);
       assertTrue(Files.exists(shadow), "no shadow core after two steps:\n"
           + Files.readString(log));
       assertEquals(0, CoreFile.readHeader(w).step(), "no commit is due for an hour");

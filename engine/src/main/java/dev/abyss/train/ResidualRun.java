@@ -511,21 +511,25 @@ public final class ResidualRun {
       throw new AbyssException("--samples " + samples + " exceeds the " + test.count()
           + " test images");
     }
-    try (CoreWeights core = inMemory
-        ? CoreFile.openInMemory(weights) : CoreFile.openStreamed(weights, false)) {
-      for (int attempt = 1; core.header().step() != hd.step(); attempt++) {
-        // a training beside this eval committed since the head was read: its new head, once
-        // renamed into place
-        try {
-          hp = loadHead(head, weights, core.header());
-          hd = core.header();
-        } catch (AbyssException e) {
-          retryOrThrow(e, training, attempt);
+    for (int attempt = 1; ; attempt++) {
+      try (CoreWeights core = inMemory
+          ? CoreFile.openInMemory(weights) : CoreFile.openStreamed(weights, false)) {
+        if (core.header().step() != hd.step()) {
+          // a training beside this eval committed since the head was read: its new head, once
+          // renamed into place; or, if it committed again before the core was opened, the
+          // core once more (the open file stays the commit it was)
+          try {
+            hp = loadHead(head, weights, core.header());
+            hd = core.header();
+          } catch (AbyssException e) {
+            retryOrThrow(e, training, attempt);
+            continue;
+          }
         }
+        join(warm);
+        return ResidualEvaluator.evaluate(core, hp, k, test, samples, batch, chunkLayers,
+            progress);
       }
-      join(warm);
-      return ResidualEvaluator.evaluate(core, hp, k, test, samples, batch, chunkLayers,
-          progress);
     }
   }
 
@@ -538,18 +542,21 @@ public final class ResidualRun {
   public static void exportRaw(Path weights, Path head, CoreSpec spec, Path rawWeights,
       Path rawHead) throws IOException {
     boolean training = recoverUnlessInUse(weights, head, "export");
-    try (CoreWeights core = CoreFile.openStreamed(weights, false)) {
-      spec.check(weights, core.header());
-      HeadParams hp = null;
-      for (int attempt = 1; hp == null; attempt++) {
+    for (int attempt = 1; ; attempt++) {
+      try (CoreWeights core = CoreFile.openStreamed(weights, false)) {
+        spec.check(weights, core.header());
+        HeadParams hp;
         try {
           hp = loadHead(head, weights, core.header());
         } catch (AbyssException e) {
+          // a commit between the core's open and the head's read: both again
           retryOrThrow(e, training, attempt);
+          continue;
         }
+        RawFormat.exportCore(core, rawWeights);
+        RawFormat.writeHead(rawHead, hp.p);
+        return;
       }
-      RawFormat.exportCore(core, rawWeights);
-      RawFormat.writeHead(rawHead, hp.p);
     }
   }
 
