@@ -51,8 +51,7 @@ class ConcurrentUseTest {
     Path w = dir.resolve("w.bin");
     Path h = dir.resolve("h.bin");
     Path log = dir.resolve("child.log");
-    Process p = child(log, "--layers", "20000", "--checkpoint-seconds", "0", "--weights",
-        w.toString(), "--head", h.toString());
+    Process p = training(0);
     try {
       awaitStep(p, log, 3);
       for (int i = 0; i < 5; i++) {
@@ -75,12 +74,15 @@ class ConcurrentUseTest {
     }
   }
 
-  /** A streamed w4 b16 training in a child JVM, for ever, reporting every step. */
-  private static Process child(Path log, String... flags) throws Exception {
-    List<String> args = new ArrayList<>(List.of("train-dense", "--width", "4", "--batch", "16",
-        "--steps", "100000", "--chunk-layers", "5000", "--report-every", "1"));
-    args.addAll(List.of(flags));
-    return java(log, args.toArray(String[]::new));
+  /**
+   * A streamed training of w.bin and h.bin (20,000 layers, w4 b16) in a child JVM, for ever,
+   * reporting every step to child.log and committing every {@code checkpointSeconds}.
+   */
+  private Process training(int checkpointSeconds) throws Exception {
+    return java(dir.resolve("child.log"), "train-dense", "--layers", "20000", "--width", "4",
+        "--batch", "16", "--steps", "100000", "--chunk-layers", "5000", "--report-every", "1",
+        "--checkpoint-seconds", Integer.toString(checkpointSeconds), "--weights",
+        dir.resolve("w.bin").toString(), "--head", dir.resolve("h.bin").toString());
   }
 
   /** abyss with {@code args} in a child JVM, its output to {@code log}. */
@@ -109,8 +111,7 @@ class ConcurrentUseTest {
     Path h = dir.resolve("h.bin");
     Path log = dir.resolve("child.log");
     Path shadow = dir.resolve(".w.bin.tmp");
-    Process p = child(log, "--layers", "20000", "--checkpoint-seconds", "3600", "--weights",
-        w.toString(), "--head", h.toString());
+    Process p = training(3600);
     try {
       awaitStep(p, log, 2);
       assertTrue(Files.exists(shadow), "no shadow core after two steps:\n"
