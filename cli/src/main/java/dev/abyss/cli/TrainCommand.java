@@ -67,7 +67,7 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
       description = "Threads for a step: N take a chunk's segments in turns, each"
           + " recomputing its next segment (unless every activation is kept) and updating its"
           + " last while another runs the dh chain of its own; two of them split the forward"
-          + " by samples at widths 4 and 8. Default: one a core, at most 8, with --in-memory;"
+          + " by samples at widths 4 and 8. Default: one a core, at most 8, in memory;"
           + " streamed, one core fewer (the file's reads and writes run on a core of their"
           + " own) except at width 4 with 256-bit vectors (AVX2), where the step leaves them"
           + " room; 1 where the threads have nothing to share: batch 1 at widths up to 8 or"
@@ -92,8 +92,8 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
   boolean resume;
 
   @Option(names = "--checkpoint-seconds", paramLabel = "S",
-      description = "Save a consistent model at least every S seconds (default: 60 when"
-          + " streaming; only at the end with --in-memory). 0: after every step.")
+      description = "Save a consistent model at least every S seconds (default: 60; only"
+          + " at the end with --in-memory). 0: after every step.")
   Double checkpointSeconds;
 
   @Option(names = "--run-dir", paramLabel = "DIR",
@@ -108,9 +108,16 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
   Integer diagnosticsEvery;
 
   @Option(names = "--in-memory",
-      description = "Hold the whole core in RAM and write it back once at the end, atomically"
-          + " (default: stream it from the file chunk by chunk, in bounded memory).")
+      description = "Hold the whole core in RAM and write it back once at the end, atomically."
+          + " Default: stream it from the file chunk by chunk, in bounded memory, except a"
+          + " core of at most 48 MiB, which is held in RAM and saved as often as a streamed"
+          + " one (see --checkpoint-seconds).")
   boolean inMemory;
+
+  @Option(names = "--streamed",
+      description = "Stream the core from its file even when it is small enough to be held in"
+          + " RAM.")
+  boolean streamed;
 
   @Option(names = "--init-if-missing", arity = "0..1", defaultValue = "true",
       fallbackValue = "true",
@@ -137,7 +144,7 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
         trainLimit, threads != null ? threads : 0, resume,
         checkpointSeconds != null ? checkpointSeconds : -1, runDirectory(),
         diagnosticsEvery != null ? diagnosticsEvery : reportEvery,
-        memoryBudget != null ? memoryBudget : ResidualRun.TrainSpec.DEFAULT_BUDGET);
+        memoryBudget != null ? memoryBudget : ResidualRun.TrainSpec.DEFAULT_BUDGET, streamed);
     // the signal is released only after the last line is printed: a Ctrl-C waits for it
     try (StopSignal stop = StopSignal.install();
         ProgressDisplay bar = ProgressDisplay.open(cmd.name(), steps, quiet || json)) {

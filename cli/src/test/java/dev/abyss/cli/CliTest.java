@@ -40,7 +40,7 @@ class CliTest {
       {"train", "--layers", "--width", "--weights", "--head", "--data-dir", "--steps", "--batch",
         "--chunk-layers", "--alpha", "--activation", "--layer-lr", "--head-lr", "--seed",
         "--scale", "--train-limit", "--init-if-missing", "--report-every", "--in-memory"},
-      {"train-dense", "--chunk-layers", "--layer-lr", "--in-memory"},
+      {"train-dense", "--chunk-layers", "--layer-lr", "--in-memory", "--streamed"},
       {"eval", "--samples", "--batch", "--weights", "--head", "--data-dir", "--in-memory"},
       {"eval-dense", "--samples"},
       {"train-mlp", "--hidden", "--lr", "--steps", "--batch", "--head", "--seed"},
@@ -137,6 +137,7 @@ class CliTest {
       {"inspect", p("missing.bin")},
       {"train", "--steps", "abc"},
       {"train-dense", "--memory-budget", "lots", "--weights", p("a"), "--head", p("b")},
+      {"train-dense", "--in-memory", "--streamed", "--weights", p("a"), "--head", p("b")},
       {"nonsense"},
     };
     for (String[] args : bad) {

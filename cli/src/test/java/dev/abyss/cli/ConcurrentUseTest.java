@@ -81,6 +81,7 @@ class ConcurrentUseTest {
   private Process training(int checkpointSeconds) throws Exception {
     return java(dir.resolve("child.log"), "train-dense", "--layers", "20000", "--width", "4",
         "--batch", "16", "--steps", "100000", "--chunk-layers", "5000", "--report-every", "1",
+        "--streamed",
         "--checkpoint-seconds", Integer.toString(checkpointSeconds), "--weights",
         dir.resolve("w.bin").toString(), "--head", dir.resolve("h.bin").toString());
   }

@@ -35,9 +35,7 @@ class KillResumeTest {
         "--activation", "softsign", "--batch", "16", "--steps", "50", "--chunk-layers", "7000",
         "--checkpoint-seconds", "0", "--report-every", "1", "--weights", w.toString(), "--head",
         h.toString()));
-    if (inMemory) {
-      a.add("--in-memory");
-    }
+    a.add(inMemory ? "--in-memory" : "--streamed");
     a.addAll(List.of(extra));
     return a.toArray(String[]::new);
   }

@@ -93,10 +93,51 @@ public final class ResidualRun {
       boolean initIfMissing, boolean inMemory, long steps, int batch, int chunkLayers,
       boolean chunkGiven, float layerLr, float headLr, int trainLimit, int threads,
       boolean resume, double checkpointSeconds, Path runDir, int diagnosticsEvery,
-      long memoryBudget) {
+      long memoryBudget, boolean streamed) {
 
     /** {@link #memoryBudget} that asks for the planner's default, ResidualTrainer.defaultBudget. */
     public static final long DEFAULT_BUDGET = -1;
+
+    /**
+     * {@code inMemory}: the core held in memory (--in-memory); {@code streamed}: streamed from
+     * its file (--streamed); neither: in memory if it is small ({@link #holdsInMemory}).
+     */
+    public TrainSpec {
+      if (inMemory && streamed) {
+        throw new AbyssException("--in-memory and --streamed contradict each other: give one"
+            + " of them, or neither to let abyss choose by the core's size");
+      }
+    }
+
+    /** As the canonical constructor, streamed unless {@code inMemory} (no automatic choice). */
+    public TrainSpec(Path weights, Path head, CoreSpec core, CoreSpec.Defaults defaults,
+        boolean initIfMissing, boolean inMemory, long steps, int batch, int chunkLayers,
+        boolean chunkGiven, float layerLr, float headLr, int trainLimit, int threads,
+        boolean resume, double checkpointSeconds, Path runDir, int diagnosticsEvery,
+        long memoryBudget) {
+      this(weights, head, core, defaults, initIfMissing, inMemory, steps, batch, chunkLayers,
+          chunkGiven, layerLr, headLr, trainLimit, threads, resume, checkpointSeconds, runDir,
+          diagnosticsEvery, memoryBudget, !inMemory);
+    }
+
+    /**
+     * Whether the run holds a core of this header in memory: as asked, or when neither mode was
+     * asked for, if its weights take at most {@link #SMALL_CORE_BYTES}.
+     */
+    public boolean holdsInMemory(CoreHeader h) {
+      return inMemory || (!streamed && h.dataBytes() <= SMALL_CORE_BYTES);
+    }
+
+    /**
+     * Seconds between saves: as given (0: every step), else {@link
+     * #DEFAULT_CHECKPOINT_SECONDS}, or only at the end with --in-memory (a small core held in
+     * memory without it is saved as often as a streamed one).
+     */
+    public double checkpointEvery() {
+      return checkpointSeconds > 0 ? checkpointSeconds
+          : checkpointSeconds == 0 ? 0 : inMemory ? Double.POSITIVE_INFINITY
+          : DEFAULT_CHECKPOINT_SECONDS;
+    }
 
     /** As the canonical constructor, with no memory budget (checkpoint and recompute). */
     public TrainSpec(Path weights, Path head, CoreSpec core, CoreSpec.Defaults defaults,
@@ -121,7 +162,7 @@ public final class ResidualRun {
     public TrainSpec withSteps(long n) {
       return new TrainSpec(weights, head, core, defaults, initIfMissing, inMemory, n, batch,
           chunkLayers, chunkGiven, layerLr, headLr, trainLimit, threads, resume,
-          checkpointSeconds, runDir, diagnosticsEvery, memoryBudget);
+          checkpointSeconds, runDir, diagnosticsEvery, memoryBudget, streamed);
     }
   }
 
@@ -153,8 +194,21 @@ public final class ResidualRun {
   /** Depth buckets of the gradient-flow diagnostics. */
   public static final int BUCKETS = 100;
 
-  /** Streamed runs commit at least this often by default (seconds). */
+  /**
+   * Streamed runs, and small cores held in memory without --in-memory, commit at least this
+   * often by default (seconds).
+   */
   public static final double DEFAULT_CHECKPOINT_SECONDS = 60;
+
+  /**
+   * The largest core (its weights' bytes in the file) that a run given neither --in-memory nor
+   * --streamed holds in memory. Streaming such a core spends more on I/O than on compute: the
+   * reference's dense check (10,000 layers of width 32, 42 MB, batch 1) took 40 ms a step
+   * streamed and 13-20 in memory (docs/decisions.md, "Small cores in memory"). The bound keeps
+   * a default run under the 300 MB that a streamed one stays under at any depth: peak RSS 278
+   * MB with a 47 MiB core of width 4 at batch 16, 308 MB with a 63 MiB one.
+   */
+  public static final long SMALL_CORE_BYTES = 48L << 20;
 
   /** What a training run did. */
   public record Summary(CoreHeader header, long firstStep, long stepsDone, double seconds,
@@ -205,7 +259,13 @@ public final class ResidualRun {
     }
     CoreHeader planned = existing != null ? existing : s.core().newHeader(s.defaults());
     long layers = planned.layers();
-    checkSpace(s.weights(), planned, existing != null, s.inMemory());
+    boolean inMemory = s.holdsInMemory(planned);
+    if (inMemory && !s.inMemory()) {
+      l.info("the core (" + AtomicFiles.human(planned.dataBytes()) + ", at most "
+          + AtomicFiles.human(SMALL_CORE_BYTES) + ") is held in memory and saved at least every"
+          + " " + (int) DEFAULT_CHECKPOINT_SECONDS + " s; --streamed streams it instead");
+    }
+    checkSpace(s.weights(), planned, existing != null, inMemory);
     long activations = ResidualTrainer.activationBytes(layers, planned.width(), s.batch());
     boolean budgetGiven = s.memoryBudget() >= 0;
     // the default plan depends on the thread count, known once the data has loaded
@@ -277,11 +337,9 @@ public final class ResidualRun {
     long t0 = System.nanoTime();
     long done = 0;
     Phases phases = null;
-    double every = s.checkpointSeconds() > 0 ? s.checkpointSeconds()
-        : s.checkpointSeconds() == 0 ? 0 : s.inMemory() ? Double.POSITIVE_INFINITY
-        : DEFAULT_CHECKPOINT_SECONDS;
+    double every = s.checkpointEvery();
     boolean whole = true; // false once a step fails after it may have updated something
-    try (CoreWeights core = s.inMemory()
+    try (CoreWeights core = inMemory
         ? CoreFile.openInMemory(s.weights()) : CoreFile.openStreamed(s.weights(), true)) {
       long first = core.header().step();
       long committed = first;
@@ -289,7 +347,7 @@ public final class ResidualRun {
       MetricsLog metrics = null;
       join(warm);
       int threads = s.threads() > 0 ? s.threads()
-          : ResidualTrainer.defaultThreads(ResidualTrainer.helperFree(s.inMemory(), hd.dtype()), k,
+          : ResidualTrainer.defaultThreads(ResidualTrainer.helperFree(inMemory, hd.dtype()), k,
               hd.width(), s.batch(), hd.activation());
       int cores = Runtime.getRuntime().availableProcessors();
       if (threads > cores) {
@@ -300,7 +358,7 @@ public final class ResidualRun {
       }
       if (!budgetGiven) {
         budget = ResidualTrainer.defaultBudget(k, hd.width(), s.batch(), hd.activation(),
-            s.inMemory(), threads);
+            inMemory, threads);
         if (activations <= budget && !ResidualTrainer.heapHolds(activations)) {
           budget = 0; // the default plan falls back to the recompute
         }
@@ -310,7 +368,7 @@ public final class ResidualRun {
         // core of the run's kind
         try {
           ResidualTrainer.warmUp(hd.width(), hd.activation(), s.batch(), threads, k, train,
-              hd.dtype(), activations <= budget, !s.inMemory());
+              hd.dtype(), activations <= budget, !inMemory);
         } catch (IOException | RuntimeException e) {
           // best effort (a full temp dir, say): the run compiles them itself, only its first
           // steps are slower
@@ -348,7 +406,7 @@ public final class ResidualRun {
           cfg.put("headLr", s.headLr());
           cfg.put("trainLimit", s.trainLimit());
           cfg.put("threads", threads);
-          cfg.put("inMemory", s.inMemory());
+          cfg.put("inMemory", inMemory);
           cfg.put("plan", tr.plan());
           cfg.put("activationsKept", tr.keepsActivations());
           metrics = new MetricsLog(s.runDir(), cfg, hd.layers(), s.layerLr(), s.headLr());
@@ -398,7 +456,7 @@ public final class ResidualRun {
       return new Summary(core.header(), first, done, (System.nanoTime() - t0) / 1e9, created,
           done < s.steps(), phases);
     } catch (IOException | RuntimeException | Error e) {
-      if (!whole && !s.inMemory()) {
+      if (!whole && !inMemory) {
         // a streamed step wrote to the shadow core: remove it now, as the next run would
         try {
           Journal.recover(s.weights(), s.head());
