@@ -203,10 +203,11 @@ public final class ResidualRun {
   /**
    * The largest core (its weights' bytes in the file) that a run given neither --in-memory nor
    * --streamed holds in memory. Streaming such a core spends more on I/O than on compute: the
-   * reference's dense check (10,000 layers of width 32, 42 MB, batch 1) took 40 ms a step
-   * streamed and 13-20 in memory (docs/decisions.md, "Small cores in memory"). The bound keeps
-   * a default run under the 300 MB that a streamed one stays under at any depth: peak RSS 278
-   * MB with a 47 MiB core of width 4 at batch 16, 308 MB with a 63 MiB one.
+   * reference's dense check (10,000 layers of width 32, 40 MiB, batch 1) took 44 ms a step
+   * streamed and 17-20 in memory (docs/decisions.md, "Small cores in memory"). The bound keeps
+   * a default run under the 300 MB that a streamed one stays under at any depth: peak RSS 298
+   * MB with a 47.9 MiB core of width 32 at batch 1, 278 MB with a 47 MiB one of width 4 at
+   * batch 16, 308 MB with a 63 MiB one.
    */
   public static final long SMALL_CORE_BYTES = 48L << 20;
 
