@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Two processes on one model: while a streamed training runs in a child JVM (its shadow core
@@ -46,12 +48,13 @@ class ConcurrentUseTest {
    * in a JVM of its own) failed with "head file ... is at step s but core file ... at step
    * s - 70".
    */
-  @Test
-  void readersBesideATrainingThatCommitsEveryStep() throws Exception {
+  @ParameterizedTest(name = "streamed: {0}")
+  @ValueSource(booleans = {true, false})
+  void readersBesideATrainingThatCommitsEveryStep(boolean streamed) throws Exception {
     Path w = dir.resolve("w.bin");
     Path h = dir.resolve("h.bin");
     Path log = dir.resolve("child.log");
-    Process p = training(0);
+    Process p = training(0, streamed);
     try {
       awaitStep(p, log, 3);
       for (int i = 0; i < 5; i++) {
@@ -75,15 +78,19 @@ class ConcurrentUseTest {
   }
 
   /**
-   * A streamed training of w.bin and h.bin (20,000 layers, w4 b16) in a child JVM, for ever,
-   * reporting every step to child.log and committing every {@code checkpointSeconds}.
+   * A training of w.bin and h.bin (20,000 layers, w4 b16) in a child JVM, for ever, reporting
+   * every step to child.log and committing every {@code checkpointSeconds}: streamed, or else
+   * held in memory as a core this small is by default.
    */
-  private Process training(int checkpointSeconds) throws Exception {
-    return java(dir.resolve("child.log"), "train-dense", "--layers", "20000", "--width", "4",
-        "--batch", "16", "--steps", "100000", "--chunk-layers", "5000", "--report-every", "1",
-        "--streamed",
-        "--checkpoint-seconds", Integer.toString(checkpointSeconds), "--weights",
-        dir.resolve("w.bin").toString(), "--head", dir.resolve("h.bin").toString());
+  private Process training(int checkpointSeconds, boolean streamed) throws Exception {
+    List<String> a = new ArrayList<>(List.of("train-dense", "--layers", "20000", "--width",
+        "4", "--batch", "16", "--steps", "100000", "--chunk-layers", "5000", "--report-every",
+        "1", "--checkpoint-seconds", Integer.toString(checkpointSeconds), "--weights",
+        dir.resolve("w.bin").toString(), "--head", dir.resolve("h.bin").toString()));
+    if (streamed) {
+      a.add("--streamed");
+    }
+    return java(dir.resolve("child.log"), a.toArray(String[]::new));
   }
 
   /** abyss with {@code args} in a child JVM, its output to {@code log}. */
@@ -112,7 +119,7 @@ class ConcurrentUseTest {
     Path h = dir.resolve("h.bin");
     Path log = dir.resolve("child.log");
     Path shadow = dir.resolve(".w.bin.tmp");
-    Process p = training(3600);
+    Process p = training(3600, true);
     try {
       awaitStep(p, log, 2);
       assertTrue(Files.exists(shadow), "no shadow core after two steps:\n"

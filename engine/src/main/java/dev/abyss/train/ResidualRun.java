@@ -191,6 +191,11 @@ public final class ResidualRun {
     }
   }
 
+  /** Seconds as a user wrote them: 60, 0.5. */
+  private static String fmtSeconds(double s) {
+    return s == Math.rint(s) ? Long.toString((long) s) : Double.toString(s);
+  }
+
   /** Depth buckets of the gradient-flow diagnostics. */
   public static final int BUCKETS = 100;
 
@@ -262,9 +267,11 @@ public final class ResidualRun {
     long layers = planned.layers();
     boolean inMemory = s.holdsInMemory(planned);
     if (inMemory && !s.inMemory()) {
+      double every = s.checkpointEvery();
       l.info("the core (" + AtomicFiles.human(planned.dataBytes()) + ", at most "
-          + AtomicFiles.human(SMALL_CORE_BYTES) + ") is held in memory and saved at least every"
-          + " " + (int) DEFAULT_CHECKPOINT_SECONDS + " s; --streamed streams it instead");
+          + AtomicFiles.human(SMALL_CORE_BYTES) + ") is held in memory and saved "
+          + (every == 0 ? "after every step" : "at least every " + fmtSeconds(every) + " s")
+          + "; --streamed streams it instead");
     }
     checkSpace(s.weights(), planned, existing != null, inMemory);
     long activations = ResidualTrainer.activationBytes(layers, planned.width(), s.batch());
