@@ -46,7 +46,8 @@ class ConcurrentUseTest {
    * Before 2026-11-28 (afternoon) an eval kept the core it had opened and waited up to a second
    * for a head of that step, which by then had been replaced many times: 21 of 40 evals (each
    * in a JVM of its own) failed with "head file ... is at step s but core file ... at step
-   * s - 70".
+   * s - 70". Streamed, and held in memory (the default for a core this small since the same
+   * day, evening), where each commit writes a whole new core and renames it into place.
    */
   @ParameterizedTest(name = "streamed: {0}")
   @ValueSource(booleans = {true, false})
