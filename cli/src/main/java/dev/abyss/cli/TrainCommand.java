@@ -181,6 +181,7 @@ class TrainCommand extends CoreOptions implements Callable<Integer> {
       m.put("weights", weightsPath().toString());
       m.put("head", headPath().toString());
       m.put("interrupted", s.stopped());
+      m.put("inMemory", s.inMemory());
       if (s.phases() != null) {
         m.put("phaseSeconds", s.phases().byName());
       }

@@ -275,6 +275,33 @@ class CliTest {
         Files.readAllBytes(dir.resolve("b_w.bin"))), "the same bits");
   }
 
+  /**
+   * A core this small is held in memory unless --streamed is given: the one line says so, and
+   * --json's summary records the storage.
+   */
+  @Test
+  void aSmallCoreIsHeldInMemoryUnlessStreamed() throws Exception {
+    String[] base = {"train-dense", "--layers", "2000", "--width", "4", "--batch", "16",
+        "--steps", "1", "--chunk-layers", "1000"};
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    Out held = run(concat(base, "--weights", p("m_w.bin"), "--head", p("m_h.bin")));
+    assertEquals(0, held.code(), held.err());
+    assertTrue(held.out().contains("is held in memory and saved at least every 60 s;"
+        + " --streamed streams it instead"), held.out());
+    Out streamed = run(concat(base, "--weights", p("s_w.bin"), "--head", p("s_h.bin"),
+        "--streamed"));
+    assertEquals(0, streamed.code(), streamed.err());
+    assertFalse(streamed.out().contains("held in memory"), streamed.out());
+    for (String[] v : new String[][] {{"m", "true"}, {"s", "false"}}) {
+      String[] more = v[0].equals("s") ? new String[] {"--streamed"} : new String[0];
+      Out j = run(concat(concat(base, "--json", "--weights", p(v[0] + "_w.bin"), "--head",
+          p(v[0] + "_h.bin")), more));
+      assertEquals(0, j.code(), j.err());
+      assertEquals(Boolean.parseBoolean(v[1]),
+          json.readTree(j.out().strip()).path("inMemory").asBoolean(), j.out());
+    }
+  }
+
   private static String[] concat(String[] a, String... b) {
     String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, r, a.length, b.length);

@@ -216,9 +216,9 @@ public final class ResidualRun {
    */
   public static final long SMALL_CORE_BYTES = 48L << 20;
 
-  /** What a training run did. */
+  /** What a training run did; {@code inMemory}: whether its core was held in memory. */
   public record Summary(CoreHeader header, long firstStep, long stepsDone, double seconds,
-      boolean created, boolean stopped, Phases phases) {}
+      boolean created, boolean stopped, Phases phases, boolean inMemory) {}
 
   /**
    * Trains {@code steps} more steps from the files (initialising them when missing and
@@ -462,7 +462,7 @@ public final class ResidualRun {
         RunFile.delete(s.weights());
       }
       return new Summary(core.header(), first, done, (System.nanoTime() - t0) / 1e9, created,
-          done < s.steps(), phases);
+          done < s.steps(), phases, inMemory);
     } catch (IOException | RuntimeException | Error e) {
       if (!whole && !inMemory) {
         // a streamed step wrote to the shadow core: remove it now, as the next run would
