@@ -24,7 +24,8 @@ import picocli.CommandLine.Spec;
 
 /** report: PNG plots and an HTML page from a run directory. */
 @Command(name = "report", mixinStandardHelpOptions = true,
-    description = "Plot a run (its directory from train's --run-dir): loss and accuracy,"
+    description = "Plot a run (its directory from train's --run-dir): loss and accuracy (with"
+        + " their trailing means from 100 steps on),"
         + " gradient norm vs depth, first-layer mean |grad| over training, activation scale vs"
         + " depth; PNGs and report.html in the run directory.")
 final class ReportCommand implements Callable<Integer> {
@@ -83,8 +84,19 @@ final class ReportCommand implements Callable<Integer> {
     // 1. loss and accuracy
     XYChart c = chart("Training loss and accuracy", "step", "value");
     c.getStyler().setYAxisDecimalPattern("0.0#");
-    series(c, "loss", rows, "loss", false);
-    series(c, "accuracy", rows, "accuracy", false);
+    stepAxis(c, rows);
+    // a step's loss and accuracy are those of its one minibatch: noisy; with enough steps
+    // they are drawn faint, under their trailing means
+    int win = smoothingWindow(rows.size());
+    Color lossColor = new Color(31, 119, 180);
+    Color accColor = new Color(255, 127, 14);
+    XYSeries loss = series(c, "loss", rows, "loss", false);
+    XYSeries acc = series(c, "accuracy", rows, "accuracy", false);
+    if (win > 1) {
+      meanSeries(c, "loss, mean of " + win + " steps", rows, "loss", win, lossColor, loss);
+      meanSeries(c, "accuracy, mean of " + win + " steps", rows, "accuracy", win, accColor,
+          acc);
+    }
     pngs.add(save(c, "loss-accuracy"));
     // diagnostics rows
     List<JsonNode> diag = rows.stream().filter(r -> r.has("gradNorm")).toList();
@@ -102,6 +114,7 @@ final class ReportCommand implements Callable<Integer> {
       pngs.add(save(g, "gradnorm-depth"));
       pngs.add(save(a, "activation-depth"));
       XYChart f = chart("Mean |grad| of the first layers over training", "step", "mean |grad|");
+      stepAxis(f, rows);
       series(f, "core layer 0", diag, "firstLayerMeanAbsGrad", true);
       series(f, "input projection", diag, "inputMeanAbsGrad", true);
       f.getStyler().setYAxisLogarithmic(spansDecades(diag, "firstLayerMeanAbsGrad",
@@ -166,7 +179,66 @@ final class ReportCommand implements Callable<Integer> {
     return c;
   }
 
-  private static void series(XYChart c, String name, List<JsonNode> rows, String key,
+  /** A step axis from the step before the run's first, labelled in whole steps. */
+  private static void stepAxis(XYChart c, List<JsonNode> rows) {
+    c.getStyler().setXAxisMin(rows.getFirst().get("step").asDouble() - 1);
+    c.getStyler().setXAxisDecimalPattern("#");
+  }
+
+  /**
+   * The trailing mean's window for a run of {@code steps} steps: none (1) under 100 steps, else
+   * a fiftieth of the run, 5 to 100 steps.
+   */
+  static int smoothingWindow(int steps) {
+    return steps < 100 ? 1 : Math.max(5, Math.min(100, steps / 50));
+  }
+
+  /**
+   * The trailing means of {@code v}: element i is the mean of {@code v[i - win + 1 .. i]}, or
+   * of {@code v[0 .. i]} for the first {@code win - 1}.
+   */
+  static double[] trailingMeans(double[] v, int win) {
+    double[] m = new double[v.length];
+    double sum = 0;
+    for (int i = 0; i < v.length; i++) {
+      sum += v[i];
+      if (i >= win) {
+        sum -= v[i - win];
+      }
+      m[i] = sum / Math.min(i + 1, win);
+    }
+    return m;
+  }
+
+  /**
+   * Adds the trailing means of {@code key} in {@code color}, and fades {@code raw} (the
+   * per-step series, null if there is none) to a thin line of that color.
+   */
+  private static void meanSeries(XYChart c, String name, List<JsonNode> rows, String key,
+      int win, Color color, XYSeries raw) {
+    if (raw == null) {
+      return;
+    }
+    List<Double> xs = new ArrayList<>();
+    List<Double> ys = new ArrayList<>();
+    for (JsonNode r : rows) {
+      JsonNode v = r.get(key);
+      if (v != null && !v.isNull()) {
+        xs.add(r.get("step").asDouble());
+        ys.add(v.asDouble());
+      }
+    }
+    double[] m = trailingMeans(ys.stream().mapToDouble(Double::doubleValue).toArray(), win);
+    raw.setLineColor(new Color(color.getRed(), color.getGreen(), color.getBlue(), 70));
+    raw.setLineWidth(1f);
+    XYSeries s = c.addSeries(name, xs, java.util.Arrays.stream(m).boxed().toList());
+    s.setMarker(SeriesMarkers.NONE);
+    s.setLineColor(color);
+    s.setLineWidth(2.5f);
+  }
+
+  /** Adds {@code key}'s values by step; returns the series, or null where there are none. */
+  private static XYSeries series(XYChart c, String name, List<JsonNode> rows, String key,
       boolean markers) {
     List<Double> xs = new ArrayList<>();
     List<Double> ys = new ArrayList<>();
@@ -177,10 +249,19 @@ final class ReportCommand implements Callable<Integer> {
         ys.add(v.asDouble());
       }
     }
-    if (!xs.isEmpty()) {
-      XYSeries s = c.addSeries(name, xs, ys);
-      s.setMarker(markers ? SeriesMarkers.CIRCLE : SeriesMarkers.NONE);
+    if (xs.isEmpty()) {
+      return null;
     }
+    if (!markers) {
+      // a gap half a step before the first: with a value at every step the x values are
+      // equally spaced, and XChart then puts its ticks at every k-th value (1, 47, 93, ...,
+      // running into one another at four digits) instead of at round numbers
+      xs.addFirst(xs.getFirst() - 0.5);
+      ys.addFirst(Double.NaN);
+    }
+    XYSeries s = c.addSeries(name, xs, ys);
+    s.setMarker(markers ? SeriesMarkers.CIRCLE : SeriesMarkers.NONE);
+    return s;
   }
 
   private static void depthSeries(XYChart c, String name, JsonNode values) {

@@ -44,20 +44,53 @@ public final class Provenance {
     return System.getProperty("os.arch");
   }
 
+  /**
+   * The git revision of the sources this code was built from: that of the repository holding
+   * its jar (or classes directory), not of the working directory, which may be another
+   * repository or none; "-dirty" when tracked files there have changes not committed;
+   * "unknown" without git or outside a repository.
+   */
   static String gitRevision() {
+    Path dir = codeDirectory();
+    String rev = dir == null ? null : git(dir, "rev-parse", "--short", "HEAD");
+    if (rev == null || rev.isEmpty()) {
+      return "unknown";
+    }
+    String changes = git(dir, "status", "--porcelain", "--untracked-files=no");
+    return changes == null || changes.isEmpty() ? rev : rev + "-dirty";
+  }
+
+  /** The directory of this class's jar, or its classes directory; null if unknown. */
+  static Path codeDirectory() {
     try {
-      Process p = new ProcessBuilder("git", "rev-parse", "--short", "HEAD")
-          .redirectErrorStream(true).start();
+      Path p = Path.of(Provenance.class.getProtectionDomain().getCodeSource().getLocation()
+          .toURI());
+      return Files.isDirectory(p) ? p : p.getParent();
+    } catch (java.net.URISyntaxException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  /** git's output for {@code args} run in {@code dir}, trimmed; null if it failed. */
+  private static String git(Path dir, String... args) {
+    try {
+      String[] cmd = new String[args.length + 3];
+      cmd[0] = "git";
+      cmd[1] = "-C";
+      cmd[2] = dir.toString();
+      System.arraycopy(args, 0, cmd, 3, args.length);
+      Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
       String out = new String(p.getInputStream().readAllBytes()).trim();
       if (p.waitFor(5, TimeUnit.SECONDS) && p.exitValue() == 0) {
         return out;
       }
+      p.destroy();
     } catch (IOException e) {
       // no git
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    return "unknown";
+    return null;
   }
 
   /** Peak resident set size of this process in bytes (Linux), or -1. */
