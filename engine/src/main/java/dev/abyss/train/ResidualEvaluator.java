@@ -26,14 +26,28 @@ public final class ResidualEvaluator {
   public static final int MIN_GROUP = 64;
 
   /**
-   * Image-layers below which an evaluation is over in a fraction of a second, sooner than a
-   * warm-up would end: {@link #worthWarming}.
+   * Image-layers from which an evaluation warms the JIT whatever its chunk: {@link
+   * #worthWarming}.
    */
   static final double WARM_MIN_WORK = 2e9;
 
-  /** Whether evaluating {@code samples} images through {@code layers} layers merits a warm-up. */
-  public static boolean worthWarming(int samples, long layers) {
-    return (double) samples * layers >= WARM_MIN_WORK;
+  /**
+   * Layers a kernel call takes (the chunk) from which its first call runs long enough in the
+   * interpreter to cost more than a warm-up: the JIT compiles a running loop after about 60,000
+   * iterations (HotSpot's Tier3BackEdgeThreshold). {@link #worthWarming}.
+   */
+  static final long WARM_MIN_CALL_LAYERS = 60_000;
+
+  /**
+   * Whether evaluating {@code samples} images through {@code layers} layers, {@code
+   * chunkLayers} a call, merits a warm-up. Measured on the Zen 5 EPYC (`eval-dense`, wall time
+   * with and without, two runs each; docs/decisions.md): 128 images at 70,000, 100,000, 1M
+   * and 10M layers took 1.3-1.5 s less with it (0.3-1.9 s of a 1.6-3.8 s command); 100-3,000
+   * images at 10,000 and 30,000 layers 0.1-0.9 s more; 50,000 layers was a tie.
+   */
+  public static boolean worthWarming(int samples, long layers, int chunkLayers) {
+    return Math.min(layers, chunkLayers) >= WARM_MIN_CALL_LAYERS
+        || (double) samples * layers >= WARM_MIN_WORK;
   }
 
   private ResidualEvaluator() {}

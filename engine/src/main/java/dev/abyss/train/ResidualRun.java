@@ -565,7 +565,7 @@ public final class ResidualRun {
     CoreHeader shape = hd;
     // the JIT compiles the eval kernel on the other core while the data loads
     Thread warm = startWarmUp(() -> {
-      if (ResidualEvaluator.worthWarming(samples, shape.layers())) {
+      if (ResidualEvaluator.worthWarming(samples, shape.layers(), chunkLayers)) {
         ResidualEvaluator.warmUp(k, shape.width(), shape.activation(), samples, batch);
         if (shape.dtype() == Dtype.BF16) {
           Bf16.warmUpScalar(); // eval widens each layer once

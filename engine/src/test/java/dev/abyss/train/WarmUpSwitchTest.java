@@ -50,6 +50,22 @@ class WarmUpSwitchTest {
     }
   }
 
+  /**
+   * An eval warms up where a kernel call's loop is long (its first call would run in the
+   * interpreter for seconds) or the whole is large, not for a small shallow one.
+   */
+  @Test
+  void evalWarmsUpFromTheLengthOfAKernelCall() {
+    assertTrue(ResidualEvaluator.worthWarming(128, 10_000_000, 100_000), "128 images at 10M");
+    assertTrue(ResidualEvaluator.worthWarming(128, 100_000, 100_000), "128 images at 100k");
+    assertTrue(ResidualEvaluator.worthWarming(1, 60_000, 1_000_000), "at the threshold");
+    assertFalse(ResidualEvaluator.worthWarming(100, 10_000, 100_000), "the smoke run's eval");
+    assertFalse(ResidualEvaluator.worthWarming(3000, 30_000, 100_000), "shallow, short calls");
+    assertFalse(ResidualEvaluator.worthWarming(128, 1_000_000, 1000),
+        "deep, but short calls and little work");
+    assertTrue(ResidualEvaluator.worthWarming(10_000, 1_000_000, 1000), "2e9 image-layers");
+  }
+
   @Test
   void warmUpFollowsTheRunsSizeAndTheSwitch() {
     String before = System.getProperty("abyss.warmUp");
