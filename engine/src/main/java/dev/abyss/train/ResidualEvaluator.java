@@ -40,10 +40,11 @@ public final class ResidualEvaluator {
 
   /**
    * Whether evaluating {@code samples} images through {@code layers} layers, {@code
-   * chunkLayers} a call, merits a warm-up. Measured on the Zen 5 EPYC (`eval-dense`, wall time
-   * with and without, two runs each; docs/decisions.md): 128 images at 70,000, 100,000, 1M
-   * and 10M layers took 1.3-1.5 s less with it (0.3-1.9 s of a 1.6-3.8 s command); 100-3,000
-   * images at 10,000 and 30,000 layers 0.1-0.9 s more; 50,000 layers was a tie.
+   * chunkLayers} a call, merits a warm-up. Measured on the Zen 5 EPYC ({@code eval-dense
+   * --samples 128}, wall time, two runs each with and without; BENCHMARKS.md, "JIT warm-up"):
+   * from 70,000 to 10M layers the warm-up saved 0.2-1.8 s of commands of 1.8-3.8 s; at 50,000
+   * layers it was a tie; at 10,000-30,000 layers (100-3,000 images) skipping it was as fast
+   * or faster.
    */
   public static boolean worthWarming(int samples, long layers, int chunkLayers) {
     return Math.min(layers, chunkLayers) >= WARM_MIN_CALL_LAYERS
