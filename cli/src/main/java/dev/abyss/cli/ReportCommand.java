@@ -90,12 +90,13 @@ final class ReportCommand implements Callable<Integer> {
     int win = smoothingWindow(rows.size());
     Color lossColor = new Color(31, 119, 180);
     Color accColor = new Color(255, 127, 14);
-    XYSeries loss = series(c, "loss", rows, "loss", false);
-    XYSeries acc = series(c, "accuracy", rows, "accuracy", false);
+    Points lossPts = points(rows, "loss", false);
+    Points accPts = points(rows, "accuracy", false);
+    XYSeries loss = series(c, "loss", lossPts, false);
+    XYSeries acc = series(c, "accuracy", accPts, false);
     if (win > 1) {
-      meanSeries(c, "loss, mean of " + win + " steps", rows, "loss", win, lossColor, loss);
-      meanSeries(c, "accuracy, mean of " + win + " steps", rows, "accuracy", win, accColor,
-          acc);
+      meanSeries(c, "loss, mean of " + win + " steps", lossPts, win, lossColor, loss);
+      meanSeries(c, "accuracy, mean of " + win + " steps", accPts, win, accColor, acc);
     }
     pngs.add(save(c, "loss-accuracy"));
     // diagnostics rows
@@ -115,8 +116,8 @@ final class ReportCommand implements Callable<Integer> {
       pngs.add(save(a, "activation-depth"));
       XYChart f = chart("Mean |grad| of the first layers over training", "step", "mean |grad|");
       stepAxis(f, rows);
-      series(f, "core layer 0", diag, "firstLayerMeanAbsGrad", true);
-      series(f, "input projection", diag, "inputMeanAbsGrad", true);
+      series(f, "core layer 0", points(diag, "firstLayerMeanAbsGrad", true), true);
+      series(f, "input projection", points(diag, "inputMeanAbsGrad", true), true);
       f.getStyler().setYAxisLogarithmic(spansDecades(diag, "firstLayerMeanAbsGrad",
           "inputMeanAbsGrad"));
       pngs.add(save(f, "first-layer-grad"));
@@ -214,44 +215,44 @@ final class ReportCommand implements Callable<Integer> {
    * Adds the trailing means of {@code key} in {@code color}, and fades {@code raw} (the
    * per-step series, null if there is none) to a thin line of that color.
    */
-  private static void meanSeries(XYChart c, String name, List<JsonNode> rows, String key,
-      int win, Color color, XYSeries raw) {
+  private static void meanSeries(XYChart c, String name, Points p, int win, Color color,
+      XYSeries raw) {
     if (raw == null) {
       return;
     }
-    List<Double> xs = new ArrayList<>();
-    List<Double> ys = new ArrayList<>();
-    for (JsonNode r : rows) {
-      JsonNode v = r.get(key);
-      if (v != null && !v.isNull()) {
-        xs.add(r.get("step").asDouble());
-        ys.add(v.asDouble());
-      }
-    }
-    double[] m = trailingMeans(ys.stream().mapToDouble(Double::doubleValue).toArray(), win);
+    double[] m = trailingMeans(p.ys().stream().mapToDouble(Double::doubleValue).toArray(), win);
     raw.setLineColor(new Color(color.getRed(), color.getGreen(), color.getBlue(), 70));
     raw.setLineWidth(1f);
-    XYSeries s = c.addSeries(name, xs, java.util.Arrays.stream(m).boxed().toList());
+    XYSeries s = c.addSeries(name, p.xs(), java.util.Arrays.stream(m).boxed().toList());
     s.setMarker(SeriesMarkers.NONE);
     s.setLineColor(color);
     s.setLineWidth(2.5f);
   }
 
-  /** Adds {@code key}'s values by step; returns the series, or null where there are none. */
-  private static XYSeries series(XYChart c, String name, List<JsonNode> rows, String key,
-      boolean markers) {
+  /** A key's values by step. */
+  private record Points(List<Double> xs, List<Double> ys) {}
+
+  /** The steps and values of {@code key} in the rows that have it (positive ones only, if so). */
+  private static Points points(List<JsonNode> rows, String key, boolean positiveOnly) {
     List<Double> xs = new ArrayList<>();
     List<Double> ys = new ArrayList<>();
     for (JsonNode r : rows) {
       JsonNode v = r.get(key);
-      if (v != null && !v.isNull() && (!markers || v.asDouble() > 0)) {
+      if (v != null && !v.isNull() && (!positiveOnly || v.asDouble() > 0)) {
         xs.add(r.get("step").asDouble());
         ys.add(v.asDouble());
       }
     }
-    if (xs.isEmpty()) {
+    return new Points(xs, ys);
+  }
+
+  /** Adds the points as a series; returns it, or null where there are none. */
+  private static XYSeries series(XYChart c, String name, Points p, boolean markers) {
+    if (p.xs().isEmpty()) {
       return null;
     }
+    List<Double> xs = new ArrayList<>(p.xs());
+    List<Double> ys = new ArrayList<>(p.ys());
     if (!markers) {
       // a gap half a step before the first: with a value at every step the x values are
       // equally spaced, and XChart then puts its ticks at every k-th value (1, 47, 93, ...,
