@@ -24,7 +24,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
 /**
@@ -145,8 +147,11 @@ public final class Bench {
       Options w32o = new Options(o.depths(), Math.max(o.steps(), 20), o.threads(), 1000, 0,
           o.dir());
       // train's default plan (with one thread every activation kept, with two a recompute in
-      // turns), then the other plan; a few untimed steps of each first, so that the row
-      // measured first does not pay for the JIT's work on both paths
+      // turns), then the other plan. A few untimed steps of each plan come first, so that the
+      // row measured first does not pay for the JIT's work on both paths, and each row follows
+      // a few of its own plan's: a train runs one plan, and a first step right after the other
+      // plan's steps took up to 2.3 times the median (docs/decisions.md, "The w32 b1 rows'
+      // first step")
       int th = threads(o, true, 32, 1, Activation.SOFTSIGN);
       long plan = ResidualTrainer.defaultBudget(KernelProvider.get(), 32, 1,
           Activation.SOFTSIGN, true, th);
@@ -155,11 +160,12 @@ public final class Bench {
       // as train does before a long run on two threads
       ResidualTrainer.warmUp(32, Activation.SOFTSIGN, 1, th, KernelProvider.get(), data,
           Dtype.F32, ResidualTrainer.activationBytes(10_000, 32, 1) <= plan, false);
-      steps("", cw, data, 1, few, plan);
       steps("", cw, data, 1, few, other);
+      steps("", cw, data, 1, few, plan);
       // named by the trainer's plan: ", activations kept" is added where it keeps them
       add.accept(steps("step w32 b1 10000 in-memory" + (plan > 0 ? "" : ", recomputed"), cw,
           data, 1, w32o, plan));
+      steps("", cw, data, 1, few, other);
       add.accept(steps("step w32 b1 10000 in-memory" + (other > 0 ? "" : ", recomputed"), cw,
           data, 1, w32o, other));
     } finally {
@@ -279,7 +285,7 @@ public final class Bench {
   private static Row steps(String name, CoreWeights cw, Dataset data, int batch, Options o,
       long memoryBudget, int buckets) throws IOException {
     CoreHeader h = cw.header();
-    HeadParams hp = HeadParams.glorot(h.width(), 3);
+    HeadParams hp = head(h.width());
     int threads = threads(o, ResidualTrainer.helperFree(cw.inMemory(), h.dtype()), h.width(), batch,
         h.activation());
     try (ResidualTrainer tr = new ResidualTrainer(cw, hp, KernelProvider.get(), data, batch,
@@ -294,6 +300,19 @@ public final class Bench {
       double med = median(Arrays.copyOfRange(t, 1, t.length));
       return new Row(name, "s/step", med, med * 1e9 / h.layers(), t[0], o.steps());
     }
+  }
+
+  /** Heads made so far, by width: {@link #head}. */
+  private static final Map<Integer, HeadParams> HEADS = new ConcurrentHashMap<>();
+
+  /**
+   * A fresh copy of one Glorot head per width. Drawn anew for every row, the w32 head's 25,088
+   * draws got C2 to compile their loop on a core the next row's first step needed: that step's
+   * threads waited 4-12 ms for each other (docs/decisions.md, "The w32 b1 rows' first step").
+   */
+  private static HeadParams head(int width) {
+    HeadParams master = HEADS.computeIfAbsent(width, w -> HeadParams.glorot(w, 3));
+    return new HeadParams(width, master.p.clone());
   }
 
   private static Row eval(Path wf, long depth, Dataset data, Options o) throws IOException {
