@@ -302,6 +302,39 @@ class CliTest {
     }
   }
 
+  /**
+   * The summary line splits a run's time into its steps (their sum and median) and the rest,
+   * and --json gives the same figures: a short run's average per step would count its
+   * warm-up and saves as steps.
+   */
+  @Test
+  void theSummarySplitsTheStepsFromTheRest() throws Exception {
+    String[] base = {"train-dense", "--layers", "2000", "--width", "4", "--batch", "16",
+        "--steps", "3", "--chunk-layers", "1000", "--weights", p("t_w.bin"), "--head",
+        p("t_h.bin")};
+    Out text = run(base);
+    assertEquals(0, text.code(), text.err());
+    assertTrue(java.util.regex.Pattern.compile("trained 3 steps in [0-9.]+ s \\(steps [0-9.]+ s, "
+        + "median [0-9.]+ s; opening, warm-up and saves [0-9.]+ s\\); model at step 3: ")
+        .matcher(text.out()).find(), text.out());
+    Out j = run(concat(base, "--json"));
+    assertEquals(0, j.code(), j.err());
+    var t = new com.fasterxml.jackson.databind.ObjectMapper().readTree(j.out().strip());
+    double all = t.path("seconds").asDouble();
+    double steps = t.path("stepSeconds").asDouble();
+    double median = t.path("medianStepSeconds").asDouble();
+    assertTrue(steps > 0 && steps <= all, j.out());
+    assertTrue(median > 0 && median <= steps, j.out());
+    // the split as printed, from a summary of known figures
+    var phases = new dev.abyss.train.Phases(new double[][] {{0.5, 0, 0.6, 0, 0}}, 1.2);
+    var s = new dev.abyss.train.ResidualRun.Summary(null, 7, 3, 4.0, false, false, phases, true,
+        0.3);
+    assertEquals(" (steps 1.2 s, median 0.3000 s; opening, warm-up and saves 2.8 s)",
+        TrainCommand.timeSplit(s));
+    assertEquals("", TrainCommand.timeSplit(new dev.abyss.train.ResidualRun.Summary(null, 7, 0,
+        1.0, false, true, null, true, Double.NaN)));
+  }
+
   private static String[] concat(String[] a, String... b) {
     String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, r, a.length, b.length);

@@ -121,7 +121,7 @@ public final class MlpRun {
       }
     }
     return new ResidualRun.Summary(null, first, done, (System.nanoTime() - t0) / 1e9, false,
-        done < s.steps(), null, true);
+        done < s.steps(), null, true, Double.NaN);
   }
 
   /** Evaluates on the first {@code samples} test images. */

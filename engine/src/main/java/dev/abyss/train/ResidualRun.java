@@ -216,9 +216,30 @@ public final class ResidualRun {
    */
   public static final long SMALL_CORE_BYTES = 48L << 20;
 
-  /** What a training run did; {@code inMemory}: whether its core was held in memory. */
+  /**
+   * What a training run did. {@code seconds}: the whole run, from opening the core to the last
+   * save (its JIT warm-up and saves included); {@code medianStepSeconds}: the median of its
+   * steps' own times (NaN without steps); {@code inMemory}: whether its core was held in
+   * memory.
+   */
   public record Summary(CoreHeader header, long firstStep, long stepsDone, double seconds,
-      boolean created, boolean stopped, Phases phases, boolean inMemory) {}
+      boolean created, boolean stopped, Phases phases, boolean inMemory,
+      double medianStepSeconds) {
+
+    /** The steps' own time, their sum (0 without steps). */
+    public double stepSeconds() {
+      return phases == null ? 0 : phases.stepSeconds();
+    }
+  }
+
+  /** The median of {@code v[0 .. n)} (NaN for none); sorts that range. */
+  static double median(double[] v, int n) {
+    if (n == 0) {
+      return Double.NaN;
+    }
+    java.util.Arrays.sort(v, 0, n);
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
 
   /**
    * Trains {@code steps} more steps from the files (initialising them when missing and
@@ -345,6 +366,7 @@ public final class ResidualRun {
     long t0 = System.nanoTime();
     long done = 0;
     Phases phases = null;
+    double[] stepTimes = new double[(int) Math.min(s.steps(), 1024)];
     double every = s.checkpointEvery();
     boolean whole = true; // false once a step fails after it may have updated something
     try (CoreWeights core = inMemory
@@ -438,6 +460,10 @@ public final class ResidualRun {
                 + committed + ", its last save");
             throw e;
           }
+          if (done == stepTimes.length) {
+            stepTimes = java.util.Arrays.copyOf(stepTimes, Math.max(16, 2 * stepTimes.length));
+          }
+          stepTimes[(int) done] = r.seconds();
           done++;
           phases = phases == null ? r.phases() : phases.plus(r.phases());
           l.onStep(r);
@@ -462,7 +488,7 @@ public final class ResidualRun {
         RunFile.delete(s.weights());
       }
       return new Summary(core.header(), first, done, (System.nanoTime() - t0) / 1e9, created,
-          done < s.steps(), phases, inMemory);
+          done < s.steps(), phases, inMemory, median(stepTimes, (int) done));
     } catch (IOException | RuntimeException | Error e) {
       if (!whole && !inMemory) {
         // a streamed step wrote to the shadow core: remove it now, as the next run would

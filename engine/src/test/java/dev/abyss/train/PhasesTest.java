@@ -25,6 +25,15 @@ import org.junit.jupiter.api.io.TempDir;
 class PhasesTest {
   @TempDir Path dir;
 
+  /** The run summary's median step: the middle one, or the mean of the middle two. */
+  @Test
+  void medianOfTheRunsSteps() {
+    assertTrue(Double.isNaN(ResidualRun.median(new double[4], 0)));
+    assertEquals(0.5, ResidualRun.median(new double[] {0.5, 9, 9}, 1));
+    assertEquals(0.2, ResidualRun.median(new double[] {0.9, 0.1, 0.2, 7}, 3));
+    assertEquals(0.25, ResidualRun.median(new double[] {1.8, 0.2, 0.3, 0.1}, 4), 1e-12);
+  }
+
   @Test
   void plusAddsThreadByThreadAndDescribeGivesShares() {
     Phases a = new Phases(new double[][] {{1, 2, 3, 0, 0}}, 10);
