@@ -150,7 +150,7 @@ public final class Bench {
       // turns), then the other plan. A few untimed steps of each plan come first, so that the
       // row measured first does not pay for the JIT's work on both paths, and each row follows
       // a few of its own plan's: a train runs one plan, and a first step right after the other
-      // plan's steps took up to 2.3 times the median (docs/decisions.md, "The w32 b1 rows'
+      // plan's steps took up to 2.5 times the median (docs/decisions.md, "The w32 b1 rows'
       // first step")
       int th = threads(o, true, 32, 1, Activation.SOFTSIGN);
       long plan = ResidualTrainer.defaultBudget(KernelProvider.get(), 32, 1,
