@@ -212,8 +212,8 @@ final class ReportCommand implements Callable<Integer> {
   }
 
   /**
-   * Adds the trailing means of {@code key} in {@code color}, and fades {@code raw} (the
-   * per-step series, null if there is none) to a thin line of that color.
+   * Adds the trailing means of the points {@code p} in {@code color}, and fades {@code raw}
+   * (their per-step series, null if there is none) to a thin line of that color.
    */
   private static void meanSeries(XYChart c, String name, Points p, int win, Color color,
       XYSeries raw) {
