@@ -41,6 +41,13 @@ class BenchCommandTest {
         || conv.equals("scalar"), conv);
     assertTrue(doc.get("provenance").has("jdk"));
     for (JsonNode row : doc.get("rows")) {
+      String name = row.get("name").asText();
+      if (name.matches("step w(4 b32|8 b16|16 b16|4 b1) 3000 .*")) {
+        // the other shapes' medians take 20 steps whatever --steps says (Bench.OTHER_STEPS)
+        assertEquals(20, row.get("repeats").asInt(), name);
+      } else if (name.startsWith("step w4 b16")) {
+        assertEquals(1, row.get("repeats").asInt(), name);
+      }
       // the scalar kernels have nothing to warm up
       boolean warm = row.get("name").asText().startsWith("JIT warm-up");
       assertTrue(row.get("median").asDouble() > 0 || warm && row.get("median").asDouble() == 0,

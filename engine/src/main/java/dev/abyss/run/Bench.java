@@ -108,7 +108,7 @@ public final class Bench {
             // what a step costs when it also measures the gradient-flow figures (train's
             // first step, and every --diagnostics-every steps)
             add.accept(steps("step w4 b16 " + depth + " in-memory, diagnostics", cw, data, 16,
-                o, 0, ResidualRun.BUCKETS));
+                o, 0, ResidualRun.BUCKETS, o.steps()));
           }
         }
         if (depth == o.depths()[0]) {
@@ -228,7 +228,7 @@ public final class Bench {
         ResidualTrainer.warmUp(w, Activation.SOFTSIGN, batch, th, k, data, Dtype.F32,
             ResidualTrainer.activationBytes(layers, w, batch) <= budget, false);
         add.accept(steps("step w" + w + " b" + batch + " " + layers + " in-memory", cw, data,
-            batch, o, budget));
+            batch, o, budget, 0, Math.max(o.steps(), OTHER_STEPS)));
       } finally {
         Files.deleteIfExists(wf);
       }
@@ -244,6 +244,16 @@ public final class Bench {
 
   /** Depth of the other shapes' rows (at most the smallest of the suite's depths). */
   static final long OTHER_LAYERS = 100_000;
+
+  /**
+   * Measured steps of the other shapes' rows at least. After a shape change C2 still
+   * recompiles some of the kernels they share with the rows before (uncommon traps in the
+   * first steps, `-XX:+PrintCompilation`), and a median of five steps moved with where those
+   * fell: w4 b32 at 100,000 layers read 5.5-84.5 ms over seventeen suites, against 8.3 ms in a
+   * `train-dense` run of that shape and 8.9-9.8 ms for medians of 30 steps (docs/decisions.md,
+   * "The other shapes' rows: twenty steps").
+   */
+  static final int OTHER_STEPS = 20;
 
   private static Row forward(CoreWeights cw, long depth, Options o) throws IOException {
     Kernels k = KernelProvider.get();
@@ -269,21 +279,22 @@ public final class Bench {
 
   private static Row steps(String name, CoreWeights cw, Dataset data, int batch, Options o)
       throws IOException {
-    return steps(name, cw, data, batch, o, 0, 0);
+    return steps(name, cw, data, batch, o, 0, 0, o.steps());
   }
 
   /** Steps with a memory budget. */
   private static Row steps(String name, CoreWeights cw, Dataset data, int batch, Options o,
       long memoryBudget) throws IOException {
-    return steps(name, cw, data, batch, o, memoryBudget, 0);
+    return steps(name, cw, data, batch, o, memoryBudget, 0, o.steps());
   }
 
   /**
-   * Steps with a memory budget (0: checkpoint and recompute, train's default for w4 b16),
-   * each measuring the diagnostics in {@code buckets} depth buckets (0: none).
+   * One step and then {@code count} measured ones with a memory budget (0: checkpoint and
+   * recompute, train's default for w4 b16), each measuring the diagnostics in {@code buckets}
+   * depth buckets (0: none).
    */
   private static Row steps(String name, CoreWeights cw, Dataset data, int batch, Options o,
-      long memoryBudget, int buckets) throws IOException {
+      long memoryBudget, int buckets, int count) throws IOException {
     CoreHeader h = cw.header();
     HeadParams hp = head(h.width());
     int threads = threads(o, ResidualTrainer.helperFree(cw.inMemory(), h.dtype()), h.width(), batch,
@@ -293,12 +304,12 @@ public final class Bench {
       if (tr.keepsActivations()) {
         name += ", activations kept";
       }
-      double[] t = new double[o.steps() + 1];
-      for (int s = 0; s <= o.steps(); s++) {
+      double[] t = new double[count + 1];
+      for (int s = 0; s <= count; s++) {
         t[s] = tr.step(h.step() + s, buckets).seconds();
       }
       double med = median(Arrays.copyOfRange(t, 1, t.length));
-      return new Row(name, "s/step", med, med * 1e9 / h.layers(), t[0], o.steps());
+      return new Row(name, "s/step", med, med * 1e9 / h.layers(), t[0], count);
     }
   }
 
