@@ -68,6 +68,16 @@ final class BenchCommand implements Callable<Integer> {
       description = "JSON output file (default: ${DEFAULT-VALUE}).")
   Path json;
 
+  /**
+   * One of the other shapes' rows alone, printed as one {@link #ROW} line: how the suite runs
+   * each of them in a JVM of its own.
+   */
+  @Option(names = "--shape", paramLabel = "W,B", split = ",", hidden = true)
+  int[] shape;
+
+  /** The first field of the line a {@code --shape} run prints its row on. */
+  static final String ROW = "abyss-bench-row";
+
   @Override
   public Integer call() throws Exception {
     var out = cmd.commandLine().getOut();
@@ -96,27 +106,31 @@ final class BenchCommand implements Callable<Integer> {
       ResidualTrainer.checkThreads(threads);
     }
     int th = threads != null ? threads : 0;
+    Path d = dir != null ? dir : Path.of(System.getProperty("java.io.tmpdir"));
+    if (shape != null) {
+      return shapeRow(out, th, d);
+    }
     Kernels k = KernelProvider.get();
     int inMemory = ResidualTrainer.defaultThreads(true, k, 4, 16, Activation.SOFTSIGN);
     int streamed = ResidualTrainer.defaultThreads(false, k, 4, 16, Activation.SOFTSIGN);
     int narrow = ResidualTrainer.defaultThreads(true, k, 4, 1, Activation.SOFTSIGN);
     String thText = th > 0 ? th + " thread(s)" : "threads as train (" + inMemory
         + " in memory, " + streamed + " streamed; w4 b1 " + narrow + ")";
-    Path d = dir != null ? dir : Path.of(System.getProperty("java.io.tmpdir"));
     Map<String, Object> prov = Provenance.collect();
     out.println("abyss bench: " + prov.get("kernels") + ", " + thText + ", " + prov.get("cpu")
         + ", " + prov.get("jdk"));
     out.println(String.format(Locale.ROOT, "%-48s %12s %-9s %10s %10s", "benchmark", "median",
         "unit", "ns/layer", "first/med"));
-    List<Bench.Row> rows = Bench.run(new Bench.Options(depths, steps, th, chunk, evalImages,
-        Files.createDirectories(d.resolve("abyss-bench"))), r -> {
+    Bench.Options o = new Bench.Options(depths, steps, th, chunk, evalImages,
+        Files.createDirectories(d.resolve("abyss-bench")));
+    List<Bench.Row> rows = Bench.run(o, r -> {
           out.println(String.format(Locale.ROOT, "%-48s %12.4f %-9s %10s %10s", r.name(),
               r.median(), r.unit(), Double.isNaN(r.perLayerNs()) ? "-"
                   : String.format(Locale.ROOT, "%.1f", r.perLayerNs()),
               r.unit().equals("images/s") || Double.isNaN(r.first()) ? "-"
                   : String.format(Locale.ROOT, "%.2f", r.first() / r.median())));
           out.flush();
-        });
+        }, (w, b) -> inItsOwnJvm(w, b, th, d));
     long rss = Provenance.peakRssBytes();
     out.println("peak RSS of this process: " + (rss < 0 ? "unknown" : AtomicFiles.human(rss)));
     Map<String, Object> doc = new LinkedHashMap<>();
@@ -132,5 +146,68 @@ final class BenchCommand implements Callable<Integer> {
     AtomicFiles.write(json, bytes);
     out.println("results written to " + json.toAbsolutePath());
     return 0;
+  }
+
+  /** {@code --shape W,B}: that row alone, in this JVM, as one {@link #ROW} line. */
+  private Integer shapeRow(java.io.PrintWriter out, int th, Path d) throws Exception {
+    if (shape.length != 2) {
+      throw new AbyssException("--shape takes a width and a batch, e.g. --shape 8,16");
+    }
+    Bench.Row r = Bench.otherShape(shape[0], shape[1], Bench.synthetic(4096, 1),
+        new Bench.Options(depths, steps, th, chunk, evalImages,
+            Files.createDirectories(d.resolve("abyss-bench"))));
+    out.println(String.join("\t", ROW, r.name(), r.unit(), Double.toString(r.median()),
+        Double.toString(r.perLayerNs()), Double.toString(r.first()),
+        Integer.toString(r.repeats())));
+    out.flush();
+    return 0;
+  }
+
+  /**
+   * The row of shape (w, b) from a new JVM with this one's options and class path: run after
+   * the suite's other rows in one JVM, C2 threw away kernels they share with them, and the
+   * rows read up to 10 times what a run of that shape takes a step (docs/decisions.md, "The
+   * other shapes' rows: a JVM each, twenty steps"). Its standard error is this one's.
+   */
+  private Bench.Row inItsOwnJvm(int w, int b, int th, Path d) throws java.io.IOException {
+    List<String> cmdLine = new java.util.ArrayList<>();
+    cmdLine.add(ProcessHandle.current().info().command()
+        .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+    for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean()
+        .getInputArguments()) {
+      // not a profiler's or a recording's: they would write this one's files
+      if (!a.startsWith("-agent") && !a.startsWith("-javaagent")
+          && !a.startsWith("-XX:StartFlightRecording")) {
+        cmdLine.add(a);
+      }
+    }
+    cmdLine.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(),
+        "bench", "--shape", w + "," + b, "--steps", Integer.toString(steps), "--chunk-layers",
+        Integer.toString(chunk), "--dir", d.toString(), "--depths",
+        Long.toString(depths[0])));
+    if (th > 0) {
+      cmdLine.addAll(List.of("--threads", Integer.toString(th)));
+    }
+    Process p = new ProcessBuilder(cmdLine)
+        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    String text = new String(p.getInputStream().readAllBytes(),
+        java.nio.charset.StandardCharsets.UTF_8);
+    int code;
+    try {
+      code = p.waitFor();
+    } catch (InterruptedException e) {
+      p.destroyForcibly();
+      Thread.currentThread().interrupt();
+      throw new java.io.IOException("interrupted while the w" + w + " b" + b + " row ran");
+    }
+    for (String line : text.split("\n")) {
+      String[] f = line.split("\t");
+      if (code == 0 && f.length == 7 && f[0].equals(ROW)) {
+        return new Bench.Row(f[1], f[2], Double.parseDouble(f[3]), Double.parseDouble(f[4]),
+            Double.parseDouble(f[5]), Integer.parseInt(f[6]));
+      }
+    }
+    throw new AbyssException("the bench row of w" + w + " b" + b + " failed in its own JVM"
+        + " (exit " + code + "): " + text.strip());
   }
 }

@@ -60,6 +60,25 @@ class BenchCommandTest {
   }
 
   @Test
+  void oneShapeAloneIsOneRowLine() {
+    // how the suite measures each other shape in a JVM of its own
+    CliTest.Out r = CliTest.run("bench", "--shape", "8,16", "--depths", "2000", "--steps", "1",
+        "--chunk-layers", "1000", "--dir", dir.toString());
+    assertEquals(0, r.code(), r.err());
+    String[] f = r.out().strip().split("\t");
+    assertEquals(7, f.length, r.out());
+    assertEquals(BenchCommand.ROW, f[0]);
+    assertEquals("step w8 b16 2000 in-memory", f[1]);
+    assertEquals("s/step", f[2]);
+    assertTrue(Double.parseDouble(f[3]) > 0, r.out());
+    assertEquals("20", f[6], "at least Bench.OTHER_STEPS measured steps");
+    CliTest.Out bad = CliTest.run("bench", "--shape", "8", "--dir", dir.toString());
+    assertEquals(1, bad.err().strip().lines().count(), bad.err());
+    assertTrue(bad.err().contains("--shape takes a width and a batch"), bad.err());
+    assertTrue(bad.code() != 0);
+  }
+
+  @Test
   void evalImagesPastTheTestSetAreOneLine() {
     CliTest.Out r = CliTest.run("bench", "--eval-images", "10001", "--dir", dir.toString());
     assertEquals(2, r.code(), r.err());

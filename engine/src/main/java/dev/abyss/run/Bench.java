@@ -33,7 +33,8 @@ import java.util.function.Consumer;
  * The standard benchmark suite: forward pass and full exact step of a width-4 batch-16
  * softsign core (in memory and streamed) at the given depths, eval throughput, a width-32
  * batch-1 step, an MLP step, bf16 steps, and steps of a few other shapes (w4 b1, w4 b32, w8
- * b16, w16 b16) at up to {@value #OTHER_LAYERS} layers. Medians over repeated runs after one
+ * b16, w16 b16) at up to {@value #OTHER_LAYERS} layers, which {@code abyss bench} measures
+ * each in a JVM of its own ({@link #otherShape}). Medians over repeated runs after one
  * warm-up; the first step is reported against the median. Uses generated images: the cost
  * does not depend on the pixels.
  */
@@ -71,8 +72,26 @@ public final class Bench {
     return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
   }
 
-  /** Runs the suite, reporting each row as it completes. */
+  /** The other shapes' rows (width, batch), in the suite's order. */
+  public static final int[][] OTHER_SHAPES = {{4, 32}, {8, 16}, {16, 16}, {4, 1}};
+
+  /** Measures the row of one of the {@link #OTHER_SHAPES}. */
+  @FunctionalInterface
+  public interface ShapeRow {
+    Row row(int width, int batch) throws IOException;
+  }
+
+  /** Runs the suite in this process, reporting each row as it completes. */
   public static List<Row> run(Options o, Consumer<Row> progress) throws IOException {
+    return run(o, progress, null);
+  }
+
+  /**
+   * Runs the suite, reporting each row as it completes; the rows of the {@link #OTHER_SHAPES}
+   * come from {@code otherShapes} (null: {@link #otherShape} in this process).
+   */
+  public static List<Row> run(Options o, Consumer<Row> progress, ShapeRow otherShapes)
+      throws IOException {
     List<Row> rows = new ArrayList<>();
     Consumer<Row> add = r -> {
       rows.add(r);
@@ -80,6 +99,7 @@ public final class Bench {
     };
     // enough images for the eval row (at most MNIST's 10,000 test images)
     Dataset data = synthetic(Math.max(4096, o.evalImages()), 1);
+    ShapeRow shapes = otherShapes != null ? otherShapes : (w, b) -> otherShape(w, b, data, o);
     Files.createDirectories(o.dir());
     // the two rates the width-4 kernels wait on: the hardware estimate's inputs
     Rates.Result rates = Rates.measure();
@@ -213,27 +233,38 @@ public final class Bench {
     // other shapes a run may use, with train's default memory plan, after their kernels'
     // warm-up (not timed): larger batches, wider layers, then batch 1 (last: its 128-bit
     // vectors would change the JIT's profiles of the Vector API code the others share)
-    long layers = Math.min(OTHER_LAYERS, o.depths()[0]);
-    for (int[] wb : new int[][] {{4, 32}, {8, 16}, {16, 16}, {4, 1}}) {
-      int w = wb[0];
-      int batch = wb[1];
-      Path wf = o.dir().resolve("bench-w" + w + "-b" + batch + ".bin");
-      CoreFile.create(wf, CoreHeader.create(w, layers, Activation.SOFTSIGN,
-          (float) (1 / Math.sqrt(layers)), 0.001f, 0x5EED, 0xD00D), null);
-      try (CoreWeights cw = CoreFile.openInMemory(wf)) {
-        Kernels k = KernelProvider.get();
-        k.warmUp(w, batch, Activation.SOFTSIGN);
-        int th = threads(o, true, w, batch, Activation.SOFTSIGN);
-        long budget = ResidualTrainer.defaultBudget(k, w, batch, Activation.SOFTSIGN, true, th);
-        ResidualTrainer.warmUp(w, Activation.SOFTSIGN, batch, th, k, data, Dtype.F32,
-            ResidualTrainer.activationBytes(layers, w, batch) <= budget, false);
-        add.accept(steps("step w" + w + " b" + batch + " " + layers + " in-memory", cw, data,
-            batch, o, budget, 0, Math.max(o.steps(), OTHER_STEPS)));
-      } finally {
-        Files.deleteIfExists(wf);
-      }
+    for (int[] wb : OTHER_SHAPES) {
+      add.accept(shapes.row(wb[0], wb[1]));
     }
     return rows;
+  }
+
+  /**
+   * The row of one of the other shapes, at {@link #OTHER_LAYERS} layers (fewer if the suite's
+   * smallest depth is smaller), with train's default memory plan, after the kernels' and the
+   * trainer's warm-up for it. Run after the suite's other rows in one JVM, C2 threw away
+   * kernels they share and the rows read up to 10 times a run's step (docs/decisions.md, "The
+   * other shapes' rows: a JVM each, twenty steps"); `abyss bench` runs each in a JVM of its
+   * own.
+   */
+  public static Row otherShape(int w, int batch, Dataset data, Options o) throws IOException {
+    long layers = Math.min(OTHER_LAYERS, o.depths()[0]);
+    Files.createDirectories(o.dir());
+    Path wf = o.dir().resolve("bench-w" + w + "-b" + batch + ".bin");
+    CoreFile.create(wf, CoreHeader.create(w, layers, Activation.SOFTSIGN,
+        (float) (1 / Math.sqrt(layers)), 0.001f, 0x5EED, 0xD00D), null);
+    try (CoreWeights cw = CoreFile.openInMemory(wf)) {
+      Kernels k = KernelProvider.get();
+      k.warmUp(w, batch, Activation.SOFTSIGN);
+      int th = threads(o, true, w, batch, Activation.SOFTSIGN);
+      long budget = ResidualTrainer.defaultBudget(k, w, batch, Activation.SOFTSIGN, true, th);
+      ResidualTrainer.warmUp(w, Activation.SOFTSIGN, batch, th, k, data, Dtype.F32,
+          ResidualTrainer.activationBytes(layers, w, batch) <= budget, false);
+      return steps("step w" + w + " b" + batch + " " + layers + " in-memory", cw, data,
+          batch, o, budget, 0, Math.max(o.steps(), OTHER_STEPS));
+    } finally {
+      Files.deleteIfExists(wf);
+    }
   }
 
   /** The row's training threads: {@code --threads}, else train's default for its shape. */
@@ -251,7 +282,7 @@ public final class Bench {
    * first steps, `-XX:+PrintCompilation`), and a median of five steps moved with where those
    * fell: w4 b32 at 100,000 layers read 5.5-84.5 ms over seventeen suites, against 8.3 ms in a
    * `train-dense` run of that shape and 8.9-9.8 ms for medians of 30 steps (docs/decisions.md,
-   * "The other shapes' rows: twenty steps").
+   * "The other shapes' rows: a JVM each, twenty steps").
    */
   static final int OTHER_STEPS = 20;
 
