@@ -230,9 +230,9 @@ public final class Bench {
         Files.deleteIfExists(bf);
       }
     }
-    // other shapes a run may use, with train's default memory plan, after their kernels'
-    // warm-up (not timed): larger batches, wider layers, then batch 1 (last: its 128-bit
-    // vectors would change the JIT's profiles of the Vector API code the others share)
+    // other shapes a run may use (otherShape): larger batches, wider layers, then batch 1
+    // (last: in one JVM its 128-bit vectors would change the JIT's profiles of the Vector API
+    // code the others share)
     for (int[] wb : OTHER_SHAPES) {
       add.accept(shapes.row(wb[0], wb[1]));
     }
@@ -277,12 +277,11 @@ public final class Bench {
   static final long OTHER_LAYERS = 100_000;
 
   /**
-   * Measured steps of the other shapes' rows at least. After a shape change C2 still
-   * recompiles some of the kernels they share with the rows before (uncommon traps in the
-   * first steps, `-XX:+PrintCompilation`), and a median of five steps moved with where those
-   * fell: w4 b32 at 100,000 layers read 5.5-84.5 ms over seventeen suites, against 8.3 ms in a
-   * `train-dense` run of that shape and 8.9-9.8 ms for medians of 30 steps (docs/decisions.md,
-   * "The other shapes' rows: a JVM each, twenty steps").
+   * Measured steps of the other shapes' rows at least, as for the w32 b1 rows: their steps are
+   * short (2-60 ms at 100,000 layers), and a median of five moved with a few slow ones. Run in
+   * the suite's JVM, w4 b32 read 5.5-84.5 ms over seventeen suites, 8.9-9.8 ms as medians of
+   * 30 steps, 8.3 ms in a `train-dense` of that shape (docs/decisions.md, "The other shapes'
+   * rows: a JVM each, twenty steps").
    */
   static final int OTHER_STEPS = 20;
 
