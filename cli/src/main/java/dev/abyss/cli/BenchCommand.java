@@ -121,9 +121,7 @@ final class BenchCommand implements Callable<Integer> {
         + ", " + prov.get("jdk"));
     out.println(String.format(Locale.ROOT, "%-48s %12s %-9s %10s %10s", "benchmark", "median",
         "unit", "ns/layer", "first/med"));
-    Bench.Options o = new Bench.Options(depths, steps, th, chunk, evalImages,
-        Files.createDirectories(d.resolve("abyss-bench")));
-    List<Bench.Row> rows = Bench.run(o, r -> {
+    List<Bench.Row> rows = Bench.run(options(th, d), r -> {
           out.println(String.format(Locale.ROOT, "%-48s %12.4f %-9s %10s %10s", r.name(),
               r.median(), r.unit(), Double.isNaN(r.perLayerNs()) ? "-"
                   : String.format(Locale.ROOT, "%.1f", r.perLayerNs()),
@@ -148,14 +146,19 @@ final class BenchCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** The suite's options, its model files under {@code d}/abyss-bench. */
+  private Bench.Options options(int th, Path d) throws java.io.IOException {
+    return new Bench.Options(depths, steps, th, chunk, evalImages,
+        Files.createDirectories(d.resolve("abyss-bench")));
+  }
+
   /** {@code --shape W,B}: that row alone, in this JVM, as one {@link #ROW} line. */
   private Integer shapeRow(java.io.PrintWriter out, int th, Path d) throws Exception {
     if (shape.length != 2) {
       throw new AbyssException("--shape takes a width and a batch, e.g. --shape 8,16");
     }
     Bench.Row r = Bench.otherShape(shape[0], shape[1], Bench.synthetic(4096, 1),
-        new Bench.Options(depths, steps, th, chunk, evalImages,
-            Files.createDirectories(d.resolve("abyss-bench"))));
+        options(th, d));
     out.println(String.join("\t", ROW, r.name(), r.unit(), Double.toString(r.median()),
         Double.toString(r.perLayerNs()), Double.toString(r.first()),
         Integer.toString(r.repeats())));

@@ -65,11 +65,9 @@ public final class Bench {
     return new Dataset("synthetic", n, 784, px, lb);
   }
 
-  static double median(double[] v) {
-    double[] s = v.clone();
-    Arrays.sort(s);
-    int n = s.length;
-    return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  /** The median of the repeats after the first one. */
+  private static double medianAfterFirst(double[] t) {
+    return ResidualRun.median(Arrays.copyOfRange(t, 1, t.length), t.length - 1);
   }
 
   /** The other shapes' rows (width, batch), in the suite's order. */
@@ -302,7 +300,7 @@ public final class Bench {
       }
       t[r] = (System.nanoTime() - t0) / 1e9;
     }
-    double med = median(Arrays.copyOfRange(t, 1, t.length));
+    double med = medianAfterFirst(t);
     return new Row("forward w4 b16 " + depth + " in-memory", "s/pass", med, med * 1e9 / depth,
         t[0], reps);
   }
@@ -338,7 +336,7 @@ public final class Bench {
       for (int s = 0; s <= count; s++) {
         t[s] = tr.step(h.step() + s, buckets).seconds();
       }
-      double med = median(Arrays.copyOfRange(t, 1, t.length));
+      double med = medianAfterFirst(t);
       return new Row(name, "s/step", med, med * 1e9 / h.layers(), t[0], count);
     }
   }
@@ -397,7 +395,7 @@ public final class Bench {
       hp.sgdSecond(0.01f, grad);
       t[s] = (System.nanoTime() - t0) / 1e9;
     }
-    double med = median(Arrays.copyOfRange(t, 1, t.length));
+    double med = medianAfterFirst(t);
     return new Row("MLP step b128 h128", "s/step", med, Double.NaN, t[0], steps);
   }
 }

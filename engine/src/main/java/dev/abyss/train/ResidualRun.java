@@ -233,7 +233,7 @@ public final class ResidualRun {
   }
 
   /** The median of {@code v[0 .. n)} (NaN for none); sorts that range. */
-  static double median(double[] v, int n) {
+  public static double median(double[] v, int n) {
     if (n == 0) {
       return Double.NaN;
     }
