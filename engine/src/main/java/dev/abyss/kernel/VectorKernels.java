@@ -1006,10 +1006,10 @@ final class VectorKernels implements Kernels {
   }
 
   /**
-   * Widths 4 and 8 at batch 16 with softsign ({@link Width4V8#forwardSoftsign} at 512 bits
-   * too, {@link Width8#forwardSoftsignHalf}: eight samples each), and at batch 32, 64, ... (the
-   * groups of 16 samples in two halves, each through the group kernels); at 256 bits, width 4
-   * at batch 16, 32, ... with any activation ({@link Width4V8}: eight samples a chain).
+   * Widths 4 and 8 at batch 16 with softsign ({@link Width4#forwardSoftsignHalf}, {@link
+   * Width8#forwardSoftsignHalf}: eight samples each), and at batch 32, 64, ... (the groups of
+   * 16 samples in two halves, each through the group kernels); at 256 bits, width 4 at batch
+   * 16, 32, ... with any activation ({@link Width4V8}: eight samples a chain).
    */
   @Override
   public boolean splitsForward(int w, int batch, Activation act) {
@@ -1044,10 +1044,7 @@ final class VectorKernels implements Kernels {
         }
       }
     } else if (half && w == 4) {
-      // four 256-bit vectors, one a feature: on a Zen 5 EPYC 10.7-11.4 ns/layer in the trainer
-      // against 13.2-14.1 for two 512-bit vectors of four samples' features, whose permutes sit
-      // on the chain (docs/decisions.md); the same operations per lane, so the same bits
-      Width4V8.forwardSoftsign(wts, off, count, alpha, h, batch, from);
+      Width4.forwardSoftsignHalf(wts, off, count, alpha, h, from);
     } else if (half && w == 8) {
       Width8.forwardSoftsignHalf(wts, off, count, alpha, h, from);
     } else if (from % 16 != 0 || to % 16 != 0

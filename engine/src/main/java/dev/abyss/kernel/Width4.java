@@ -127,6 +127,71 @@ final class Width4 {
     h3.intoArray(h, 3 * batch + g0);
   }
 
+  /** Lane 4 f + s of a half-batch vector: feature f of sample s (of four), at f x 16 + s. */
+  private static final int[] HALF_LANES = {
+      0, 1, 2, 3, 16, 17, 18, 19, 32, 33, 34, 35, 48, 49, 50, 51};
+  /** Feature i of each lane's sample, to all four features' lanes. */
+  private static final VectorShuffle<Float> HF0 = VectorShuffle.fromOp(S, l -> l & 3);
+  private static final VectorShuffle<Float> HF1 = VectorShuffle.fromOp(S, l -> 4 + (l & 3));
+  private static final VectorShuffle<Float> HF2 = VectorShuffle.fromOp(S, l -> 8 + (l & 3));
+  private static final VectorShuffle<Float> HF3 = VectorShuffle.fromOp(S, l -> 12 + (l & 3));
+  /** W[i][f] to the lanes of feature f, from the layer's first 16 floats. */
+  private static final VectorShuffle<Float> WF0 = VectorShuffle.fromOp(S, l -> l >> 2);
+  private static final VectorShuffle<Float> WF1 = VectorShuffle.fromOp(S, l -> 4 + (l >> 2));
+  private static final VectorShuffle<Float> WF2 = VectorShuffle.fromOp(S, l -> 8 + (l >> 2));
+  private static final VectorShuffle<Float> WF3 = VectorShuffle.fromOp(S, l -> 12 + (l >> 2));
+  /** b_f to the lanes of feature f, from floats 4-19 of the layer. */
+  private static final VectorShuffle<Float> BF = VectorShuffle.fromOp(S, l -> 12 + (l >> 2));
+
+  /**
+   * {@link #forwardSoftsign} for the eight samples {@code g0 .. g0 + 7} of a batch of 16: one of
+   * two threads' halves of a forward pass. Two chains of four samples, each in one vector of
+   * four features x four samples (lane 4 f + s), so that a layer waits on two divisions, not
+   * four: 20.5-21.9 ns/layer on each of two cores against 27.6-30.3 for the 16 samples on one
+   * (a probe over 1M layers, Intel machine, docs/decisions.md). Per lane the operations of
+   * {@link #forwardSoftsign} in its order, so the same bits.
+   */
+  static void forwardSoftsignHalf(MemorySegment wts, long off, int count, float alpha,
+      float[] h, int g0) {
+    // lane by lane through a small array: the Vector API's gather and scatter with an index
+    // map (fromArray / intoArray with HALF_LANES) gave wrong lanes once C2 compiled both in
+    // one method (Temurin 25.0.3; docs/decisions.md)
+    float[] t = new float[32];
+    for (int l = 0; l < 16; l++) {
+      t[l] = h[g0 + HALF_LANES[l]];
+      t[16 + l] = h[g0 + 4 + HALF_LANES[l]];
+    }
+    FloatVector c0 = FloatVector.fromArray(S, t, 0);
+    FloatVector c1 = FloatVector.fromArray(S, t, 16);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    for (int l = 0; l < count; l++) {
+      long p = off + l * LB;
+      FloatVector wl = FloatVector.fromMemorySegment(S, wts, p, LE);
+      FloatVector w0 = wl.rearrange(WF0);
+      FloatVector w1 = wl.rearrange(WF1);
+      FloatVector w2 = wl.rearrange(WF2);
+      FloatVector w3 = wl.rearrange(WF3);
+      FloatVector b = FloatVector.fromMemorySegment(S, wts, p + 16, LE).rearrange(BF);
+      // z_f = fma(h3, W3f, fma(h2, W2f, fma(h1, W1f, fma(h0, W0f, b_f)))), lane by lane
+      FloatVector z0 = c0.rearrange(HF0).fma(w0, b);
+      z0 = c0.rearrange(HF1).fma(w1, z0);
+      z0 = c0.rearrange(HF2).fma(w2, z0);
+      z0 = c0.rearrange(HF3).fma(w3, z0);
+      FloatVector z1 = c1.rearrange(HF0).fma(w0, b);
+      z1 = c1.rearrange(HF1).fma(w1, z1);
+      z1 = c1.rearrange(HF2).fma(w2, z1);
+      z1 = c1.rearrange(HF3).fma(w3, z1);
+      c0 = z0.div(z0.abs().add(1f)).fma(va, c0);
+      c1 = z1.div(z1.abs().add(1f)).fma(va, c1);
+    }
+    c0.intoArray(t, 0);
+    c1.intoArray(t, 16);
+    for (int l = 0; l < 16; l++) {
+      h[g0 + HALF_LANES[l]] = t[l];
+      h[g0 + 4 + HALF_LANES[l]] = t[16 + l];
+    }
+  }
+
   /**
    * {@link #forwardSoftsign} with ReLU: a = z where z > 0, else 0 (the per-layer path's blend).
    * A method of its own: one forward with the activation as a flag ran the softsign forward

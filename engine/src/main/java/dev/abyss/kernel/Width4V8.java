@@ -41,9 +41,8 @@ import jdk.incubator.vector.VectorSpecies;
  * (one layer's weights put in place once for both), at a batch of 32 or more (eval's) the
  * second chain a layer behind the first ({@link #forwardSoftsignSkewed}); the recompute (the
  * two-chain version was more than C1 could compile), the dh chain (faster so: {@link
- * #dhChain}), a training thread's half of the forward (at 512 bits too, batch 16: {@link
- * VectorKernels#forwardChunkSamples}), and ReLU's and tanh's forwards take them eight at a
- * time, one chain.
+ * #dhChain}), a training thread's half of the forward, and ReLU's and tanh's forwards take
+ * them eight at a time, one chain.
  *
  * <p>Without them a width-4 layer at 256 bits went through the per-layer path, a call and a
  * trip through memory for each of its steps: on a Zen 1 EPYC (AVX2) the step at 1M layers, batch

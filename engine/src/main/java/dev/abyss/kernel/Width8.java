@@ -182,9 +182,8 @@ final class Width8 {
    */
   static void forwardSoftsignHalf(MemorySegment wts, long off, int count, float alpha,
       float[] h, int g0) {
-    // lane by lane through a small array: the Vector API's gather and scatter with an index
-    // map (fromArray / intoArray with an index array) gave wrong lanes once C2 compiled both in
-    // one method (Temurin 25.0.3; docs/decisions.md)
+    // through a small array, not the Vector API's gather and scatter (Width4's half kernel
+    // says why)
     float[] t = new float[64];
     for (int c = 0; c < 4; c++) {
       System.arraycopy(h, 32 * c + g0, t, 16 * c, 8);

@@ -25,8 +25,7 @@ class KernelsCompileUnderC1Test {
 
   /** The vector-heavy kernels the exerciser reaches (class::method, as the JVM prints them). */
   static final String[] KERNELS = {
-    "Width4::forwardSoftsign", "Width4::forwardSoftsign2", "Width4V8::forwardSoftsign",
-    "Width4::forwardRelu",
+    "Width4::forwardSoftsign", "Width4::forwardSoftsign2", "Width4::forwardSoftsignHalf", "Width4::forwardRelu",
     "Width4::forwardTanh", "Width4::tanh4", "Width4::forwardSaveSoftsign",
     "Width4::forwardSaveSoftsignGroup", "Width4::forwardSaveReluGroup",
     "Width4::forwardSaveTanhGroup", "Width4::backwardUpdate", "Width4::updates",
