@@ -129,6 +129,15 @@ public interface Kernels {
   }
 
   /**
+   * Whether a training step should split its forward pass between two threads: {@link
+   * #splitsForward}, unless this process has measured that here the halves' kernel is not
+   * faster than the whole batch's (which depends on the CPU; {@link #warmUp} measures it).
+   */
+  default boolean forwardSplitPays(int w, int batch, Activation act) {
+    return splitsForward(w, batch, act);
+  }
+
+  /**
    * {@link #forwardChunk} for the samples {@code from .. to - 1} of the batch only, the others
    * left as they are: what one of two threads runs when they split a forward pass. Each
    * sample's forward depends on that sample alone, so the two halves give the bits of the

@@ -709,7 +709,9 @@ final class VectorKernels implements Kernels {
 
   /**
    * Warms the first {@code kernels} of forward (with the two threads' halves where {@link
-   * #splitsForward}), forward with saves, backward + update.
+   * #splitsForward}), forward with saves, backward + update. At a batch of 16 it also times
+   * the halves against the whole batch once they run compiled, {@value #SPLIT_SAMPLES} rounds
+   * at least, for {@link #forwardSplitPays}.
    */
   private double warm(int w, int batch, Activation act, int kernels) {
     long t0 = System.nanoTime();
@@ -736,13 +738,19 @@ final class VectorKernels implements Kernels {
       // fast three times in a row and the JIT has compiled nothing for WARM_QUIET_MS (C1
       // code can pass the speed test while C2 is still compiling the per-layer methods)
       JitQuiet quiet = new JitQuiet();
+      // at a batch of 16 the halves have kernels of their own, faster than the whole batch's
+      // on some CPUs and slower on others: timed here once compiled, for forwardSplitPays
+      boolean timeSplit = kernels >= 1 && batch == 16 && splitsForward(w, batch, act);
+      long[] whole = new long[SPLIT_SAMPLES];
+      long[] half = new long[SPLIT_SAMPLES];
+      int timed = 0;
       int[] fast = new int[3];
       for (int kernel = kernels; kernel < 3; kernel++) {
         fast[kernel] = 3;
       }
       int round = 0;
       while ((fast[0] < 3 || fast[1] < 3 || fast[2] < 3
-          || !quiet.quietFor(WARM_QUIET_MS))
+          || !quiet.quietFor(WARM_QUIET_MS) || timeSplit && timed < SPLIT_SAMPLES)
           && System.nanoTime() < deadline) {
         quiet.poll();
         round++;
@@ -757,8 +765,17 @@ final class VectorKernels implements Kernels {
             case 0 -> {
               forwardChunk(w, batch, ws, 0, n, 0.01f, act, h, z);
               if (splitsForward(w, batch, act)) {
+                long a = System.nanoTime();
                 forwardChunkSamples(w, batch, ws, 0, n, 0.01f, act, h, 0, batch / 2);
+                long b = System.nanoTime();
                 forwardChunkSamples(w, batch, ws, 0, n, 0.01f, act, h, batch / 2, batch);
+                long c = System.nanoTime();
+                if (timeSplit && fast[0] >= 3) {
+                  // two threads run the halves side by side: the slower one is the pass's time
+                  whole[timed % SPLIT_SAMPLES] = a - t;
+                  half[timed % SPLIT_SAMPLES] = Math.max(b - a, c - b);
+                  timed++;
+                }
               }
             }
             case 1 -> forwardSaveChunk(w, batch, ws, 0, n, 0.01f, act, h, z, hs, ds);
@@ -771,8 +788,55 @@ final class VectorKernels implements Kernels {
           fast[kernel] = System.nanoTime() - t < slow ? fast[kernel] + 1 : 0;
         }
       }
+      if (timed >= SPLIT_SAMPLES) {
+        SPLIT_PAYS.put(splitKey(w, act), halvesPay(whole, half));
+      }
     }
     return (System.nanoTime() - t0) / 1e9;
+  }
+
+  /**
+   * Compiled rounds of the warm-up whose times of the whole batch's forward and of its halves
+   * decide {@link #forwardSplitPays} (the last ones count; a warm-up runs thousands).
+   */
+  static final int SPLIT_SAMPLES = 256;
+  /** The halves must take less than this share of the whole batch's time to be used. */
+  static final double SPLIT_RATIO = 0.9;
+  /**
+   * By width and activation (batch 16): whether the last warm-up in this process found the
+   * halves faster ({@link #halvesPay}); absent, not measured.
+   */
+  static final java.util.Map<Integer, Boolean> SPLIT_PAYS =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  static int splitKey(int w, Activation act) {
+    return w * Activation.values().length + act.ordinal();
+  }
+
+  /**
+   * Whether the halves' median time is under {@link #SPLIT_RATIO} of the whole batch's (the
+   * arrays hold matching samples, in nanoseconds).
+   */
+  static boolean halvesPay(long[] whole, long[] half) {
+    long[] a = whole.clone();
+    long[] b = half.clone();
+    java.util.Arrays.sort(a);
+    java.util.Arrays.sort(b);
+    return b[b.length / 2] < SPLIT_RATIO * a[a.length / 2];
+  }
+
+  /**
+   * {@link #splitsForward}, except at batch 16 where a warm-up in this process found the halves'
+   * kernel no faster than the whole batch's. On a Zen 5 EPYC, where a 512-bit division issues
+   * every 0.7-0.9 ns, the width-4 half kernel's permutes on the chain make a half slower than
+   * the whole batch (10M layers: forward 122-128 ms a step on one thread against 138-140 split);
+   * on the Intel machine, with a division every 3.7 ns, the halves ran 21 ns a layer against
+   * 28 (docs/decisions.md, "The forward split by samples, where it pays").
+   */
+  @Override
+  public boolean forwardSplitPays(int w, int batch, Activation act) {
+    return splitsForward(w, batch, act)
+        && (batch != 16 || SPLIT_PAYS.getOrDefault(splitKey(w, act), true));
   }
 
   /**

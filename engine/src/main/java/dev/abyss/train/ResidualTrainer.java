@@ -222,7 +222,7 @@ public final class ResidualTrainer implements AutoCloseable {
    *     workers take the segments in turns, their recomputes and updates overlapping the dh
    *     chain of the thread whose turn it is ({@link #inTurns}), and the main thread and the
    *     first worker split the forward pass by samples where the kernels run halves faster
-   *     ({@link Kernels#splitsForward})
+   *     ({@link Kernels#forwardSplitPays})
    */
   public ResidualTrainer(CoreWeights core, HeadParams head, Kernels kernels, Dataset train,
       int batch, int chunkLayers, float layerLr, float headLr, int trainLimit, int threads) {
@@ -307,7 +307,7 @@ public final class ResidualTrainer implements AutoCloseable {
     logits = new float[batch * HeadParams.CLASSES];
     dl = new float[batch * HeadParams.CLASSES];
     grad = head.zerosLike();
-    this.splitForward = threads > 1 && !keepAll && kernels.splitsForward(w, batch, act);
+    this.splitForward = threads > 1 && !keepAll && kernels.forwardSplitPays(w, batch, act);
     this.workers = new Worker[threads > 1 && turns ? threads - 1 : 0];
     for (int r = 0; r < workers.length; r++) {
       String name = "abyss-recompute-" + (r + 1);

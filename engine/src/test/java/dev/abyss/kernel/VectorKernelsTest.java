@@ -168,6 +168,59 @@ class VectorKernelsTest {
   }
 
   /**
+   * The split of a batch-16 forward follows the warm-up's timing: the halves are used when
+   * their median time is under 0.9 of the whole batch's, and a warm-up where the halves have a
+   * kernel of their own records which. Other shapes keep {@code splitsForward}.
+   */
+  @Test
+  void forwardSplitFollowsTheWarmUpsTiming() {
+    long[] whole = new long[9];
+    long[] faster = new long[9];
+    long[] slower = new long[9];
+    for (int i = 0; i < 9; i++) {
+      whole[i] = 200 + i;
+      faster[i] = 150 + i;
+      slower[i] = 185 + i;
+    }
+    // outliers (a preemption) on the halves' side do not move the median
+    faster[0] = 5_000;
+    faster[1] = 6_000;
+    assertTrue(VectorKernels.halvesPay(whole, faster), "median 0.77 of the whole");
+    assertFalse(VectorKernels.halvesPay(whole, slower), "median 0.92 of the whole");
+    assertFalse(VectorKernels.halvesPay(whole, whole.clone()), "a tie");
+
+    VectorKernels k = new VectorKernels();
+    int key = VectorKernels.splitKey(4, Activation.SOFTSIGN);
+    Boolean before = VectorKernels.SPLIT_PAYS.remove(key);
+    try {
+      assertEquals(k.splitsForward(4, 16, Activation.SOFTSIGN),
+          k.forwardSplitPays(4, 16, Activation.SOFTSIGN), "not measured: the kernels' say");
+      if (!k.splitsForward(4, 16, Activation.SOFTSIGN)) {
+        assertFalse(k.forwardSplitPays(4, 16, Activation.SOFTSIGN));
+        return;
+      }
+      k.warmUp(4, 16, Activation.SOFTSIGN);
+      Boolean pays = VectorKernels.SPLIT_PAYS.get(key);
+      assertNotNull(pays, "the warm-up timed the halves");
+      assertEquals(pays, k.forwardSplitPays(4, 16, Activation.SOFTSIGN));
+      assertEquals(pays, new VectorKernels().forwardSplitPays(4, 16, Activation.SOFTSIGN),
+          "for every instance in the process");
+      VectorKernels.SPLIT_PAYS.put(key, false);
+      assertFalse(k.forwardSplitPays(4, 16, Activation.SOFTSIGN));
+      assertTrue(k.forwardSplitPays(4, 32, Activation.SOFTSIGN), "batch 32 splits its groups");
+      VectorKernels.SPLIT_PAYS.put(key, true);
+      assertTrue(k.forwardSplitPays(4, 16, Activation.SOFTSIGN));
+    } finally {
+      // the other tests' trainers split as the kernels say
+      if (before == null) {
+        VectorKernels.SPLIT_PAYS.remove(key);
+      } else {
+        VectorKernels.SPLIT_PAYS.put(key, before);
+      }
+    }
+  }
+
+  /**
    * The same once the JIT has compiled the halves: thousands of short calls, compared call by
    * call. A first version of the half kernel moved h in and out with the Vector API's gather
    * and scatter; it passed the test above (interpreted) and gave wrong lanes from about the
