@@ -829,7 +829,7 @@ final class VectorKernels implements Kernels {
    * {@link #splitsForward}, except at batch 16 where a warm-up in this process found the halves'
    * kernel no faster than the whole batch's. On a Zen 5 EPYC, where a 512-bit division issues
    * every 0.7-0.9 ns, the width-4 half kernel's permutes on the chain make a half slower than
-   * the whole batch (10M layers: forward 122-128 ms a step on one thread against 138-140 split);
+   * the whole batch (10M layers: forward 118-128 ms a step on one thread against 133-140 split);
    * on the Intel machine, with a division every 3.7 ns, the halves ran 21 ns a layer against
    * 28 (docs/decisions.md, "The forward split by samples, where it pays").
    */
