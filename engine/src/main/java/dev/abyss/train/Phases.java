@@ -59,8 +59,10 @@ public record Phases(double[][] seconds, double stepSeconds) {
   }
 
   /**
-   * One line per thread: each phase's share of the steps' wall time, and what is left
-   * ("other"), e.g. {@code main thread: forward 21%, recompute 27%, ...}.
+   * One line per thread: each phase's share of the steps' wall time, and what is left: the
+   * main thread's "other" (the head, the diagnostics, the loop), a worker's "idle" (outside its
+   * tasks: for example while the main thread runs a forward pass that is not split), e.g.
+   * {@code main thread: forward 21%, recompute 27%, ...}.
    */
   public String describe() {
     double total = stepSeconds;
@@ -73,7 +75,8 @@ public record Phases(double[][] seconds, double stepSeconds) {
             100 * seconds[t][p] / total));
         rest -= seconds[t][p];
       }
-      sb.append(String.format(Locale.ROOT, " other %.0f%%", 100 * Math.max(0, rest) / total));
+      sb.append(String.format(Locale.ROOT, " %s %.0f%%", t == 0 ? "other" : "idle",
+          100 * Math.max(0, rest) / total));
       if (t + 1 < seconds.length) {
         sb.append('\n');
       }

@@ -47,7 +47,7 @@ class PhasesTest {
         b.byName().subList(1, 2).toString(), "a thread's seconds by phase name, in order");
     assertEquals("main thread: forward 10%, recompute 10%, backward 20%, waiting 5%, io 0%,"
         + " other 55%\nworker 1: forward 0%, recompute 5%, backward 10%, waiting 0%, io 0%,"
-        + " other 85%", s.describe());
+        + " idle 85%", s.describe());
   }
 
   @Test
