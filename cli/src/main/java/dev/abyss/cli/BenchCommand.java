@@ -130,12 +130,19 @@ final class BenchCommand implements Callable<Integer> {
           out.flush();
         }, (w, b) -> inItsOwnJvm(w, b, th, d));
     long rss = Provenance.peakRssBytes();
+    // decided by the suite's kernel warm-up, which times the halves against the whole batch
+    boolean split = k.forwardSplitPays(4, 16, Activation.SOFTSIGN);
+    if (k.splitsForward(4, 16, Activation.SOFTSIGN)) {
+      out.println("w4 b16 forward with two threads: " + (split ? "split by samples"
+          : "the whole batch on one thread (the warm-up timed the halves no faster)"));
+    }
     out.println("peak RSS of this process: " + (rss < 0 ? "unknown" : AtomicFiles.human(rss)));
     Map<String, Object> doc = new LinkedHashMap<>();
     doc.put("provenance", Provenance.collect()); // again: the bf16 rows warmed their conversions
     doc.put("threads", th > 0 ? th : "train's default");
     doc.put("threadsW4B16InMemory", th > 0 ? th : inMemory);
     doc.put("threadsW4B16Streamed", th > 0 ? th : streamed);
+    doc.put("forwardSplitW4B16", split);
     doc.put("chunkLayers", chunk);
     doc.put("rows", rows);
     doc.put("peakRssBytes", rss);

@@ -40,6 +40,13 @@ class BenchCommandTest {
     assertTrue(conv.equals(doc.get("provenance").get("kernels").asText())
         || conv.equals("scalar"), conv);
     assertTrue(doc.get("provenance").has("jdk"));
+    // whether train splits the w4 b16 forward, as the kernel warm-up timed it: said both ways
+    assertTrue(doc.get("forwardSplitW4B16").isBoolean(), doc.toString());
+    if (doc.get("provenance").get("kernels").asText().equals("vector-512")) {
+      assertTrue(r.out().contains("w4 b16 forward with two threads: "
+          + (doc.get("forwardSplitW4B16").asBoolean() ? "split by samples"
+              : "the whole batch on one thread")), r.out());
+    }
     for (JsonNode row : doc.get("rows")) {
       String name = row.get("name").asText();
       if (name.matches("step w(4 b32|8 b16|16 b16|4 b1) 3000 .*")) {
