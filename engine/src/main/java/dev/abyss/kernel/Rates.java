@@ -47,7 +47,8 @@ public final class Rates {
     return new Result(S.vectorBitSize(), median(div), median(fma));
   }
 
-  private static double median(double[] v) {
+  /** The median of {@code v} (the upper one of an even count), {@code v} left as it is. */
+  static double median(double[] v) {
     double[] s = v.clone();
     Arrays.sort(s);
     return s[s.length / 2];

@@ -740,9 +740,10 @@ final class VectorKernels implements Kernels {
       JitQuiet quiet = new JitQuiet();
       // at a batch of 16 the halves have kernels of their own, faster than the whole batch's
       // on some CPUs and slower on others: timed here once compiled, for forwardSplitPays
-      boolean timeSplit = kernels >= 1 && batch == 16 && splitsForward(w, batch, act);
-      long[] whole = new long[SPLIT_SAMPLES];
-      long[] half = new long[SPLIT_SAMPLES];
+      boolean halves = splitsForward(w, batch, act);
+      boolean timeSplit = kernels >= 1 && batch == 16 && halves;
+      double[] whole = new double[SPLIT_SAMPLES];
+      double[] half = new double[SPLIT_SAMPLES];
       int timed = 0;
       int[] fast = new int[3];
       for (int kernel = kernels; kernel < 3; kernel++) {
@@ -764,7 +765,7 @@ final class VectorKernels implements Kernels {
           switch (kernel) {
             case 0 -> {
               forwardChunk(w, batch, ws, 0, n, 0.01f, act, h, z);
-              if (splitsForward(w, batch, act)) {
+              if (halves) {
                 long a = System.nanoTime();
                 forwardChunkSamples(w, batch, ws, 0, n, 0.01f, act, h, 0, batch / 2);
                 long b = System.nanoTime();
@@ -817,12 +818,8 @@ final class VectorKernels implements Kernels {
    * Whether the halves' median time is under {@link #SPLIT_RATIO} of the whole batch's (the
    * arrays hold matching samples, in nanoseconds).
    */
-  static boolean halvesPay(long[] whole, long[] half) {
-    long[] a = whole.clone();
-    long[] b = half.clone();
-    java.util.Arrays.sort(a);
-    java.util.Arrays.sort(b);
-    return b[b.length / 2] < SPLIT_RATIO * a[a.length / 2];
+  static boolean halvesPay(double[] whole, double[] half) {
+    return Rates.median(half) < SPLIT_RATIO * Rates.median(whole);
   }
 
   /**

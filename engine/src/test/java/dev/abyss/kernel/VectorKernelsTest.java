@@ -174,9 +174,9 @@ class VectorKernelsTest {
    */
   @Test
   void forwardSplitFollowsTheWarmUpsTiming() {
-    long[] whole = new long[9];
-    long[] faster = new long[9];
-    long[] slower = new long[9];
+    double[] whole = new double[9];
+    double[] faster = new double[9];
+    double[] slower = new double[9];
     for (int i = 0; i < 9; i++) {
       whole[i] = 200 + i;
       faster[i] = 150 + i;
