@@ -180,6 +180,28 @@ public interface Kernels {
   }
 
   /**
+   * Whether {@link #forwardSaveChunkPair} runs two segments' recomputes faster than two calls
+   * of {@link #forwardSaveChunk} (two chains in one loop); false: the trainer makes one call a
+   * segment.
+   */
+  default boolean recomputesInPairs(int w, int batch, Activation act) {
+    return false;
+  }
+
+  /**
+   * Two independent recomputes of {@code count} layers each: from byte offset {@code offA}
+   * with {@code hA} into {@code hSaveA}, {@code dSaveA}, and from {@code offB} with {@code hB}
+   * into {@code hSaveB}, {@code dSaveB}. Same results as two calls of {@link
+   * #forwardSaveChunk}, which is what this default makes.
+   */
+  default void forwardSaveChunkPair(int w, int batch, MemorySegment wts, long offA, long offB,
+      int count, float alpha, Activation act, float[] hA, float[] hB, float[] z, float[] hSaveA,
+      float[] dSaveA, float[] hSaveB, float[] dSaveB) {
+    forwardSaveChunk(w, batch, wts, offA, count, alpha, act, hA, z, hSaveA, dSaveA);
+    forwardSaveChunk(w, batch, wts, offB, count, alpha, act, hB, z, hSaveB, dSaveB);
+  }
+
+  /**
    * Backward and plain SGD update over {@code count} consecutive layers, the last first, the
    * first at byte offset {@code off}; layer l's saves at {@code l * W * B} in {@code hSave} and
    * {@code dSave}. Same result as, for each layer, {@link #residualBackward} then {@link

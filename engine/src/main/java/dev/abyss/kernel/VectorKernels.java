@@ -709,7 +709,8 @@ final class VectorKernels implements Kernels {
 
   /**
    * Warms the first {@code kernels} of forward (with the two threads' halves where {@link
-   * #splitsForward}), forward with saves, backward + update. At a batch of 16 it also times
+   * #splitsForward}), forward with saves (and two segments' in one call where {@link
+   * #recomputesInPairs}), backward + update. At a batch of 16 it also times
    * the halves against the whole batch once they run compiled, {@value #SPLIT_SAMPLES} rounds
    * at least, for {@link #forwardSplitPays}.
    */
@@ -730,6 +731,10 @@ final class VectorKernels implements Kernels {
       float[] g = new float[nb];
       float[] hs = new float[nb * n];
       float[] ds = new float[nb * n];
+      boolean pairs = recomputesInPairs(w, batch, act);
+      float[] h2 = pairs ? new float[nb] : null;
+      float[] hs2 = pairs ? new float[nb * n] : null;
+      float[] ds2 = pairs ? new float[nb * n] : null;
       float[] gW = new float[w * w];
       float[] gb = new float[w];
       float[] grads = new float[lf * n + 16];
@@ -779,7 +784,14 @@ final class VectorKernels implements Kernels {
                 }
               }
             }
-            case 1 -> forwardSaveChunk(w, batch, ws, 0, n, 0.01f, act, h, z, hs, ds);
+            case 1 -> {
+              forwardSaveChunk(w, batch, ws, 0, n, 0.01f, act, h, z, hs, ds);
+              if (pairs) {
+                // the trainer's recompute of two segments a call (its first half and second)
+                forwardSaveChunkPair(w, batch, ws, 0, n / 2 * Kernels.layerBytes(w), n / 2,
+                    0.01f, act, h, h2, z, hs, ds, hs2, ds2);
+              }
+            }
             // with and without the diagnostics' gradient copy, and with and without the
             // two-thread hand-off, so that no path is compiled as never taken (which would
             // deoptimise a run's first step that takes it)
@@ -1183,6 +1195,30 @@ final class VectorKernels implements Kernels {
       }
     } else {
       Kernels.super.forwardSaveChunk(w, batch, wts, off, count, alpha, act, h, z, hSave, dSave);
+    }
+  }
+
+  /**
+   * Width 4, batch 16, softsign at 512 bits: {@link Width4#forwardSaveSoftsignPair}. One
+   * segment's recompute is a chain that waits on its divisions layer after layer; two
+   * segments' chains in one loop keep more units busy (docs/decisions.md, "Two segments
+   * recomputed in one call").
+   */
+  @Override
+  public boolean recomputesInPairs(int w, int batch, Activation act) {
+    return width4(w, batch) && act == Activation.SOFTSIGN;
+  }
+
+  @Override
+  public void forwardSaveChunkPair(int w, int batch, MemorySegment wts, long offA, long offB,
+      int count, float alpha, Activation act, float[] hA, float[] hB, float[] z, float[] hSaveA,
+      float[] dSaveA, float[] hSaveB, float[] dSaveB) {
+    if (recomputesInPairs(w, batch, act)) {
+      Width4.forwardSaveSoftsignPair(wts, offA, offB, count, alpha, hA, hSaveA, dSaveA, hB,
+          hSaveB, dSaveB);
+    } else {
+      Kernels.super.forwardSaveChunkPair(w, batch, wts, offA, offB, count, alpha, act, hA, hB, z,
+          hSaveA, dSaveA, hSaveB, dSaveB);
     }
   }
 

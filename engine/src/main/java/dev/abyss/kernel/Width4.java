@@ -532,6 +532,121 @@ final class Width4 {
   }
 
   /**
+   * {@link #forwardSaveSoftsign} for two segments at once: chain A from byte offset {@code
+   * offA} with {@code hA} (saves to {@code hsA}, {@code dsA}) and chain B from {@code offB} with
+   * {@code hB}, {@code count} layers each. One chain waits on its divisions and multiply-adds
+   * layer after layer; two independent ones in one loop fill the units the other leaves idle.
+   * Per lane the operations of {@link #forwardSaveSoftsign}, so the same bits.
+   */
+  static void forwardSaveSoftsignPair(MemorySegment wts, long offA, long offB, int count,
+      float alpha, float[] hA, float[] hsA, float[] dsA, float[] hB, float[] hsB, float[] dsB) {
+    FloatVector one = FloatVector.broadcast(S, 1f);
+    FloatVector h0 = FloatVector.fromArray(S, hA, 0);
+    FloatVector h1 = FloatVector.fromArray(S, hA, 16);
+    FloatVector h2 = FloatVector.fromArray(S, hA, 32);
+    FloatVector h3 = FloatVector.fromArray(S, hA, 48);
+    FloatVector k0 = FloatVector.fromArray(S, hB, 0);
+    FloatVector k1 = FloatVector.fromArray(S, hB, 16);
+    FloatVector k2 = FloatVector.fromArray(S, hB, 32);
+    FloatVector k3 = FloatVector.fromArray(S, hB, 48);
+    FloatVector va = FloatVector.broadcast(S, alpha);
+    for (int l = 0; l < count; l++) {
+      long p = offA + l * LB;
+      long q = offB + l * LB;
+      int s = 64 * l;
+      FloatVector wa = FloatVector.fromMemorySegment(S, wts, p, LE);
+      FloatVector wb = FloatVector.fromMemorySegment(S, wts, q, LE);
+      h0.intoArray(hsA, s);
+      h1.intoArray(hsA, s + 16);
+      h2.intoArray(hsA, s + 32);
+      h3.intoArray(hsA, s + 48);
+      k0.intoArray(hsB, s);
+      k1.intoArray(hsB, s + 16);
+      k2.intoArray(hsB, s + 32);
+      k3.intoArray(hsB, s + 48);
+      FloatVector z0 = FloatVector.broadcast(S, wts.get(F32, p + 64));
+      z0 = h0.fma(wa.rearrange(B0), z0);
+      z0 = h1.fma(wa.rearrange(B4), z0);
+      z0 = h2.fma(wa.rearrange(B8), z0);
+      z0 = h3.fma(wa.rearrange(B12), z0);
+      FloatVector y0 = FloatVector.broadcast(S, wts.get(F32, q + 64));
+      y0 = k0.fma(wb.rearrange(B0), y0);
+      y0 = k1.fma(wb.rearrange(B4), y0);
+      y0 = k2.fma(wb.rearrange(B8), y0);
+      y0 = k3.fma(wb.rearrange(B12), y0);
+      FloatVector z1 = FloatVector.broadcast(S, wts.get(F32, p + 68));
+      z1 = h0.fma(wa.rearrange(B1), z1);
+      z1 = h1.fma(wa.rearrange(B5), z1);
+      z1 = h2.fma(wa.rearrange(B9), z1);
+      z1 = h3.fma(wa.rearrange(B13), z1);
+      FloatVector y1 = FloatVector.broadcast(S, wts.get(F32, q + 68));
+      y1 = k0.fma(wb.rearrange(B1), y1);
+      y1 = k1.fma(wb.rearrange(B5), y1);
+      y1 = k2.fma(wb.rearrange(B9), y1);
+      y1 = k3.fma(wb.rearrange(B13), y1);
+      FloatVector z2 = FloatVector.broadcast(S, wts.get(F32, p + 72));
+      z2 = h0.fma(wa.rearrange(B2), z2);
+      z2 = h1.fma(wa.rearrange(B6), z2);
+      z2 = h2.fma(wa.rearrange(B10), z2);
+      z2 = h3.fma(wa.rearrange(B14), z2);
+      FloatVector y2 = FloatVector.broadcast(S, wts.get(F32, q + 72));
+      y2 = k0.fma(wb.rearrange(B2), y2);
+      y2 = k1.fma(wb.rearrange(B6), y2);
+      y2 = k2.fma(wb.rearrange(B10), y2);
+      y2 = k3.fma(wb.rearrange(B14), y2);
+      FloatVector z3 = FloatVector.broadcast(S, wts.get(F32, p + 76));
+      z3 = h0.fma(wa.rearrange(B3), z3);
+      z3 = h1.fma(wa.rearrange(B7), z3);
+      z3 = h2.fma(wa.rearrange(B11), z3);
+      z3 = h3.fma(wa.rearrange(B15), z3);
+      FloatVector y3 = FloatVector.broadcast(S, wts.get(F32, q + 76));
+      y3 = k0.fma(wb.rearrange(B3), y3);
+      y3 = k1.fma(wb.rearrange(B7), y3);
+      y3 = k2.fma(wb.rearrange(B11), y3);
+      y3 = k3.fma(wb.rearrange(B15), y3);
+      FloatVector a0 = z0.div(z0.abs().add(1f));
+      FloatVector b0 = y0.div(y0.abs().add(1f));
+      FloatVector a1 = z1.div(z1.abs().add(1f));
+      FloatVector b1 = y1.div(y1.abs().add(1f));
+      FloatVector a2 = z2.div(z2.abs().add(1f));
+      FloatVector b2 = y2.div(y2.abs().add(1f));
+      FloatVector a3 = z3.div(z3.abs().add(1f));
+      FloatVector b3 = y3.div(y3.abs().add(1f));
+      h0 = a0.fma(va, h0);
+      k0 = b0.fma(va, k0);
+      h1 = a1.fma(va, h1);
+      k1 = b1.fma(va, k1);
+      h2 = a2.fma(va, h2);
+      k2 = b2.fma(va, k2);
+      h3 = a3.fma(va, h3);
+      k3 = b3.fma(va, k3);
+      FloatVector r0 = one.sub(a0.abs());
+      FloatVector r1 = one.sub(a1.abs());
+      FloatVector r2 = one.sub(a2.abs());
+      FloatVector r3 = one.sub(a3.abs());
+      r0.mul(r0).intoArray(dsA, s);
+      r1.mul(r1).intoArray(dsA, s + 16);
+      r2.mul(r2).intoArray(dsA, s + 32);
+      r3.mul(r3).intoArray(dsA, s + 48);
+      FloatVector t0 = one.sub(b0.abs());
+      FloatVector t1 = one.sub(b1.abs());
+      FloatVector t2 = one.sub(b2.abs());
+      FloatVector t3 = one.sub(b3.abs());
+      t0.mul(t0).intoArray(dsB, s);
+      t1.mul(t1).intoArray(dsB, s + 16);
+      t2.mul(t2).intoArray(dsB, s + 32);
+      t3.mul(t3).intoArray(dsB, s + 48);
+    }
+    h0.intoArray(hA, 0);
+    h1.intoArray(hA, 16);
+    h2.intoArray(hA, 32);
+    h3.intoArray(hA, 48);
+    k0.intoArray(hB, 0);
+    k1.intoArray(hB, 16);
+    k2.intoArray(hB, 32);
+    k3.intoArray(hB, 48);
+  }
+  /**
    * {@code count} softsign layers forward for the 16 samples {@code g0 .. g0 + 15} of a batch of
    * {@code batch} (feature j of sample b at {@code j * batch + b}), saving layer l's input and
    * act'(z) = (1 - |a|)^2 in that layout at {@code hSave[4 batch l]} and {@code dSave[4 batch

@@ -94,6 +94,8 @@ public final class ResidualTrainer implements AutoCloseable {
     final ExecutorService ex;
     Kernels k;
     float[] h;
+    /** The second segment's h of a pair recompute ({@link #prepare}). */
+    float[] h2;
     float[] z;
     float[] g;
     float[] gW;
@@ -153,6 +155,13 @@ public final class ResidualTrainer implements AutoCloseable {
   private final long[] phaseNs = new long[Phases.NAMES.length];
 
   private final boolean keepAll;
+  /**
+   * Whether each thread recomputes its next two segments in one call ({@link
+   * Kernels#recomputesInPairs}), into its two save buffers: r and r + threads.
+   */
+  private final boolean pairs;
+  /** The main thread's h for the second segment of a pair. */
+  private final float[] h2;
   private final long activationBytes;
   private final int[] idx;
   private final float[] x;
@@ -254,6 +263,7 @@ public final class ResidualTrainer implements AutoCloseable {
     this.order = new BatchOrder(hd.dataSeed(), trainLimit);
     this.activationBytes = activationBytes(layers, w, batch);
     this.keepAll = activationBytes <= memoryBudget;
+    this.pairs = !keepAll && kernels.recomputesInPairs(w, batch, act);
     // kept activations: the threads' turns overlap one's updates with the next one's dh chain,
     // where the kernels split the two (else there is nothing to overlap)
     boolean turns = !keepAll || kernels.handsOffBeforeUpdates(w, batch);
@@ -281,6 +291,7 @@ public final class ResidualTrainer implements AutoCloseable {
     labels = new int[batch];
     x = new float[batch * HeadParams.INPUTS];
     h = new float[n];
+    h2 = new float[n];
     z = new float[n];
     dh = new float[n];
     g = new float[n];
@@ -297,9 +308,10 @@ public final class ResidualTrainer implements AutoCloseable {
         dSave[j] = new float[segLen(j, chunkEnd) * n];
       }
     } else {
-      // one save buffer for each thread
-      hSave = new float[threads][seg * n];
-      dSave = new float[threads][seg * n];
+      // one save buffer for each thread, two where a thread recomputes two segments at once
+      int bufs = pairs ? 2 * threads : threads;
+      hSave = new float[bufs][seg * n];
+      dSave = new float[bufs][seg * n];
     }
     gW = new float[w * w];
     gb = new float[w];
@@ -722,9 +734,10 @@ public final class ResidualTrainer implements AutoCloseable {
           backwardSegment(ms, q - t, end, q - t);
         }
       } else {
+        int[] pending = {-1};
         for (int t = 0; t < segs; t++) {
-          recompute(ms, q - t, end, 0, k, h, z, ph);
-          backwardSegment(ms, q - t, end, 0);
+          int buf = prepare(ms, q, t, segs, end, 0, 1, k, h, h2, z, ph, pending);
+          backwardSegment(ms, q - t, end, buf);
         }
       }
       q = first - 1;
@@ -888,6 +901,7 @@ public final class ResidualTrainer implements AutoCloseable {
       int n = w * batch;
       wk.k = k.fork();
       wk.h = new float[n + 32];
+      wk.h2 = new float[n + 32];
       wk.z = new float[n + 32];
       wk.g = new float[n + 32];
       wk.gW = new float[w * w + 32];
@@ -905,7 +919,9 @@ public final class ResidualTrainer implements AutoCloseable {
    * wrote them: only dh (W x B floats) and the turn cross between the cores, once a segment.
    * With every layer's saves kept from the forward pass there is no recompute: the threads
    * take the segments' own saves in the same turns, and one's updates overlap the next one's
-   * dh chain (where the kernels split the two: {@link Kernels#handsOffBeforeUpdates}).
+   * dh chain (where the kernels split the two: {@link Kernels#handsOffBeforeUpdates}). Where
+   * the kernels recompute two segments in one call ({@link #pairs}), a thread recomputes its
+   * next two before the first one's turn, and the second's saves wait in its second buffer.
    */
   private void inTurns(MemorySegment ms, int last, int segs, long end) throws IOException {
     handoff.set(TURN, 0);
@@ -918,11 +934,11 @@ public final class ResidualTrainer implements AutoCloseable {
         int first = r;
         fs.add(wk.ex.submit(() -> {
           forkWorker(wk);
+          int[] pending = {-1};
           for (int t = first; t < segs; t += threads) {
-            int buf = keepAll ? last - t : first;
-            if (!keepAll) {
-              recompute(ms, last - t, end, buf, wk.k, wk.h, wk.z, wk.phaseNs);
-            }
+            int buf = keepAll ? last - t
+                : prepare(ms, last, t, segs, end, first, threads, wk.k, wk.h, wk.h2, wk.z,
+                    wk.phaseNs, pending);
             long tw = System.nanoTime();
             boolean go = awaitTurn(TURN, t, null);
             clock(wk.phaseNs, Phases.WAITING, tw);
@@ -934,11 +950,10 @@ public final class ResidualTrainer implements AutoCloseable {
           return null;
         }));
       }
+      int[] pending = {-1};
       for (int t = 0; t < segs; t += threads) {
-        int buf = keepAll ? last - t : 0;
-        if (!keepAll) {
-          recompute(ms, last - t, end, buf, k, h, z, phaseNs);
-        }
+        int buf = keepAll ? last - t
+            : prepare(ms, last, t, segs, end, 0, threads, k, h, h2, z, phaseNs, pending);
         long tw = System.nanoTime();
         awaitTurn(TURN, t, fs);
         clock(phaseNs, Phases.WAITING, tw);
@@ -1091,6 +1106,38 @@ public final class ResidualTrainer implements AutoCloseable {
   private int segLen(int q, long chunkEnd) {
     long next = q + 1 < segStart.length ? Math.min(segStart[q + 1], chunkEnd) : chunkEnd;
     return (int) (next - segStart[q]);
+  }
+
+  /**
+   * Makes the saves of turn {@code t} (segment {@code last - t}) ready for a thread whose
+   * buffers are {@code r} and {@code r + threads} and whose turns are t, t + threads, ...;
+   * returns the buffer that holds them. With {@link #pairs} the thread recomputes that segment
+   * and its next one ({@code last - t - threads}) in one call where both have the same length,
+   * and {@code pending} remembers the second for its turn.
+   */
+  private int prepare(MemorySegment ms, int last, int t, int segs, long chunkEnd, int r,
+      int threads, Kernels kk, float[] hh, float[] hh2, float[] zz, long[] ph, int[] pending) {
+    if (pending[0] == t) {
+      pending[0] = -1;
+      return r + threads;
+    }
+    int a = last - t;
+    int b = a - threads;
+    int len = segLen(a, chunkEnd);
+    if (pairs && t + threads < segs && segLen(b, chunkEnd) == len) {
+      long tr = System.nanoTime();
+      int n = w * batch;
+      System.arraycopy(ckpt, a * n, hh, 0, n);
+      System.arraycopy(ckpt, b * n, hh2, 0, n);
+      kk.forwardSaveChunkPair(w, batch, ms, core.offsetOf(segStart[a]),
+          core.offsetOf(segStart[b]), len, alpha, act, hh, hh2, zz, hSave[r], dSave[r],
+          hSave[r + threads], dSave[r + threads]);
+      clock(ph, Phases.RECOMPUTE, tr);
+      pending[0] = t + threads;
+      return r;
+    }
+    recompute(ms, a, chunkEnd, r, kk, hh, zz, ph);
+    return r;
   }
 
   /** Recomputes segment q from its checkpoint into save buffer {@code buf}. */

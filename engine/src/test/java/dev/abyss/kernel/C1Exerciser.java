@@ -37,6 +37,9 @@ final class C1Exerciser {
         float[] gb = new float[w];
         float[] hs = new float[layers * n];
         float[] ds = new float[layers * n];
+        float[] h2 = new float[n];
+        float[] hs2 = new float[layers * n];
+        float[] ds2 = new float[layers * n];
         for (Activation act : Activation.values()) {
           Kernels k = new VectorKernels();
           for (int c = 0; c < calls; c++) {
@@ -47,6 +50,10 @@ final class C1Exerciser {
               k.forwardChunkSamples(w, batch, ws, 0, layers, 0.1f, act, h, 0, batch / 2);
             }
             k.forwardSaveChunk(w, batch, ws, 0, layers, 0.1f, act, h, z, hs, ds);
+            if (k.recomputesInPairs(w, batch, act)) {
+              k.forwardSaveChunkPair(w, batch, ws, 0, lb * layers / 2, layers / 2, 0.1f, act, h,
+                  h2, z, hs, ds, hs2, ds2);
+            }
             k.backwardUpdateChunk(w, batch, ws, 0, layers, 0.1f, 0f, hs, ds, dh, gW, gb, g,
                 null);
           }

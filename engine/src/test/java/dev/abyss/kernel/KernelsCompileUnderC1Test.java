@@ -27,6 +27,7 @@ class KernelsCompileUnderC1Test {
   static final String[] KERNELS = {
     "Width4::forwardSoftsign", "Width4::forwardSoftsign2", "Width4::forwardSoftsignHalf", "Width4::forwardRelu",
     "Width4::forwardTanh", "Width4::tanh4", "Width4::forwardSaveSoftsign",
+    "Width4::forwardSaveSoftsignPair",
     "Width4::forwardSaveSoftsignGroup", "Width4::forwardSaveReluGroup",
     "Width4::forwardSaveTanhGroup", "Width4::backwardUpdate", "Width4::updates",
     "Width4::dhChain", "Width4::dhChain2", "Width4::updatesGroups",

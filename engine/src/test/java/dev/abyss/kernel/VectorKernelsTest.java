@@ -87,6 +87,7 @@ class VectorKernelsTest {
               assertEquals(-1, java.util.Arrays.mismatch(a, b), where + " forwardSaveChunk h");
               assertEquals(-1, java.util.Arrays.mismatch(hs1, hs2), where + " saved h");
               assertEquals(-1, java.util.Arrays.mismatch(ds1, ds2), where + " saved act'");
+              pairIsTwoCalls(arena, r, k, w, batch, act, where);
               float[] grads = backwardIsPerLayerCalls(arena, r, k, w, batch, ws, count, hs1, ds1,
                   where);
               float[] gW = new float[w * w];
@@ -122,6 +123,43 @@ class VectorKernelsTest {
           }
         }
       }
+    }
+  }
+
+  /**
+   * Two segments recomputed in one call ({@code forwardSaveChunkPair}: the two-chain kernel
+   * for width 4, batch 16, softsign at 512 bits, two calls elsewhere) give the bits of two
+   * {@code forwardSaveChunk} calls, whatever the two segments' order in the core.
+   */
+  private static void pairIsTwoCalls(Arena arena, SplittableRandom r, Kernels k, int w,
+      int batch, Activation act, String where) {
+    int count = 29;
+    int n = w * batch;
+    long lb = Kernels.layerBytes(w);
+    MemorySegment ws = layers(arena, r, 2 * count + 3, w);
+    float[] ha = rand(r, n, act == Activation.TANH ? 12f : 2f);
+    float[] hb = rand(r, n, 2f);
+    for (long[] off : new long[][] {{4, 4 + (count + 3) * lb}, {4 + (count + 3) * lb, 4}}) {
+      float[] a1 = ha.clone();
+      float[] b1 = hb.clone();
+      float[][] s1 = new float[4][count * n];
+      k.forwardSaveChunk(w, batch, ws, off[0], count, 0.2f, act, a1, new float[n], s1[0], s1[1]);
+      k.forwardSaveChunk(w, batch, ws, off[1], count, 0.2f, act, b1, new float[n], s1[2], s1[3]);
+      float[] a2 = ha.clone();
+      float[] b2 = hb.clone();
+      float[][] s2 = new float[4][count * n];
+      k.forwardSaveChunkPair(w, batch, ws, off[0], off[1], count, 0.2f, act, a2, b2,
+          new float[n], s2[0], s2[1], s2[2], s2[3]);
+      String what = where + " pair at " + off[0] + ", " + off[1];
+      assertEquals(-1, java.util.Arrays.mismatch(a1, a2), what + ": first h");
+      assertEquals(-1, java.util.Arrays.mismatch(b1, b2), what + ": second h");
+      for (int i = 0; i < 4; i++) {
+        assertEquals(-1, java.util.Arrays.mismatch(s1[i], s2[i]), what + ": saves " + i);
+      }
+    }
+    if (k instanceof VectorKernels && w == 4 && batch == 16 && act == Activation.SOFTSIGN) {
+      assertEquals(VectorKernels.V == 16, k.recomputesInPairs(w, batch, act),
+          where + ": the two-chain recompute is the 512-bit width-4 kernel's");
     }
   }
 

@@ -145,6 +145,101 @@ class BitIdentityTest {
   }
 
   /**
+   * The scalar oracle, but recomputing two segments a call where the trainer can ({@link
+   * Kernels#recomputesInPairs}), as the 512-bit width-4 kernels do: the trainer's pairing on
+   * any CPU. The pair is the default's two calls, so the bits are the oracle's.
+   */
+  static final class PairedScalar implements Kernels {
+    final Kernels s = KernelProvider.scalar();
+    final java.util.concurrent.atomic.AtomicInteger pairs;
+
+    PairedScalar(java.util.concurrent.atomic.AtomicInteger pairs) {
+      this.pairs = pairs;
+    }
+
+    @Override
+    public String name() {
+      return "scalar, paired recompute";
+    }
+
+    @Override
+    public Kernels fork() {
+      return new PairedScalar(pairs);
+    }
+
+    @Override
+    public void residualForward(int w, int batch, java.lang.foreign.MemorySegment wts, long off,
+        float alpha, Activation act, float[] h, float[] z) {
+      s.residualForward(w, batch, wts, off, alpha, act, h, z);
+    }
+
+    @Override
+    public void residualForwardSave(int w, int batch, java.lang.foreign.MemorySegment wts,
+        long off, float alpha, Activation act, float[] h, float[] z, float[] hSave,
+        float[] dSave, int saveOff) {
+      s.residualForwardSave(w, batch, wts, off, alpha, act, h, z, hSave, dSave, saveOff);
+    }
+
+    @Override
+    public void residualBackward(int w, int batch, java.lang.foreign.MemorySegment wts, long off,
+        float alpha, float[] hSave, float[] dSave, int saveOff, float[] dh, float[] gW,
+        float[] gb, float[] g) {
+      s.residualBackward(w, batch, wts, off, alpha, hSave, dSave, saveOff, dh, gW, gb, g);
+    }
+
+    @Override
+    public void sgdUpdate(int w, java.lang.foreign.MemorySegment wts, long off, float lr,
+        float[] gW, float[] gb) {
+      s.sgdUpdate(w, wts, off, lr, gW, gb);
+    }
+
+    @Override
+    public boolean recomputesInPairs(int w, int batch, Activation act) {
+      return true;
+    }
+
+    @Override
+    public void forwardSaveChunkPair(int w, int batch, java.lang.foreign.MemorySegment wts,
+        long offA, long offB, int count, float alpha, Activation act, float[] hA, float[] hB,
+        float[] z, float[] hSaveA, float[] dSaveA, float[] hSaveB, float[] dSaveB) {
+      pairs.incrementAndGet();
+      Kernels.super.forwardSaveChunkPair(w, batch, wts, offA, offB, count, alpha, act, hA, hB,
+          z, hSaveA, dSaveA, hSaveB, dSaveB);
+    }
+  }
+
+  /**
+   * Each thread recomputing its next two segments in one call gives the bits of one call a
+   * segment: one to four threads, chunks of two to five segments (a short last one, which is
+   * not paired with a full one), in memory and streamed.
+   */
+  @Test
+  void segmentsRecomputedInPairsGiveTheOneCallBits() throws Exception {
+    long layers = 2600;
+    Result ref = run("pairs-ref", layers, (int) layers, true, Activation.SOFTSIGN,
+        KernelProvider.scalar(), 4, 16, 1, Dtype.F32, 0);
+    java.util.concurrent.atomic.AtomicInteger pairs =
+        new java.util.concurrent.atomic.AtomicInteger();
+    for (int chunk : new int[] {1100, 2048, (int) layers}) {
+      for (boolean mem : new boolean[] {false, true}) {
+        for (int threads = 1; threads <= 4; threads++) {
+          int before = pairs.get();
+          Result r = run("pairs-" + chunk + mem + threads, layers, chunk, mem,
+              Activation.SOFTSIGN, new PairedScalar(pairs), 4, 16, threads, Dtype.F32, 0);
+          String what = "paired chunk " + chunk + " " + (mem ? "in memory" : "streamed")
+              + " threads " + threads;
+          // one chunk of six segments (the last one short) pairs at every thread count
+          assertTrue(chunk != layers || pairs.get() > before,
+              what + ": no segments were recomputed in pairs");
+          assertArrayEquals(ref.core(), r.core(), what);
+          assertArrayEquals(ref.head(), r.head(), what);
+          assertArrayEquals(ref.losses(), r.losses(), what);
+        }
+      }
+    }
+  }
+
+  /**
    * Every activation kept (no recompute), two and three threads taking the segments in turns,
    * one's updates beside the next one's dh chain: the wide batch-1 rows (w32 and w16 b1), the
    * generic layers of a batch (w16 b3, w5 b3), and the width-4 chunk kernels with tanh (whose
