@@ -149,8 +149,7 @@ class BitIdentityTest {
    * Kernels#recomputesInPairs}), as the 512-bit width-4 kernels do: the trainer's pairing on
    * any CPU. The pair is the default's two calls, so the bits are the oracle's.
    */
-  static final class PairedScalar implements Kernels {
-    final Kernels s = KernelProvider.scalar();
+  static final class PairedScalar extends ScalarDelegate {
     final java.util.concurrent.atomic.AtomicInteger pairs;
 
     PairedScalar(java.util.concurrent.atomic.AtomicInteger pairs) {
@@ -168,32 +167,6 @@ class BitIdentityTest {
     }
 
     @Override
-    public void residualForward(int w, int batch, java.lang.foreign.MemorySegment wts, long off,
-        float alpha, Activation act, float[] h, float[] z) {
-      s.residualForward(w, batch, wts, off, alpha, act, h, z);
-    }
-
-    @Override
-    public void residualForwardSave(int w, int batch, java.lang.foreign.MemorySegment wts,
-        long off, float alpha, Activation act, float[] h, float[] z, float[] hSave,
-        float[] dSave, int saveOff) {
-      s.residualForwardSave(w, batch, wts, off, alpha, act, h, z, hSave, dSave, saveOff);
-    }
-
-    @Override
-    public void residualBackward(int w, int batch, java.lang.foreign.MemorySegment wts, long off,
-        float alpha, float[] hSave, float[] dSave, int saveOff, float[] dh, float[] gW,
-        float[] gb, float[] g) {
-      s.residualBackward(w, batch, wts, off, alpha, hSave, dSave, saveOff, dh, gW, gb, g);
-    }
-
-    @Override
-    public void sgdUpdate(int w, java.lang.foreign.MemorySegment wts, long off, float lr,
-        float[] gW, float[] gb) {
-      s.sgdUpdate(w, wts, off, lr, gW, gb);
-    }
-
-    @Override
     public boolean recomputesInPairs(int w, int batch, Activation act) {
       return true;
     }
@@ -203,7 +176,7 @@ class BitIdentityTest {
         long offA, long offB, int count, float alpha, Activation act, float[] hA, float[] hB,
         float[] z, float[] hSaveA, float[] dSaveA, float[] hSaveB, float[] dSaveB) {
       pairs.incrementAndGet();
-      Kernels.super.forwardSaveChunkPair(w, batch, wts, offA, offB, count, alpha, act, hA, hB,
+      super.forwardSaveChunkPair(w, batch, wts, offA, offB, count, alpha, act, hA, hB,
           z, hSaveA, dSaveA, hSaveB, dSaveB);
     }
   }

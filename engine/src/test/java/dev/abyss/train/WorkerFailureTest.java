@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.abyss.TestData;
 import dev.abyss.kernel.Activation;
-import dev.abyss.kernel.KernelProvider;
 import dev.abyss.kernel.Kernels;
 import dev.abyss.nn.HeadParams;
 import dev.abyss.store.CoreFile;
@@ -29,8 +28,7 @@ class WorkerFailureTest {
   @TempDir Path dir;
 
   /** The scalar kernels, failing at the n-th segment backward of all threads together. */
-  static final class FailingKernels implements Kernels {
-    private final Kernels base = KernelProvider.scalar();
+  static final class FailingKernels extends ScalarDelegate {
     private final AtomicInteger calls;
     private final int failAt;
 
@@ -50,38 +48,13 @@ class WorkerFailureTest {
     }
 
     @Override
-    public void residualForward(int w, int batch, MemorySegment wts, long off, float alpha,
-        Activation act, float[] h, float[] z) {
-      base.residualForward(w, batch, wts, off, alpha, act, h, z);
-    }
-
-    @Override
-    public void residualForwardSave(int w, int batch, MemorySegment wts, long off, float alpha,
-        Activation act, float[] h, float[] z, float[] hSave, float[] dSave, int saveOff) {
-      base.residualForwardSave(w, batch, wts, off, alpha, act, h, z, hSave, dSave, saveOff);
-    }
-
-    @Override
-    public void residualBackward(int w, int batch, MemorySegment wts, long off, float alpha,
-        float[] hSave, float[] dSave, int saveOff, float[] dh, float[] gW, float[] gb,
-        float[] g) {
-      base.residualBackward(w, batch, wts, off, alpha, hSave, dSave, saveOff, dh, gW, gb, g);
-    }
-
-    @Override
-    public void sgdUpdate(int w, MemorySegment wts, long off, float lr, float[] gW,
-        float[] gb) {
-      base.sgdUpdate(w, wts, off, lr, gW, gb);
-    }
-
-    @Override
     public void backwardUpdateChunk(int w, int batch, MemorySegment wts, long off, int count,
         float alpha, float lr, float[] hSave, float[] dSave, float[] dh, float[] gW,
         float[] gb, float[] g, float[] grads, Runnable dhDone) {
       if (calls.incrementAndGet() == failAt) {
         throw new IllegalStateException("boom in " + Thread.currentThread().getName());
       }
-      Kernels.super.backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave,
+      super.backwardUpdateChunk(w, batch, wts, off, count, alpha, lr, hSave, dSave,
           dh, gW, gb, g, grads, dhDone);
     }
   }
