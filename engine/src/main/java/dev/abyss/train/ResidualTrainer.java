@@ -406,11 +406,16 @@ public final class ResidualTrainer implements AutoCloseable {
    * segments a chunk and four threads or more, no thread took a second turn, so the turn loops
    * had never gone round when C2 compiled them: the first real step deoptimised the turn wait
    * ({@code -Xlog:deoptimization}), and with 4 and 8 threads it took 1.2-2.5x the median
-   * (docs/decisions.md).
+   * (docs/decisions.md). Half a segment more, so that each chunk ends with a short segment,
+   * as a real run's chunks mostly do: with none, the recompute's pairing never met one, and
+   * the first real step deoptimised {@link #prepare} and {@link #backwardSegment} (an
+   * uncommon trap at the branch for a short segment; that step took 0.415-0.483 s against a
+   * median of 0.31-0.35 at 10M layers).
    */
   static int warmChunk(int width, int batch, int threads) {
-    return (int) Math.max(WARM_CHUNK,
-        Math.min(1 << 17, 3L * threads * savedSegment(width, batch)));
+    long seg = savedSegment(width, batch);
+    return (int) (Math.max(WARM_CHUNK, Math.min((1 << 17) - seg, 3L * threads * seg))
+        + seg / 2);
   }
 
   /** Layers whose saved input and act'(z) take about {@link #SEGMENT_SAVE_BYTES}. */
@@ -583,6 +588,15 @@ public final class ResidualTrainer implements AutoCloseable {
           col.head(grad, second);
         }
       };
+    }
+    if (tap != null) {
+      // every thread's gradient copy for the tap, a whole segment's
+      int size = seg * Kernels.layerFloats(w) + 16;
+      for (int th = 0; th < tapGrads.length; th++) {
+        if (tapGrads[th].length < size) {
+          tapGrads[th] = new float[size];
+        }
+      }
     }
     try {
       StepResult r = runStep(step);
@@ -1069,13 +1083,11 @@ public final class ResidualTrainer implements AutoCloseable {
       throws IOException {
     int len = segLen(j, chunkEnd);
     float[] grads = null;
-    int lf = w * w + w;
     if (tap != null) {
-      int th = t < 0 ? 0 : t % tapGrads.length; // inTurns: thread r takes turns r, r + T, ...
-      if (tapGrads[th].length < len * lf + 16) {
-        tapGrads[th] = new float[len * lf + 16];
-      }
-      grads = tapGrads[th];
+      // inTurns: thread r takes turns r, r + T, ...; sized by step() (no branch here that only
+      // a run's first diagnostic step takes: C2 had left it out, and that step deoptimised
+      // this method)
+      grads = tapGrads[t < 0 ? 0 : t % tapGrads.length];
     }
     long tb = System.nanoTime();
     kk.backwardUpdateChunk(w, batch, ms, core.offsetOf(segStart[j]), len, alpha, layerLr,

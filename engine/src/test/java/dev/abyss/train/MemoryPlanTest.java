@@ -60,7 +60,7 @@ class MemoryPlanTest {
   }
 
   @Test
-  void stepWarmUpGivesEveryThreadThreeTurnsInAChunk() {
+  void stepWarmUpGivesEveryThreadThreeTurnsInAChunkAndAShortSegment() {
     // with fewer segments than threads some never ran and none took a second turn, and the
     // first real step deoptimised the turn loops (1.2-2.5x the median at 4 and 8 threads)
     for (int[] wb : new int[][] {{4, 16}, {4, 32}, {8, 16}, {8, 48}}) {
@@ -72,6 +72,9 @@ class MemoryPlanTest {
         assertTrue(perChunk >= 3L * threads,
             "w" + wb[0] + " b" + wb[1] + " threads " + threads + ": " + perChunk);
         assertTrue(chunk <= 1 << 17, "a small scratch core: " + chunk);
+        // and a short last segment in each chunk, as a real run's chunks mostly have
+        assertTrue(chunk % p.segment() != 0,
+            "w" + wb[0] + " b" + wb[1] + " threads " + threads + ": no short segment");
       }
     }
   }
