@@ -536,7 +536,10 @@ final class Width4 {
    * offA} with {@code hA} (saves to {@code hsA}, {@code dsA}) and chain B from {@code offB} with
    * {@code hB}, {@code count} layers each. One chain waits on its divisions and multiply-adds
    * layer after layer; two independent ones in one loop fill the units the other leaves idle.
-   * Per lane the operations of {@link #forwardSaveSoftsign}, so the same bits.
+   * Per lane the operations of {@link #forwardSaveSoftsign}, so the same bits. The weights come
+   * from one vector load a layer and chain and permutes, not 32 broadcasts from the segment:
+   * that loop was faster but too big for C1 ("out of virtual registers"; docs/decisions.md,
+   * "Two segments recomputed in one call").
    */
   static void forwardSaveSoftsignPair(MemorySegment wts, long offA, long offB, int count,
       float alpha, float[] hA, float[] hsA, float[] dsA, float[] hB, float[] hsB, float[] dsB) {
