@@ -99,6 +99,9 @@ public final class Bench {
     Dataset data = synthetic(Math.max(4096, o.evalImages()), 1);
     ShapeRow shapes = otherShapes != null ? otherShapes : (w, b) -> otherShape(w, b, data, o);
     Files.createDirectories(o.dir());
+    // the rows' heads, drawn before the warm-ups (head())
+    head(4);
+    head(32);
     // the two rates the width-4 kernels wait on: the hardware estimate's inputs
     Rates.Result rates = Rates.measure();
     add.accept(new Row("vector division, " + rates.bits() + "-bit, issue interval", "ns",
@@ -248,6 +251,11 @@ public final class Bench {
   public static Row otherShape(int w, int batch, Dataset data, Options o) throws IOException {
     long layers = Math.min(OTHER_LAYERS, o.depths()[0]);
     Files.createDirectories(o.dir());
+    // drawn and built before the warm-ups, which wait for the JIT to be quiet: the head's draws
+    // and the name's concatenation (a class spun at its first use) compiled during the first
+    // step when they came after them (head())
+    head(w);
+    String name = "step w" + w + " b" + batch + " " + layers + " in-memory";
     Path wf = o.dir().resolve("bench-w" + w + "-b" + batch + ".bin");
     CoreFile.create(wf, CoreHeader.create(w, layers, Activation.SOFTSIGN,
         (float) (1 / Math.sqrt(layers)), 0.001f, 0x5EED, 0xD00D), null);
@@ -258,8 +266,7 @@ public final class Bench {
       long budget = ResidualTrainer.defaultBudget(k, w, batch, Activation.SOFTSIGN, true, th);
       ResidualTrainer.warmUp(w, Activation.SOFTSIGN, batch, th, k, data, Dtype.F32,
           ResidualTrainer.activationBytes(layers, w, batch) <= budget, false);
-      return steps("step w" + w + " b" + batch + " " + layers + " in-memory", cw, data,
-          batch, o, budget, 0, Math.max(o.steps(), OTHER_STEPS));
+      return steps(name, cw, data, batch, o, budget, 0, Math.max(o.steps(), OTHER_STEPS));
     } finally {
       Files.deleteIfExists(wf);
     }
@@ -348,6 +355,9 @@ public final class Bench {
    * A fresh copy of one Glorot head per width. Drawn anew for every row, the w32 head's 25,088
    * draws got C2 to compile their loop on a core the next row's first step needed: that step's
    * threads waited 4-12 ms for each other (docs/decisions.md, "The w32 b1 rows' first step").
+   * Each width's head is drawn before the JIT warm-ups, which wait until the JIT is quiet: drawn
+   * after them, the w8 head's draws got C2 to compile the random generator during a w8 b16
+   * row's first step (docs/decisions.md, "The bench's heads drawn before the warm-ups").
    */
   private static HeadParams head(int width) {
     HeadParams master = HEADS.computeIfAbsent(width, w -> HeadParams.glorot(w, 3));
