@@ -71,6 +71,11 @@ final class InspectCommand implements Callable<Integer> {
             : " holds a run's changes after step " + h.step() + " that were never saved; the"
                 + " next train or eval of this model removes it"));
       }
+    } else if (!m.equals("ABYSHEAD")) {
+      // neither kind: say so, rather than what is wrong with it as a head file
+      throw new AbyssException(file + " is not an abyss core or head file (those begin with"
+          + " ABYSCORE or ABYSHEAD); a raw file from the reference program must first be"
+          + " converted with 'abyss import-raw'");
     } else {
       HeadFile.Contents c = HeadFile.read(file);
       HeadHeader h = c.header();

@@ -168,6 +168,12 @@ class CliTest {
     assertTrue(r.err().contains("it is a core file"), r.err());
     r = run("inspect", p("dh.bin"));
     assertEquals(0, r.code());
+    // a file of neither kind is called that, not a bad head file
+    Files.write(dir.resolve("notes.txt"), "just some text, long enough".getBytes());
+    r = run("inspect", p("notes.txt"));
+    assertEquals(2, r.code());
+    assertOneLine(r.err());
+    assertTrue(r.err().contains("is not an abyss core or head file"), r.err());
     // a refused train of an existing model leaves it and its directory as they were
     r = run("train-dense", "--dtype", "bf16", "--weights", p("d.bin"), "--head", p("dh.bin"),
         "--steps", "1");
