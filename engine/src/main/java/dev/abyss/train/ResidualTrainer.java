@@ -119,7 +119,23 @@ public final class ResidualTrainer implements AutoCloseable {
   private final float layerLr;
   private final float headLr;
   private final int nChunks;
-  private final long[] segStart; // first layer of every segment, ascending
+  /** First layer of every segment, ascending: {@link #nSegs} of them this step. */
+  private final long[] segStart;
+  private int nSegs;
+  /**
+   * Whether the segments' lengths follow {@link #share} (two threads in turns, recomputing);
+   * else every segment but a chunk's lowest has {@link #seg} layers.
+   */
+  private final boolean balanced;
+  /**
+   * The main thread's share of each two segments' layers, the worker's the rest, fitted step
+   * by step to the two threads' speeds ({@link #balance}).
+   */
+  private double share = 0.5;
+  /** Whether {@link #share} stays as a test set it ({@link #fixShare}). */
+  private boolean shareFixed;
+  /** The longest segment: {@link #seg}, or more where the shares change the lengths. */
+  private final int maxSeg;
   /** The workers besides the calling thread: threads - 1 of them (none with one thread). */
   private final Worker[] workers;
   /**
@@ -278,13 +294,32 @@ public final class ResidualTrainer implements AutoCloseable {
           + " --chunk-layers");
     }
     this.nChunks = (int) ((layers + chunk - 1) / chunk);
-    this.segStart = new long[(int) p.segments()];
-    int q = 0;
-    for (long c = 0; c < layers; c += chunk) {
-      long end = Math.min(layers, c + chunk);
-      for (long s = c; s < end; s += seg) {
-        segStart[q++] = s;
+    // two threads in turns: where one runs slower than the other (a VM's vCPUs often do, by
+    // 10-25% for a whole run), the faster one takes longer segments, so that neither waits
+    // for the other's turns (docs/decisions.md, "Segments fitted to the threads' speeds");
+    // -Dabyss.balance=false keeps one length, for measurement
+    this.balanced = turnThreads == 2 && !keepAll && seg >= 16
+        && 2 * p.segments() * wb < Integer.MAX_VALUE - 8
+        && !"false".equals(System.getProperty("abyss.balance", "true"));
+    this.maxSeg = balanced ? (int) Math.ceil(seg * (2 * MAX_SHARE)) : seg;
+    if (balanced) {
+      int minSeg = 2 * seg - maxSeg;
+      long most = 0;
+      for (long c = 0; c < layers; c += chunk) {
+        most += (Math.min(layers, c + chunk) - c + minSeg - 1) / minSeg + 1;
       }
+      this.segStart = new long[(int) most];
+      layOut();
+    } else {
+      this.segStart = new long[(int) p.segments()];
+      int q = 0;
+      for (long c = 0; c < layers; c += chunk) {
+        long end = Math.min(layers, c + chunk);
+        for (long s = c; s < end; s += seg) {
+          segStart[q++] = s;
+        }
+      }
+      nSegs = q;
     }
     int n = (int) wb;
     idx = new int[batch];
@@ -310,8 +345,8 @@ public final class ResidualTrainer implements AutoCloseable {
     } else {
       // one save buffer for each thread, two where a thread recomputes two segments at once
       int bufs = pairs ? 2 * threads : threads;
-      hSave = new float[bufs][seg * n];
-      dSave = new float[bufs][seg * n];
+      hSave = new float[bufs][maxSeg * n];
+      dSave = new float[bufs][maxSeg * n];
     }
     gW = new float[w * w];
     gb = new float[w];
@@ -591,7 +626,7 @@ public final class ResidualTrainer implements AutoCloseable {
     }
     if (tap != null) {
       // every thread's gradient copy for the tap, a whole segment's
-      int size = seg * Kernels.layerFloats(w) + 16;
+      int size = maxSeg * Kernels.layerFloats(w) + 16;
       for (int th = 0; th < tapGrads.length; th++) {
         if (tapGrads[th].length < size) {
           tapGrads[th] = new float[size];
@@ -615,7 +650,7 @@ public final class ResidualTrainer implements AutoCloseable {
     int n = w * batch;
     double[] sum = new double[buckets];
     int[] cnt = new int[buckets];
-    for (int q = 0; q < segStart.length; q++) {
+    for (int q = 0; q < nSegs; q++) {
       int b = (int) (segStart[q] * buckets / layers);
       double s = 0;
       for (int k = 0; k < n; k++) {
@@ -647,6 +682,9 @@ public final class ResidualTrainer implements AutoCloseable {
     }
     long[] ph = phaseNs;
     int n = w * batch;
+    if (balanced) {
+      layOut();
+    }
     core.beginStep(step);
     order.batch(step, batch, idx);
     train.fill(idx, batch, x);
@@ -673,7 +711,7 @@ public final class ResidualTrainer implements AutoCloseable {
       }
       clock(ph, Phases.IO, tp);
       int first = q;
-      while (q < segStart.length && segStart[q] < start + count) {
+      while (q < nSegs && segStart[q] < start + count) {
         q++;
       }
       if (splitForward) {
@@ -725,7 +763,7 @@ public final class ResidualTrainer implements AutoCloseable {
     }
     head.sgdSecond(headLr, grad);
     // (3) chunks in reverse; in each, segments in reverse: recompute, backprop, update
-    q = segStart.length - 1;
+    q = nSegs - 1;
     for (int c = nChunks - 1; c >= 0; c--) {
       long start = (long) c * chunk;
       int count = (int) Math.min(chunk, layers - start);
@@ -770,6 +808,9 @@ public final class ResidualTrainer implements AutoCloseable {
       tap.head(grad, false);
     }
     head.sgdFirst(headLr, grad);
+    if (balanced && !shareFixed) {
+      balance();
+    }
     double[][] phs = new double[workers.length + 1][];
     phs[0] = seconds(phaseNs);
     for (int i = 0; i < workers.length; i++) {
@@ -778,6 +819,73 @@ public final class ResidualTrainer implements AutoCloseable {
     double seconds = (System.nanoTime() - t0) / 1e9;
     return new StepResult(step, r.lossSum(), r.correct(), batch, seconds, null,
         new Phases(phs, seconds));
+  }
+
+  /** The largest share of two segments' layers that one thread takes. */
+  static final double MAX_SHARE = 0.65;
+
+  /** Lays this step's segments out by {@link #share}. */
+  private void layOut() {
+    int a = (int) Math.round(2 * seg * share);
+    a = Math.max(2 * seg - maxSeg, Math.min(maxSeg, a));
+    nSegs = layOut(layers, chunk, a, 2 * seg - a, segStart);
+  }
+
+  /**
+   * Segment starts, ascending, into {@code out}; returns how many. In every chunk, from its
+   * top: a segment of {@code a} layers (the main thread's turn), one of {@code b} (the
+   * worker's), and so on, the chunk's lowest one shorter (the turns' order, {@link #inTurns}).
+   * Where a segment starts does not change the results, only where a recompute begins.
+   */
+  static int layOut(long layers, int chunk, int a, int b, long[] out) {
+    int q = 0;
+    for (long c = 0; c < layers; c += chunk) {
+      long end = Math.min(layers, c + chunk);
+      int first = q;
+      long pos = end;
+      for (int t = 0; pos > c; t++) {
+        pos = Math.max(c, pos - ((t & 1) == 0 ? a : b));
+        out[q++] = pos;
+      }
+      for (int i = first, j = q - 1; i < j; i++, j--) {
+        long x = out[i];
+        out[i] = out[j];
+        out[j] = x;
+      }
+    }
+    return q;
+  }
+
+  /**
+   * Fixes the main thread's share of the layers (a test's way to try uneven segments without
+   * uneven threads); false where the segments keep one length.
+   */
+  boolean fixShare(double mainShare) {
+    if (!balanced) {
+      return false;
+    }
+    share = Math.max(1 - MAX_SHARE, Math.min(MAX_SHARE, mainShare));
+    shareFixed = true;
+    return true;
+  }
+
+  /**
+   * Moves the main thread's share of the layers toward what would have given both threads the
+   * same busy time this step (recompute and backward, per layer each took).
+   */
+  private void balance() {
+    Worker wk = workers[0];
+    long busyMain = phaseNs[Phases.RECOMPUTE] + phaseNs[Phases.BACKWARD];
+    long busyWorker = wk.phaseNs[Phases.RECOMPUTE] + wk.phaseNs[Phases.BACKWARD];
+    if (busyMain <= 0 || busyWorker <= 0) {
+      return;
+    }
+    // each thread's time a layer at this step's shares, and the share that evens them; half
+    // way there a step, so that one slow step moves it little
+    double perMain = busyMain / share;
+    double perWorker = busyWorker / (1 - share);
+    double even = perWorker / (perMain + perWorker);
+    share = Math.max(1 - MAX_SHARE, Math.min(MAX_SHARE, 0.5 * share + 0.5 * even));
   }
 
   /** Adds the time since {@code t0} to phase {@code p} of {@code ph}. */
@@ -1116,7 +1224,7 @@ public final class ResidualTrainer implements AutoCloseable {
   private final float[][] tapGrads;
 
   private int segLen(int q, long chunkEnd) {
-    long next = q + 1 < segStart.length ? Math.min(segStart[q + 1], chunkEnd) : chunkEnd;
+    long next = q + 1 < nSegs ? Math.min(segStart[q + 1], chunkEnd) : chunkEnd;
     return (int) (next - segStart[q]);
   }
 

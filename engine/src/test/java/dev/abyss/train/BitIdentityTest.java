@@ -56,6 +56,14 @@ class BitIdentityTest {
   private Result run(String name, long layers, int chunk, boolean inMemory, Activation act,
       Kernels k, int width, int batch, int threads, Dtype dtype, long memoryBudget)
       throws Exception {
+    return run(name, layers, chunk, inMemory, act, k, width, batch, threads, dtype,
+        memoryBudget, null);
+  }
+
+  /** With {@code shares}: the main thread's share of the layers fixed at step s to shares[s]. */
+  private Result run(String name, long layers, int chunk, boolean inMemory, Activation act,
+      Kernels k, int width, int batch, int threads, Dtype dtype, long memoryBudget,
+      double[] shares) throws Exception {
     // blocks of 4 layers: chunk ranges start and end inside checksum blocks
     CoreHeader h = new CoreHeader(width, layers, act, (float) (1 / Math.sqrt(layers)), 0.3f, 11,
         0, 3, 4, dtype);
@@ -70,6 +78,9 @@ class BitIdentityTest {
           0.5f, 0.1f, 64, threads, memoryBudget);
       assertEquals(memoryBudget > 0, tr.keepsActivations(), "the planner's choice");
       for (int s = 0; s < STEPS; s++) {
+        if (shares != null) {
+          assertTrue(tr.fixShare(shares[s]), "two threads recomputing in turns fit the shares");
+        }
         losses[s] = tr.step(s).lossSum();
       }
       cw.commit(STEPS);
@@ -141,6 +152,76 @@ class BitIdentityTest {
           }
         }
       }
+    }
+  }
+
+  /**
+   * Two threads with segments of two lengths, the main thread's the longer or the shorter
+   * (shares of its layers from 0.35 to 0.65, changed from step to step as the trainer fits them
+   * to the threads' speeds), give the one-thread bits: where a segment starts moves only where
+   * a recompute begins.
+   */
+  @Test
+  void segmentsOfTwoLengthsGiveTheOneThreadBits() throws Exception {
+    long layers = 2600;
+    double[][] plans = {{0.35, 0.35, 0.35, 0.35}, {0.65, 0.65, 0.65, 0.65},
+      {0.5, 0.62, 0.41, 0.57}};
+    for (Kernels k : new Kernels[] {KernelProvider.scalar(), KernelProvider.get()}) {
+      Result ref = run("fit-ref", layers, (int) layers, true, Activation.SOFTSIGN, k, 4, 16, 1,
+          Dtype.F32, 0);
+      for (int chunk : new int[] {1100, (int) layers}) {
+        for (boolean mem : new boolean[] {false, true}) {
+          for (double[] shares : plans) {
+            Result r = run("fit-" + chunk + mem, layers, chunk, mem, Activation.SOFTSIGN, k, 4,
+                16, 2, Dtype.F32, 0, shares);
+            String what = k.name() + " chunk " + chunk + " " + (mem ? "in memory" : "streamed")
+                + " shares " + Arrays.toString(shares);
+            assertArrayEquals(ref.core(), r.core(), what);
+            assertArrayEquals(ref.head(), r.head(), what);
+            assertArrayEquals(ref.losses(), r.losses(), what);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * The segments laid out for two threads: ascending, every chunk covered from its top by a
+   * segment of the main thread's length, then one of the worker's, and so on, none crossing a
+   * chunk's end; the lowest one of a chunk as long as what is left.
+   */
+  @Test
+  void segmentsOfTwoLengthsCoverEveryChunkFromItsTop() {
+    java.util.Random rnd = new java.util.Random(5);
+    for (int trial = 0; trial < 500; trial++) {
+      long layers = 1 + rnd.nextInt(5000);
+      int chunk = 1 + rnd.nextInt(2000);
+      int a = 1 + rnd.nextInt(300);
+      int b = 1 + rnd.nextInt(300);
+      long[] out = new long[(int) (layers + (layers + chunk - 1) / chunk)];
+      int n = ResidualTrainer.layOut(layers, chunk, a, b, out);
+      String what = "layers " + layers + " chunk " + chunk + " a " + a + " b " + b;
+      assertEquals(0, out[0], what);
+      for (int q = 0; q < n; q++) {
+        long end = q + 1 < n ? out[q + 1] : layers;
+        long chunkEnd = Math.min(layers, (out[q] / chunk + 1) * chunk);
+        assertTrue(end > out[q] && end <= chunkEnd, what + " segment " + q);
+        // its place from the chunk's top decides its length; the chunk's lowest may be short
+        int fromTop = 0;
+        for (int j = q + 1; j < n && out[j] < chunkEnd; j++) {
+          fromTop++;
+        }
+        long len = end - out[q];
+        long want = (fromTop & 1) == 0 ? a : b;
+        if (out[q] % chunk == 0) {
+          assertTrue(len <= want, what + " segment " + q);
+        } else {
+          assertEquals(want, len, what + " segment " + q);
+        }
+      }
+      int chunks = (int) ((layers + chunk - 1) / chunk);
+      long starts = Arrays.stream(out, 0, n).filter(x -> x % chunk == 0).count();
+      assertEquals(chunks, starts, what + ": a segment starts every chunk");
     }
   }
 
