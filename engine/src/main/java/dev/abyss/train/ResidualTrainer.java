@@ -299,7 +299,7 @@ public final class ResidualTrainer implements AutoCloseable {
     // for the other's turns (docs/decisions.md, "Segments fitted to the threads' speeds");
     // -Dabyss.balance=false keeps one length, for measurement
     this.balanced = turnThreads == 2 && !keepAll && seg >= 16
-        && 2 * p.segments() * wb < Integer.MAX_VALUE - 8
+        && 2 * p.segments() * wb < Integer.MAX_VALUE - 8 && 2L * seg * wb < Integer.MAX_VALUE - 8
         && !"false".equals(System.getProperty("abyss.balance", "true"));
     this.maxSeg = balanced ? (int) Math.ceil(seg * (2 * MAX_SHARE)) : seg;
     if (balanced) {
