@@ -134,6 +134,8 @@ public final class ResidualTrainer implements AutoCloseable {
   private double share = 0.5;
   /** Whether {@link #share} stays as a test set it ({@link #fixShare}). */
   private boolean shareFixed;
+  /** The main thread's segment length that {@link #segStart} holds now (0: none yet). */
+  private int laidOut;
   /** The longest segment: {@link #seg}, or more where the shares change the lengths. */
   private final int maxSeg;
   /** The workers besides the calling thread: threads - 1 of them (none with one thread). */
@@ -824,11 +826,14 @@ public final class ResidualTrainer implements AutoCloseable {
   /** The largest share of two segments' layers that one thread takes. */
   static final double MAX_SHARE = 0.65;
 
-  /** Lays this step's segments out by {@link #share}. */
+  /** Lays this step's segments out by {@link #share}, where their lengths changed. */
   private void layOut() {
     int a = (int) Math.round(2 * seg * share);
     a = Math.max(2 * seg - maxSeg, Math.min(maxSeg, a));
-    nSegs = layOut(layers, chunk, a, 2 * seg - a, segStart);
+    if (a != laidOut) {
+      nSegs = layOut(layers, chunk, a, 2 * seg - a, segStart);
+      laidOut = a;
+    }
   }
 
   /**
